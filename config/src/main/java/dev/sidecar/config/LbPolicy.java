@@ -1,0 +1,19 @@
+package dev.sidecar.config;
+
+/** How a cluster picks an endpoint for a new connection or request. */
+public enum LbPolicy {
+    ROUND_ROBIN("round_robin"),
+    LEAST_CONNECTION("least_connection"),
+    RANDOM("random");
+
+    private final String configName;
+
+    LbPolicy(String configName) {
+        this.configName = configName;
+    }
+
+    /** The name used in the YAML. */
+    public String configName() {
+        return configName;
+    }
+}

@@ -1,0 +1,79 @@
+package dev.sidecar.config;
+
+import static java.util.Objects.requireNonNull;
+
+import java.time.Duration;
+
+/**
+ * A listening socket and where its connections go.
+ *
+ * @param maxConnections connections open at once; the next one is closed as soon as it is accepted
+ * @param idleTimeout a connection with no bytes either way for this long is closed
+ * @param maxConnectAttempts upstream connects tried for one downstream connection, each to
+ *     another endpoint where the cluster has one, before the downstream connection is closed
+ */
+public record ListenerConfig(
+        String name,
+        HostPort address,
+        ListenerProtocol protocol,
+        String cluster,
+        int maxConnections,
+        Duration idleTimeout,
+        int maxConnectAttempts) {
+
+    public static final int DEFAULT_MAX_CONNECTIONS = 10_000;
+    public static final Duration DEFAULT_IDLE_TIMEOUT = Duration.ofHours(1);
+    public static final int DEFAULT_MAX_CONNECT_ATTEMPTS = 3;
+
+    public ListenerConfig {
+        requireNonNull(name, "name");
+        requireNonNull(address, "address");
+        requireNonNull(protocol, "protocol");
+        requireNonNull(cluster, "cluster");
+        requireNonNull(idleTimeout, "idleTimeout");
+    }
+
+    public static Builder builder(String name, HostPort address, String cluster) {
+        return new Builder(name, address, cluster);
+    }
+
+    public static final class Builder {
+        private final String name;
+        private final HostPort address;
+        private final String cluster;
+        private ListenerProtocol protocol = ListenerProtocol.TCP;
+        private int maxConnections = DEFAULT_MAX_CONNECTIONS;
+        private Duration idleTimeout = DEFAULT_IDLE_TIMEOUT;
+        private int maxConnectAttempts = DEFAULT_MAX_CONNECT_ATTEMPTS;
+
+        private Builder(String name, HostPort address, String cluster) {
+            this.name = name;
+            this.address = address;
+            this.cluster = cluster;
+        }
+
+        public Builder protocol(ListenerProtocol protocol) {
+            this.protocol = protocol;
+            return this;
+        }
+
+        public Builder maxConnections(int maxConnections) {
+            this.maxConnections = maxConnections;
+            return this;
+        }
+
+        public Builder idleTimeout(Duration idleTimeout) {
+            this.idleTimeout = idleTimeout;
+            return this;
+        }
+
+        public Builder maxConnectAttempts(int maxConnectAttempts) {
+            this.maxConnectAttempts = maxConnectAttempts;
+            return this;
+        }
+
+        public ListenerConfig build() {
+            return new ListenerConfig(name, address, protocol, cluster, maxConnections, idleTimeout, maxConnectAttempts);
+        }
+    }
+}

@@ -1,0 +1,30 @@
+package dev.sidecar.config;
+
+import static java.util.Objects.requireNonNull;
+
+import java.time.Duration;
+
+/**
+ * Process-wide settings.
+ *
+ * @param workers event-loop threads; 0 means one per available core
+ * @param transport the socket transport
+ * @param drainTimeout how long open connections may keep going after SIGTERM before they are closed
+ */
+public record ServerConfig(int workers, TransportChoice transport, Duration drainTimeout) {
+    public static final Duration DEFAULT_DRAIN_TIMEOUT = Duration.ofSeconds(30);
+    public static final ServerConfig DEFAULT = new ServerConfig(0, TransportChoice.AUTO, DEFAULT_DRAIN_TIMEOUT);
+
+    public ServerConfig {
+        requireNonNull(transport, "transport");
+        requireNonNull(drainTimeout, "drainTimeout");
+    }
+
+    public ServerConfig withWorkers(int workers) {
+        return new ServerConfig(workers, transport, drainTimeout);
+    }
+
+    public ServerConfig withTransport(TransportChoice transport) {
+        return new ServerConfig(workers, transport, drainTimeout);
+    }
+}

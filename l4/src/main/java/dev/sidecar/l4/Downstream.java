@@ -1,0 +1,159 @@
+package dev.sidecar.l4;
+
+import dev.sidecar.upstream.Cluster;
+import dev.sidecar.upstream.ClusterSnapshot;
+import dev.sidecar.upstream.Endpoint;
+import dev.sidecar.upstream.PickContext;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelOption;
+import io.netty.handler.timeout.IdleStateEvent;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * The downstream side of one proxied connection until its upstream is connected: admission
+ * (max_connections), the endpoint pick, and the connect with failover. Once connected it hands
+ * over to a {@link Relay} on each side and stays only to close on idle.
+ *
+ * <p>Nothing is read from the client before the upstream is connected (AUTO_READ is off), so a
+ * slow or failing connect buffers nothing.
+ */
+final class Downstream extends ChannelInboundHandlerAdapter {
+    private static final Logger log = Logger.getLogger(Downstream.class.getName());
+
+    private final TcpProxy proxy;
+    private Channel upstream;
+    private Endpoint[] tried;
+    private int attempts;
+    private boolean admitted;
+
+    Downstream(TcpProxy proxy) {
+        this.proxy = proxy;
+    }
+
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) {
+        TcpListenerStats stats = proxy.stats();
+        stats.accepted.increment();
+        if (stats.active.incrementAndGet() > proxy.config().maxConnections()) {
+            stats.active.decrementAndGet();
+            stats.refused.increment();
+            ctx.close();
+            return;
+        }
+        admitted = true;
+        proxy.connections().add(ctx.channel());
+        tried = new Endpoint[proxy.config().maxConnectAttempts()];
+        connect(ctx);
+        ctx.fireChannelActive();
+    }
+
+    private void connect(ChannelHandlerContext ctx) {
+        Channel downstream = ctx.channel();
+        Cluster cluster = proxy.clusters().get(proxy.config().cluster());
+        Endpoint endpoint = cluster == null ? null : pickUntried(cluster.snapshot());
+        if (endpoint == null) {
+            proxy.stats().upstreamFailures.increment();
+            ctx.close();
+            return;
+        }
+        tried[attempts++] = endpoint;
+        cluster.connectionOpened(endpoint);
+        ChannelFuture connect = new Bootstrap()
+                .group(downstream.eventLoop())
+                .channelFactory(proxy.upstreamChannels())
+                .option(ChannelOption.AUTO_READ, false)
+                .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                .option(ChannelOption.TCP_NODELAY, true)
+                .option(ChannelOption.WRITE_BUFFER_WATER_MARK, TcpProxy.WATER_MARK)
+                .option(ChannelOption.ALLOCATOR, proxy.allocator())
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE,
+                        cluster.snapshot().config().connectTimeout().toMillis()))
+                .handler(new Relay(downstream, proxy.stats().bytesOut, proxy.flushOnCloseTimeoutMillis()))
+                .connect(endpoint.socketAddress());
+        upstream = connect.channel();
+        connect.addListener((ChannelFutureListener) f -> {
+            if (f.isSuccess()) {
+                f.channel().closeFuture().addListener(c -> cluster.connectionClosed(endpoint));
+                if (!downstream.isActive()) {
+                    f.channel().close();
+                    return;
+                }
+                downstream.pipeline().addLast(new Relay(f.channel(), proxy.stats().bytesIn, proxy.flushOnCloseTimeoutMillis()));
+                downstream.read();
+                f.channel().read();
+                return;
+            }
+            cluster.connectionClosed(endpoint);
+            cluster.connectFailed(endpoint);
+            if (log.isLoggable(Level.FINE)) {
+                log.fine("listener " + proxy.config().name() + ": connect to " + endpoint + " failed: " + f.cause());
+            }
+            if (downstream.isActive() && attempts < tried.length) {
+                connect(ctx);
+            } else {
+                proxy.stats().upstreamFailures.increment();
+                ctx.close();
+            }
+        });
+    }
+
+    /**
+     * The balancer's pick, re-asked a bounded number of times while it returns an endpoint this
+     * connection already failed on, so a retry goes elsewhere whenever there is an elsewhere.
+     */
+    private Endpoint pickUntried(ClusterSnapshot snapshot) {
+        Endpoint pick = snapshot.pick(PickContext.NONE);
+        for (int i = 0; pick != null && wasTried(pick) && i < snapshot.endpoints().size() * 2; i++) {
+            pick = snapshot.pick(PickContext.NONE);
+        }
+        return pick;
+    }
+
+    private boolean wasTried(Endpoint e) {
+        for (int i = 0; i < attempts; i++) {
+            if (tried[i] == e) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        if (ctx.pipeline().get(Relay.class) != null) {
+            ctx.fireExceptionCaught(cause);
+        } else {
+            ctx.close();
+        }
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt instanceof IdleStateEvent) {
+            ctx.close();
+            if (upstream != null) {
+                upstream.close();
+            }
+            return;
+        }
+        ctx.fireUserEventTriggered(evt);
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        if (admitted) {
+            proxy.stats().active.decrementAndGet();
+        }
+        if (upstream != null && !upstream.isActive()) {
+            // Still connecting: abandon the attempt.
+            upstream.close();
+        }
+        ctx.fireChannelInactive();
+    }
+}

@@ -1,0 +1,126 @@
+package dev.sidecar.l4;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.channel.socket.DuplexChannel;
+import io.netty.util.ReferenceCountUtil;
+import java.io.IOException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * Moves bytes from the channel it sits on to its peer; one sits on each side of a proxied
+ * connection, and both channels share one event loop, so nothing here needs a lock.
+ *
+ * <p>Backpressure: AUTO_READ is off on both sides. After a read batch is flushed to the peer,
+ * this side reads again only if the peer is still writable; when the peer later drains below its
+ * low water mark, the peer's relay asks this side to read ({@link #channelWritabilityChanged}).
+ * So at most one read batch plus the peer's high water mark is buffered per direction.
+ *
+ * <p>Half-close: a FIN on this side becomes a shutdownOutput on the peer once everything read
+ * before it has been written; when both directions have ended, both channels close.
+ */
+final class Relay extends ChannelInboundHandlerAdapter {
+    private final Channel peer;
+    private final LongAdder bytesRead;
+    private final long flushOnCloseTimeoutMillis;
+
+    Relay(Channel peer, LongAdder bytesRead, long flushOnCloseTimeoutMillis) {
+        this.peer = peer;
+        this.bytesRead = bytesRead;
+        this.flushOnCloseTimeoutMillis = flushOnCloseTimeoutMillis;
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (!peer.isActive()) {
+            ReferenceCountUtil.release(msg);
+            return;
+        }
+        if (msg instanceof ByteBuf buf) {
+            bytesRead.add(buf.readableBytes());
+        }
+        // The same buffer goes on; the peer's write releases it. A failed write surfaces as an
+        // exception on the peer's pipeline, whose relay closes both sides.
+        peer.write(msg, peer.voidPromise());
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+        peer.flush();
+        if (peer.isWritable()) {
+            ctx.read();
+        }
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+        // This side drained: the peer may read again (its reads are what fill this side).
+        if (ctx.channel().isWritable() && peer.isActive()) {
+            peer.read();
+        }
+        ctx.fireChannelWritabilityChanged();
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt instanceof ChannelInputShutdownEvent) {
+            Channel self = ctx.channel();
+            if (peer.isActive()) {
+                // Written after the bytes already queued on the peer, so the FIN follows them.
+                peer.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener((ChannelFutureListener) f -> {
+                    if (f.isSuccess() && peer instanceof DuplexChannel duplex) {
+                        duplex.shutdownOutput().addListener((ChannelFutureListener) s -> closeIfBothEnded(peer, self));
+                    }
+                });
+            }
+            closeIfBothEnded(self, peer);
+            return;
+        }
+        ctx.fireUserEventTriggered(evt);
+    }
+
+    /** Closes both once {@code ch} has neither input nor output left. */
+    private static void closeIfBothEnded(Channel ch, Channel other) {
+        if (ch instanceof DuplexChannel d && d.isInputShutdown() && d.isOutputShutdown()) {
+            ch.close();
+            other.close();
+        }
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        closeAfterFlush(peer, flushOnCloseTimeoutMillis);
+        ctx.fireChannelInactive();
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        // A reset or any other I/O error: this side is gone, and whatever the peer still has
+        // queued cannot be answered. Close both now rather than flushing into a dead exchange.
+        ctx.close();
+        peer.close();
+        if (!(cause instanceof IOException)) {
+            ctx.fireExceptionCaught(cause);
+        }
+    }
+
+    /**
+     * Closes {@code ch} once what is queued on it has been written, or after {@code timeoutMillis}
+     * if the other end stops reading, so a peer that never drains cannot pin the connection.
+     */
+    static void closeAfterFlush(Channel ch, long timeoutMillis) {
+        if (!ch.isActive()) {
+            return;
+        }
+        ch.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+        if (!ch.isWritable()) {
+            ch.eventLoop().schedule(() -> ch.close(), timeoutMillis, TimeUnit.MILLISECONDS);
+        }
+    }
+}

@@ -1,0 +1,48 @@
+package dev.sidecar.l4;
+
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * A TCP listener's counters. Written by every event loop, read by the metrics scrape; the
+ * scrape reads these fields through function-backed meters, so the data path never touches a
+ * meter registry.
+ */
+public final class TcpListenerStats {
+    final LongAdder accepted = new LongAdder();
+    final AtomicInteger active = new AtomicInteger();
+    final LongAdder refused = new LongAdder();
+    final LongAdder bytesIn = new LongAdder();
+    final LongAdder bytesOut = new LongAdder();
+    final LongAdder upstreamFailures = new LongAdder();
+
+    /** Connections accepted, including those then refused for the connection limit. */
+    public long accepted() {
+        return accepted.sum();
+    }
+
+    /** Connections open now (accepted and not refused, not yet closed). */
+    public int active() {
+        return active.get();
+    }
+
+    /** Connections closed at once because the listener was at max_connections. */
+    public long refused() {
+        return refused.sum();
+    }
+
+    /** Bytes read from downstream clients. */
+    public long bytesIn() {
+        return bytesIn.sum();
+    }
+
+    /** Bytes read from upstreams and sent on to downstream clients. */
+    public long bytesOut() {
+        return bytesOut.sum();
+    }
+
+    /** Downstream connections closed because no upstream could be connected. */
+    public long upstreamFailures() {
+        return upstreamFailures.sum();
+    }
+}

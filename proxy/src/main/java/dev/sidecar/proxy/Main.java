@@ -1,0 +1,247 @@
+package dev.sidecar.proxy;
+
+import dev.sidecar.config.ConfigError;
+import dev.sidecar.config.ConfigException;
+import dev.sidecar.config.EndpointConfig;
+import dev.sidecar.config.ProxyConfig;
+import dev.sidecar.config.TransportChoice;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** The command line: {@code sidecar run | validate | version | demo}. */
+@Command(name = "sidecar",
+        mixinStandardHelpOptions = true,
+        versionProvider = Main.VersionProvider.class,
+        description = {"A sidecar proxy and load balancer for the traffic of one host or pod.", ""},
+        subcommands = {Main.Run.class, Main.Validate.class, Main.VersionCommand.class, Main.Demo.class,
+                CommandLine.HelpCommand.class},
+        footerHeading = "%nExit status:%n",
+        footer = {"  0  success (for run: stopped by SIGTERM/SIGINT after draining)",
+                "  1  the config is invalid, or the proxy could not start",
+                "  2  the command line is wrong",
+                "",
+                "Start with:  sidecar demo        (an example proxy with a local echo upstream)",
+                "Then:        sidecar validate -c FILE  and  sidecar run -c FILE"})
+public final class Main implements Callable<Integer> {
+    static final int OK = 0;
+    static final int INVALID = 1;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    public static void main(String[] args) {
+        System.exit(execute(args));
+    }
+
+    static int execute(String... args) {
+        return new CommandLine(new Main())
+                .setCaseInsensitiveEnumValuesAllowed(true)
+                .execute(args);
+    }
+
+    @Override
+    public Integer call() {
+        spec.commandLine().usage(spec.commandLine().getErr());
+        return CommandLine.ExitCode.USAGE;
+    }
+
+    static final class VersionProvider implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            return new String[] {"sidecar " + Version.current()};
+        }
+    }
+
+    /** Options shared by the commands that start the proxy. */
+    static final class StartOptions {
+        @Option(names = "--transport", paramLabel = "NAME",
+                description = "Socket transport: auto (default: io_uring, else epoll, else nio), io_uring, epoll or nio. "
+                        + "Overrides server.transport.")
+        String transport;
+
+        @Option(names = "--workers", paramLabel = "N",
+                description = "Event-loop threads (default: one per core). Overrides server.workers.")
+        Integer workers;
+
+        @Option(names = "--log-level", paramLabel = "LEVEL", defaultValue = "info",
+                description = "error, warn, info (default) or debug.")
+        String logLevel;
+
+        ProxyConfig apply(ProxyConfig config) {
+            if (transport != null) {
+                TransportChoice choice = null;
+                for (TransportChoice t : TransportChoice.values()) {
+                    if (t.configName().equals(transport.toLowerCase(Locale.ROOT))) {
+                        choice = t;
+                    }
+                }
+                if (choice == null) {
+                    throw new ConfigException(java.util.List.of(new ConfigError("--transport",
+                            "'" + transport + "' is not one of auto | io_uring | epoll | nio")));
+                }
+                config = config.withServer(config.server().withTransport(choice));
+            }
+            if (workers != null) {
+                if (workers < 0 || workers > 1024) {
+                    throw new ConfigException(java.util.List.of(new ConfigError("--workers", workers + " is out of range 0..1024")));
+                }
+                config = config.withServer(config.server().withWorkers(workers));
+            }
+            return config;
+        }
+
+        Level level() {
+            return switch (logLevel.toLowerCase(Locale.ROOT)) {
+                case "error" -> Level.SEVERE;
+                case "warn" -> Level.WARNING;
+                case "debug" -> Level.FINE;
+                default -> Level.INFO;
+            };
+        }
+    }
+
+    @Command(name = "run", mixinStandardHelpOptions = true,
+            description = {"Run the proxy on a config file until SIGTERM or SIGINT, then drain and exit 0.",
+                    "On SIGTERM, /ready answers 503, listeners stop accepting, and open connections get",
+                    "server.drain_timeout (default 30s) to finish. A second signal stops at once."})
+    static final class Run implements Callable<Integer> {
+        @Option(names = {"-c", "--config"}, paramLabel = "FILE", required = true, description = "The YAML config file.")
+        Path config;
+
+        @CommandLine.Mixin
+        StartOptions start;
+
+        @Override
+        public Integer call() {
+            LogFormat.install(start.level());
+            ProxyConfig loaded;
+            try {
+                loaded = start.apply(ConfigLoader.load(config));
+            } catch (ConfigException e) {
+                return printInvalid(config, e);
+            }
+            return serve(loaded, null);
+        }
+    }
+
+    @Command(name = "validate", mixinStandardHelpOptions = true,
+            description = "Check a config file; print every error with the path of its field. Exit 0 if valid, 1 if not.")
+    static final class Validate implements Callable<Integer> {
+        @Option(names = {"-c", "--config"}, paramLabel = "FILE", required = true, description = "The YAML config file.")
+        Path config;
+
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Override
+        public Integer call() {
+            try {
+                ProxyConfig c = ConfigLoader.load(config);
+                spec.commandLine().getOut().println(config + ": valid (" + c.listeners().size() + " listener"
+                        + (c.listeners().size() == 1 ? "" : "s") + ", " + c.clusters().size() + " cluster"
+                        + (c.clusters().size() == 1 ? "" : "s") + ")");
+                return OK;
+            } catch (ConfigException e) {
+                return printInvalid(config, e);
+            }
+        }
+    }
+
+    @Command(name = "version", description = "Print the version, the Netty version and the transports this host allows.")
+    static final class VersionCommand implements Callable<Integer> {
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Override
+        public Integer call() {
+            PrintWriter out = spec.commandLine().getOut();
+            out.println("sidecar " + Version.current());
+            out.println("netty " + Version.netty());
+            out.println("java " + Runtime.version() + " (" + System.getProperty("java.vm.name") + ")");
+            for (Transport t : Transport.values()) {
+                Throwable cause = t.unavailabilityCause();
+                out.println("transport " + t.configName() + ": " + (cause == null ? "available" : "unavailable (" + cause.getMessage() + ")"));
+            }
+            out.println("default transport: " + Transport.select(TransportChoice.AUTO).configName());
+            return OK;
+        }
+    }
+
+    @Command(name = "demo", mixinStandardHelpOptions = true,
+            description = {"Run the example config (examples/sidecar.yaml, built in) with a local echo server as its upstream.",
+                    "Listener 127.0.0.1:15000 proxies to the echo server on 127.0.0.1:7001; admin on 127.0.0.1:9901."})
+    static final class Demo implements Callable<Integer> {
+        @CommandLine.Mixin
+        StartOptions start;
+
+        @Override
+        public Integer call() throws IOException {
+            LogFormat.install(start.level());
+            String yaml;
+            try (InputStream in = Main.class.getResourceAsStream("sidecar.yaml")) {
+                yaml = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+            }
+            ProxyConfig config = start.apply(ConfigLoader.parse(yaml));
+            EndpointConfig echo = config.clusters().get(0).endpoints().get(0);
+            try (DemoUpstream upstream = new DemoUpstream(echo.address().host(), echo.address().port())) {
+                Logger.getLogger(Main.class.getName()).info("demo: echo upstream on " + echo.address()
+                        + "; try: echo hello | nc -q1 127.0.0.1 15000, and curl http://127.0.0.1:9901/stats/prometheus");
+                return serve(config, upstream);
+            } catch (java.net.BindException e) {
+                System.err.println("sidecar demo: cannot start the echo upstream on " + echo.address() + ": address in use");
+                return INVALID;
+            }
+        }
+    }
+
+    private static int printInvalid(Path file, ConfigException e) {
+        System.err.println(file + ": invalid config (" + e.errors().size() + " error" + (e.errors().size() == 1 ? "" : "s") + ")");
+        for (ConfigError error : e.errors()) {
+            System.err.println("  " + error);
+        }
+        return INVALID;
+    }
+
+    private static int serve(ProxyConfig config, AutoCloseable companion) {
+        Logger log = Logger.getLogger(Main.class.getName());
+        Sidecar sidecar;
+        try {
+            sidecar = Sidecar.start(config);
+        } catch (Sidecar.StartException e) {
+            log.severe("cannot start: " + e.getMessage());
+            return INVALID;
+        }
+        AtomicInteger signals = new AtomicInteger();
+        Runnable onSignal = () -> {
+            if (signals.incrementAndGet() == 1) {
+                Thread t = new Thread(() -> {
+                    sidecar.drain(config.server().drainTimeout());
+                    sidecar.close();
+                }, "sidecar-drain");
+                t.start();
+            } else {
+                log.warning("second signal: stopping now");
+                sidecar.close();
+            }
+        };
+        Signals.onTerminate(onSignal);
+        try {
+            sidecar.awaitTermination();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        log.info("stopped");
+        return OK;
+    }
+}

@@ -1,0 +1,219 @@
+package dev.sidecar.proxy;
+
+import static java.util.Objects.requireNonNull;
+
+import dev.sidecar.config.HostPort;
+import dev.sidecar.config.ListenerConfig;
+import dev.sidecar.config.ProxyConfig;
+import dev.sidecar.l4.TcpProxy;
+import dev.sidecar.upstream.Cluster;
+import dev.sidecar.upstream.ClusterManager;
+import io.micrometer.core.instrument.Meter;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.ByteBufAllocatorMetricProvider;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.util.concurrent.DefaultThreadFactory;
+import java.net.BindException;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.logging.Logger;
+
+/**
+ * The running proxy: event loops, clusters, the admin listener and the traffic listeners, and
+ * their lifecycle. {@link #start} returns once every listener is bound and the proxy is ready;
+ * {@link #drain} is the graceful half of shutdown and {@link #close} the rest.
+ *
+ * <p>Start order follows the design's lifecycle: admin first (so /ready can say "starting"),
+ * clusters, then listeners, then ready.
+ */
+public final class Sidecar implements AutoCloseable {
+    private static final Logger log = Logger.getLogger(Sidecar.class.getName());
+
+    private final ProxyConfig config;
+    private final Transport transport;
+    private final int workers;
+    private final EventLoopGroup eventLoops;
+    private final ByteBufAllocator allocator = ByteBufAllocator.DEFAULT;
+    private final ProxyMetrics metrics;
+    private final ClusterManager clusters;
+    private final Map<String, Listener> listeners = new LinkedHashMap<>();
+    private final CountDownLatch terminated = new CountDownLatch(1);
+    private volatile AdminServer.Readiness readiness = AdminServer.Readiness.STARTING;
+    private Channel adminChannel;
+
+    private record Listener(TcpProxy proxy, Channel channel, List<Meter> meters) {}
+
+    private Sidecar(ProxyConfig config) {
+        this.config = requireNonNull(config, "config");
+        this.transport = Transport.select(config.server().transport());
+        this.workers = config.server().workers() > 0 ? config.server().workers() : Runtime.getRuntime().availableProcessors();
+        this.eventLoops = new MultiThreadIoEventLoopGroup(workers, new DefaultThreadFactory("sidecar-worker", true), transport.ioHandlerFactory());
+        this.metrics = new ProxyMetrics(allocator);
+        this.clusters = new ClusterManager(config.clusters());
+    }
+
+    /**
+     * Starts a proxy on a validated config. Throws {@link StartException} naming what failed
+     * (a transport that is not available, an address in use); nothing is left running then.
+     */
+    public static Sidecar start(ProxyConfig config) {
+        Sidecar sidecar;
+        try {
+            sidecar = new Sidecar(config);
+        } catch (IllegalStateException e) {
+            throw new StartException(e.getMessage(), e);
+        }
+        try {
+            sidecar.bindAll();
+            return sidecar;
+        } catch (RuntimeException e) {
+            sidecar.close();
+            throw e;
+        }
+    }
+
+    private void bindAll() {
+        log.info("sidecar " + Version.current() + " starting: transport " + transport.configName() + ", " + workers + " event loop"
+                + (workers == 1 ? "" : "s") + ", allocator " + allocator.getClass().getSimpleName());
+        AdminServer admin = new AdminServer(() -> readiness, metrics);
+        adminChannel = bind("admin", config.admin().address(), new ServerBootstrap().childHandler(admin.initializer()));
+        log.info("admin listening on " + describe(adminChannel));
+        for (Cluster cluster : clusters.all()) {
+            metrics.bindCluster(cluster);
+        }
+        for (ListenerConfig lc : config.listeners()) {
+            TcpProxy proxy = new TcpProxy(lc, clusters, transport.socketChannels(), allocator);
+            ServerBootstrap b = new ServerBootstrap().childHandler(proxy.childInitializer());
+            TcpProxy.configureChild(b::childOption);
+            Channel ch = bind("listener " + lc.name(), lc.address(), b);
+            listeners.put(lc.name(), new Listener(proxy, ch, metrics.bindListener(lc.name(), proxy.stats())));
+            log.info("listener " + lc.name() + " listening on " + describe(ch) + " -> cluster " + lc.cluster());
+        }
+        readiness = AdminServer.Readiness.READY;
+        log.info("ready");
+    }
+
+    private Channel bind(String what, HostPort address, ServerBootstrap b) {
+        b.group(eventLoops)
+                .channelFactory(transport.serverChannels())
+                .option(ChannelOption.SO_BACKLOG, 4096)
+                .option(ChannelOption.SO_REUSEADDR, true)
+                .childOption(ChannelOption.ALLOCATOR, allocator);
+        ChannelFuture f = b.bind(address.host(), address.port()).awaitUninterruptibly();
+        if (!f.isSuccess()) {
+            Throwable cause = f.cause();
+            String reason = cause instanceof BindException || String.valueOf(cause.getMessage()).contains("Address already in use")
+                    ? "address in use or not available" : String.valueOf(cause.getMessage());
+            throw new StartException(what + ": cannot listen on " + address + ": " + reason, cause);
+        }
+        return f.channel();
+    }
+
+    private static String describe(Channel ch) {
+        InetSocketAddress a = (InetSocketAddress) ch.localAddress();
+        String host = a.getAddress().getHostAddress();
+        return (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + a.getPort();
+    }
+
+    /** The port a listener is bound to (the real one when the config said port 0). */
+    public int listenerPort(String name) {
+        Listener l = listeners.get(name);
+        if (l == null) {
+            throw new IllegalArgumentException("no listener named '" + name + "'");
+        }
+        return ((InetSocketAddress) l.channel().localAddress()).getPort();
+    }
+
+    public int adminPort() {
+        return ((InetSocketAddress) adminChannel.localAddress()).getPort();
+    }
+
+    public ProxyConfig config() {
+        return config;
+    }
+
+    String transportName() {
+        return transport.configName();
+    }
+
+    /** Open downstream connections over all listeners. */
+    public int activeConnections() {
+        return listeners.values().stream().mapToInt(l -> l.proxy().connections().size()).sum();
+    }
+
+    public ClusterManager clusters() {
+        return clusters;
+    }
+
+    /** Direct memory the proxy's buffer allocator holds now. */
+    public long usedDirectMemory() {
+        return allocator instanceof ByteBufAllocatorMetricProvider p ? p.metric().usedDirectMemory() : -1;
+    }
+
+    /**
+     * Graceful shutdown, first half: /ready answers 503, the listeners stop accepting, and open
+     * connections get up to {@code timeout} to finish on their own; those still open then are
+     * closed. Returns the number of connections that had to be closed.
+     */
+    public int drain(Duration timeout) {
+        readiness = AdminServer.Readiness.DRAINING;
+        List<ChannelFuture> unbinds = new ArrayList<>();
+        for (Listener l : listeners.values()) {
+            unbinds.add(l.channel().close());
+        }
+        unbinds.forEach(ChannelFuture::awaitUninterruptibly);
+        int open = activeConnections();
+        log.info("draining: listeners closed, " + open + " connection" + (open == 1 ? "" : "s") + " open, waiting up to "
+                + timeout.toMillis() + " ms");
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (activeConnections() > 0 && System.nanoTime() - deadline < 0) {
+            // The channel groups complete their own close futures only on close(); poll, gently.
+            java.util.concurrent.locks.LockSupport.parkNanos(Math.min(TimeUnit.MILLISECONDS.toNanos(50), deadline - System.nanoTime()));
+        }
+        int left = activeConnections();
+        for (Listener l : listeners.values()) {
+            l.proxy().connections().close().awaitUninterruptibly();
+        }
+        log.info(left == 0 ? "drained" : "drain timeout: closed " + left + " connection" + (left == 1 ? "" : "s"));
+        return left;
+    }
+
+    /** Stops everything now (after {@link #drain}, nothing is left to cut off). */
+    @Override
+    public void close() {
+        readiness = AdminServer.Readiness.DRAINING;
+        for (Listener l : listeners.values()) {
+            l.channel().close();
+            l.proxy().connections().close();
+            metrics.remove(l.meters());
+        }
+        if (adminChannel != null) {
+            adminChannel.close();
+        }
+        eventLoops.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly();
+        terminated.countDown();
+    }
+
+    /** Blocks until {@link #close()} has finished. */
+    public void awaitTermination() throws InterruptedException {
+        terminated.await();
+    }
+
+    /** The proxy could not start; the message says what and why. */
+    public static final class StartException extends RuntimeException {
+        StartException(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
+}

@@ -1,0 +1,46 @@
+package dev.sidecar.upstream;
+
+import dev.sidecar.config.ClusterConfig;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * All clusters by name. {@link #update} is the control side's one way in; lookups read an
+ * immutable map published with a volatile write.
+ */
+public final class ClusterManager {
+    private volatile Map<String, Cluster> clusters = Map.of();
+
+    public ClusterManager(List<ClusterConfig> configs) {
+        update(configs);
+    }
+
+    public Cluster get(String name) {
+        return clusters.get(name);
+    }
+
+    public Collection<Cluster> all() {
+        return clusters.values();
+    }
+
+    /**
+     * Makes the set of clusters exactly {@code configs}: surviving clusters are updated in place
+     * (keeping their endpoints' state), new ones are created, missing ones are dropped.
+     */
+    public synchronized void update(List<ClusterConfig> configs) {
+        Map<String, Cluster> current = clusters;
+        Map<String, Cluster> next = new LinkedHashMap<>();
+        for (ClusterConfig config : configs) {
+            Cluster cluster = current.get(config.name());
+            if (cluster == null) {
+                cluster = new Cluster(config);
+            } else {
+                cluster.update(config);
+            }
+            next.put(config.name(), cluster);
+        }
+        clusters = java.util.Collections.unmodifiableMap(next);
+    }
+}
