@@ -5,6 +5,7 @@ import static java.util.Objects.requireNonNull;
 import dev.sidecar.config.HostPort;
 import dev.sidecar.config.ListenerConfig;
 import dev.sidecar.config.ProxyConfig;
+import dev.sidecar.l4.TcpListenerStats;
 import dev.sidecar.l4.TcpProxy;
 import dev.sidecar.upstream.Cluster;
 import dev.sidecar.upstream.ClusterManager;
@@ -133,6 +134,14 @@ public final class Sidecar implements AutoCloseable {
             throw new IllegalArgumentException("no listener named '" + name + "'");
         }
         return ((InetSocketAddress) l.channel().localAddress()).getPort();
+    }
+
+    public TcpListenerStats listenerStats(String name) {
+        Listener l = listeners.get(name);
+        if (l == null) {
+            throw new IllegalArgumentException("no listener named '" + name + "'");
+        }
+        return l.proxy().stats();
     }
 
     public int adminPort() {

@@ -169,7 +169,9 @@ public final class TcpUpstream implements AutoCloseable {
             behaviour.serve(s, this);
         } catch (SocketException e) {
             // the peer went away or reset: part of what tests do
+            closeQuietly(s);
         } catch (Throwable e) {
+            closeQuietly(s);
             if (!closed) {
                 errors.add(e);
             }
