@@ -32,6 +32,9 @@ public final class Durations {
                 i++;
             }
             String unit = s.substring(unitStart, i);
+            if (unit.isEmpty() && i < s.length()) {
+                throw new IllegalArgumentException("'" + text + "' is not a duration; write e.g. 250ms, 1s, 1h");
+            }
             long unitNanos = switch (unit) {
                 case "ns" -> 1L;
                 case "us", "µs" -> 1_000L;

@@ -12,7 +12,9 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import picocli.CommandLine;
@@ -131,7 +133,7 @@ public final class Main implements Callable<Integer> {
             } catch (ConfigException e) {
                 return printInvalid(config, e);
             }
-            return serve(loaded, null);
+            return serve(loaded);
         }
     }
 
@@ -197,7 +199,7 @@ public final class Main implements Callable<Integer> {
             try (DemoUpstream upstream = new DemoUpstream(echo.address().host(), echo.address().port())) {
                 Logger.getLogger(Main.class.getName()).info("demo: echo upstream on " + echo.address()
                         + "; try: echo hello | nc -q1 127.0.0.1 15000, and curl http://127.0.0.1:9901/stats/prometheus");
-                return serve(config, upstream);
+                return serve(config);
             } catch (java.net.BindException e) {
                 System.err.println("sidecar demo: cannot start the echo upstream on " + echo.address() + ": address in use");
                 return INVALID;
@@ -213,8 +215,26 @@ public final class Main implements Callable<Integer> {
         return INVALID;
     }
 
-    private static int serve(ProxyConfig config, AutoCloseable companion) {
+    /**
+     * Runs the proxy until a signal. The handler goes in before anything starts, so a SIGTERM
+     * that arrives during start-up still ends in a drain and exit 0 rather than the JVM's 143.
+     */
+    private static int serve(ProxyConfig config) {
         Logger log = Logger.getLogger(Main.class.getName());
+        Semaphore stop = new Semaphore(0);
+        AtomicReference<Sidecar> running = new AtomicReference<>();
+        AtomicInteger signals = new AtomicInteger();
+        Signals.onTerminate(() -> {
+            if (signals.incrementAndGet() == 1) {
+                stop.release();
+            } else {
+                log.warning("second signal: stopping now");
+                Sidecar s = running.get();
+                if (s != null) {
+                    s.close();
+                }
+            }
+        });
         Sidecar sidecar;
         try {
             sidecar = Sidecar.start(config);
@@ -222,25 +242,10 @@ public final class Main implements Callable<Integer> {
             log.severe("cannot start: " + e.getMessage());
             return INVALID;
         }
-        AtomicInteger signals = new AtomicInteger();
-        Runnable onSignal = () -> {
-            if (signals.incrementAndGet() == 1) {
-                Thread t = new Thread(() -> {
-                    sidecar.drain(config.server().drainTimeout());
-                    sidecar.close();
-                }, "sidecar-drain");
-                t.start();
-            } else {
-                log.warning("second signal: stopping now");
-                sidecar.close();
-            }
-        };
-        Signals.onTerminate(onSignal);
-        try {
-            sidecar.awaitTermination();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        running.set(sidecar);
+        stop.acquireUninterruptibly();
+        sidecar.drain(config.server().drainTimeout());
+        sidecar.close();
         log.info("stopped");
         return OK;
     }

@@ -26,7 +26,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
 
@@ -49,9 +48,9 @@ public final class Sidecar implements AutoCloseable {
     private final ProxyMetrics metrics;
     private final ClusterManager clusters;
     private final Map<String, Listener> listeners = new LinkedHashMap<>();
-    private final CountDownLatch terminated = new CountDownLatch(1);
     private volatile AdminServer.Readiness readiness = AdminServer.Readiness.STARTING;
     private Channel adminChannel;
+    private boolean closed;
 
     private record Listener(TcpProxy proxy, Channel channel, List<Meter> meters) {}
 
@@ -198,9 +197,16 @@ public final class Sidecar implements AutoCloseable {
         return left;
     }
 
-    /** Stops everything now (after {@link #drain}, nothing is left to cut off). */
+    /**
+     * Stops everything now (after {@link #drain}, nothing is left to cut off). Safe to call more
+     * than once and from any thread.
+     */
     @Override
-    public void close() {
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
         readiness = AdminServer.Readiness.DRAINING;
         for (Listener l : listeners.values()) {
             l.channel().close();
@@ -211,12 +217,6 @@ public final class Sidecar implements AutoCloseable {
             adminChannel.close();
         }
         eventLoops.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly();
-        terminated.countDown();
-    }
-
-    /** Blocks until {@link #close()} has finished. */
-    public void awaitTermination() throws InterruptedException {
-        terminated.await();
     }
 
     /** The proxy could not start; the message says what and why. */

@@ -32,6 +32,7 @@ public final class ProxyProcess implements AutoCloseable {
     private final Map<String, Integer> listenerPorts = new ConcurrentHashMap<>();
     private volatile int adminPort = -1;
     private volatile boolean ready;
+    private final Thread reader;
 
     private ProxyProcess(List<String> args) {
         List<String> command = new ArrayList<>();
@@ -53,7 +54,7 @@ public final class ProxyProcess implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        Thread reader = new Thread(this::readOutput, "proxy-output-" + process.pid());
+        reader = new Thread(this::readOutput, "proxy-output-" + process.pid());
         reader.setDaemon(true);
         reader.start();
     }
@@ -133,9 +134,12 @@ public final class ProxyProcess implements AutoCloseable {
         return process.isAlive();
     }
 
-    /** Sends SIGTERM. */
+    /**
+     * Sends SIGTERM. Through the process handle: {@code Process.destroy()} would also close our
+     * end of its output pipe, and the drain's log lines would be lost.
+     */
     public void terminate() {
-        process.destroy();
+        process.toHandle().destroy();
     }
 
     /** Waits for the process to exit and returns its exit code; fails after {@code limit}. */
@@ -144,6 +148,7 @@ public final class ProxyProcess implements AutoCloseable {
             if (!process.waitFor(limit.toMillis(), TimeUnit.MILLISECONDS)) {
                 throw new AssertionError("the proxy did not exit within " + limit.toMillis() + " ms:\n" + output());
             }
+            reader.join(10_000); // the rest of its output, up to EOF
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new AssertionError(e);
