@@ -56,7 +56,8 @@ final class Downstream extends ChannelInboundHandlerAdapter {
     private void connect(ChannelHandlerContext ctx) {
         Channel downstream = ctx.channel();
         Cluster cluster = proxy.clusters().get(proxy.config().cluster());
-        Endpoint endpoint = cluster == null ? null : pickUntried(cluster.snapshot());
+        ClusterSnapshot snapshot = cluster == null ? null : cluster.snapshot();
+        Endpoint endpoint = snapshot == null ? null : pickUntried(snapshot);
         if (endpoint == null) {
             proxy.stats().upstreamFailures.increment();
             ctx.close();
@@ -73,7 +74,7 @@ final class Downstream extends ChannelInboundHandlerAdapter {
                 .option(ChannelOption.WRITE_BUFFER_WATER_MARK, TcpProxy.WATER_MARK)
                 .option(ChannelOption.ALLOCATOR, proxy.allocator())
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE,
-                        cluster.snapshot().config().connectTimeout().toMillis()))
+                        snapshot.config().connectTimeout().toMillis()))
                 .handler(new Relay(downstream, proxy.stats().bytesOut, proxy.flushOnCloseTimeoutMillis()))
                 .connect(endpoint.socketAddress());
         upstream = connect.channel();

@@ -3,7 +3,9 @@ package dev.sidecar.upstream;
 import static java.util.Objects.requireNonNull;
 
 import dev.sidecar.config.HostPort;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
 
@@ -25,9 +27,41 @@ public final class Endpoint {
 
     Endpoint(HostPort address) {
         this.address = requireNonNull(address, "address");
-        // Unresolved on purpose: the transport resolves at connect time, so a DNS name is looked
-        // up per connection rather than frozen at load time.
-        this.socketAddress = InetSocketAddress.createUnresolved(address.host(), address.port());
+        this.socketAddress = socketAddress(address);
+    }
+
+    /**
+     * An IP literal becomes a resolved address once, here, so no connect pays for parsing it. A
+     * name stays unresolved: it is looked up at connect time, so a DNS change reaches new
+     * connections instead of being frozen at config load.
+     */
+    private static InetSocketAddress socketAddress(HostPort address) {
+        String host = address.host();
+        if (isIpLiteral(host)) {
+            try {
+                return new InetSocketAddress(InetAddress.getByName(host), address.port()); // a literal: no lookup
+            } catch (UnknownHostException e) {
+                // a malformed IPv6 literal: leave it to the connect to report
+            }
+        }
+        return InetSocketAddress.createUnresolved(host, address.port());
+    }
+
+    /** IPv6 (anything with ':') or a dotted quad of 0..255: what getByName parses without a lookup. */
+    static boolean isIpLiteral(String host) {
+        if (host.indexOf(':') >= 0) {
+            return true;
+        }
+        String[] parts = host.split("\\.", -1);
+        if (parts.length != 4) {
+            return false;
+        }
+        for (String p : parts) {
+            if (p.isEmpty() || p.length() > 3 || !p.chars().allMatch(c -> c >= '0' && c <= '9') || Integer.parseInt(p) > 255) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** A detached endpoint for tests and benchmarks; clusters make their own. */
