@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # L4 figures side by side in one run: sidecar (io_uring and epoll) vs HAProxy `mode tcp` vs direct.
 #
-#   bench/e2e/l4-figures.sh            # REPS=3 DURATION=5 by default
+#   bench/e2e/l4-figures.sh            # REPS=3 DURATION=5 WARMUP=15 by default
 #
 # Measures, on loopback only, with the load generator on LOADGEN_CPU and proxy + upstream sharing
 # PROXY_CPU (the layout of ../shared/peers):
@@ -16,6 +16,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 REPS=${REPS:-3}
 DURATION=${DURATION:-5}
+WARMUP=${WARMUP:-15}        # unrecorded load before each measured run; the JIT needs ~10 s here
 OPEN=${OPEN:-1000}
 LOADGEN_CPU=${LOADGEN_CPU:-0}
 PROXY_CPU=${PROXY_CPU:-1}
@@ -110,8 +111,8 @@ for rep in $(seq "$REPS"); do
     read -r hp tp <<<"$(ports $peer)"
     PEER_PID=; rss_idle=; rss_open=
     if [ "$peer" != direct ]; then start_peer "$peer"; sleep 1; rss_idle=$(rss_kb "$PEER_PID"); fi
-    # warm-up for the JIT, unrecorded
-    $L wrk -t1 -c50 -d2s -H 'Connection: close' "http://127.0.0.1:$hp/" >/dev/null 2>&1 || true
+    # unrecorded warm-up, the same for every peer (the JVM's JIT needs it; the others don't mind)
+    $L wrk -t1 -c50 -d${WARMUP}s -H 'Connection: close' "http://127.0.0.1:$hp/" >/dev/null 2>&1 || true
     cps=$($L wrk -t1 -c50 -d${DURATION}s -H 'Connection: close' "http://127.0.0.1:$hp/" 2>&1 | awk '/Requests\/sec/{print $2}')
     sleep 1
     gbps=$($L iperf3 -c 127.0.0.1 -p "$tp" -t "$DURATION" -O 1 -f g 2>&1 | awk '/receiver/{print $(NF-2)}')
