@@ -11,14 +11,13 @@ import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
-import io.netty.handler.timeout.IdleStateEvent;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
  * The downstream side of one proxied connection until its upstream is connected: admission
  * (max_connections), the endpoint pick, and the connect with failover. Once connected it hands
- * over to a {@link Relay} on each side and stays only to close on idle.
+ * over to a {@link Relay} on each side; an {@link IdleTimer} watches both.
  *
  * <p>Nothing is read from the client before the upstream is connected (AUTO_READ is off), so a
  * slow or failing connect buffers nothing.
@@ -28,6 +27,7 @@ final class Downstream extends ChannelInboundHandlerAdapter {
 
     private final TcpProxy proxy;
     private Channel upstream;
+    private IdleTimer idle;
     private Endpoint[] tried;
     private int attempts;
     private boolean admitted;
@@ -48,6 +48,8 @@ final class Downstream extends ChannelInboundHandlerAdapter {
         }
         admitted = true;
         proxy.connections().add(ctx.channel());
+        idle = new IdleTimer(ctx.channel(), proxy.config().idleTimeout().toNanos(), proxy.nanoClock());
+        idle.start();
         tried = new Endpoint[proxy.config().maxConnectAttempts()];
         connect(ctx);
         ctx.fireChannelActive();
@@ -75,9 +77,10 @@ final class Downstream extends ChannelInboundHandlerAdapter {
                 .option(ChannelOption.ALLOCATOR, proxy.allocator())
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE,
                         snapshot.config().connectTimeout().toMillis()))
-                .handler(new Relay(downstream, proxy.stats().bytesOut, proxy.flushOnCloseTimeoutMillis()))
+                .handler(new Relay(downstream, proxy.stats().bytesOut, idle, proxy.flushOnCloseTimeoutMillis()))
                 .connect(endpoint.socketAddress());
         upstream = connect.channel();
+        idle.upstream(upstream);
         connect.addListener((ChannelFutureListener) f -> {
             if (f.isSuccess()) {
                 f.channel().closeFuture().addListener(c -> cluster.connectionClosed(endpoint));
@@ -85,7 +88,7 @@ final class Downstream extends ChannelInboundHandlerAdapter {
                     f.channel().close();
                     return;
                 }
-                downstream.pipeline().addLast(new Relay(f.channel(), proxy.stats().bytesIn, proxy.flushOnCloseTimeoutMillis()));
+                downstream.pipeline().addLast(new Relay(f.channel(), proxy.stats().bytesIn, idle, proxy.flushOnCloseTimeoutMillis()));
                 downstream.read();
                 f.channel().read();
                 return;
@@ -135,21 +138,10 @@ final class Downstream extends ChannelInboundHandlerAdapter {
     }
 
     @Override
-    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-        if (evt instanceof IdleStateEvent) {
-            ctx.close();
-            if (upstream != null) {
-                upstream.close();
-            }
-            return;
-        }
-        ctx.fireUserEventTriggered(evt);
-    }
-
-    @Override
     public void channelInactive(ChannelHandlerContext ctx) {
         if (admitted) {
             proxy.stats().active.decrementAndGet();
+            idle.stop();
         }
         if (upstream != null && !upstream.isActive()) {
             // Still connecting: abandon the attempt.

@@ -28,11 +28,13 @@ import java.util.concurrent.atomic.LongAdder;
 final class Relay extends ChannelInboundHandlerAdapter {
     private final Channel peer;
     private final LongAdder bytesRead;
+    private final IdleTimer idle;
     private final long flushOnCloseTimeoutMillis;
 
-    Relay(Channel peer, LongAdder bytesRead, long flushOnCloseTimeoutMillis) {
+    Relay(Channel peer, LongAdder bytesRead, IdleTimer idle, long flushOnCloseTimeoutMillis) {
         this.peer = peer;
         this.bytesRead = bytesRead;
+        this.idle = idle;
         this.flushOnCloseTimeoutMillis = flushOnCloseTimeoutMillis;
     }
 
@@ -52,6 +54,7 @@ final class Relay extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) {
+        idle.touch();
         peer.flush();
         if (peer.isWritable()) {
             ctx.read();

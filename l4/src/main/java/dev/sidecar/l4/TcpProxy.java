@@ -12,9 +12,8 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
-import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.concurrent.GlobalEventExecutor;
-import java.util.concurrent.TimeUnit;
+import java.util.function.LongSupplier;
 
 /**
  * One TCP listener's proxying: what each accepted connection gets (its pipeline and the
@@ -37,9 +36,17 @@ public final class TcpProxy {
     private final ByteBufAllocator allocator;
     private final TcpListenerStats stats = new TcpListenerStats();
     private final ChannelGroup connections;
+    private final LongSupplier nanoClock;
 
     public TcpProxy(ListenerConfig config, ClusterManager clusters,
                     ChannelFactory<? extends Channel> upstreamChannels, ByteBufAllocator allocator) {
+        this(config, clusters, upstreamChannels, allocator, System::nanoTime);
+    }
+
+    /** As above, with the monotonic clock that idle timeouts read (tests pass their own). */
+    public TcpProxy(ListenerConfig config, ClusterManager clusters, ChannelFactory<? extends Channel> upstreamChannels,
+                    ByteBufAllocator allocator, LongSupplier nanoClock) {
+        this.nanoClock = requireNonNull(nanoClock, "nanoClock");
         this.config = requireNonNull(config, "config");
         this.clusters = requireNonNull(clusters, "clusters");
         this.upstreamChannels = requireNonNull(upstreamChannels, "upstreamChannels");
@@ -74,15 +81,17 @@ public final class TcpProxy {
     }
 
     public ChannelInitializer<Channel> childInitializer() {
-        long idleNanos = config.idleTimeout().toNanos();
         return new ChannelInitializer<>() {
             @Override
             protected void initChannel(Channel ch) {
-                ch.pipeline().addLast(
-                        new IdleStateHandler(0, 0, idleNanos, TimeUnit.NANOSECONDS),
-                        new Downstream(TcpProxy.this));
+                ch.pipeline().addLast(new Downstream(TcpProxy.this));
             }
         };
+    }
+
+    /** The monotonic clock idle timeouts are measured with. */
+    LongSupplier nanoClock() {
+        return nanoClock;
     }
 
     ClusterManager clusters() {
