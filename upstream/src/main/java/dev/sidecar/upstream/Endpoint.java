@@ -22,6 +22,7 @@ public final class Endpoint {
     private final HostPort address;
     private final InetSocketAddress socketAddress;
     private final AtomicInteger activeConnections = new AtomicInteger();
+    private final AtomicInteger activeRequests = new AtomicInteger();
     private final LongAdder connections = new LongAdder();
     private final LongAdder connectFailures = new LongAdder();
 
@@ -80,6 +81,22 @@ public final class Endpoint {
 
     public int activeConnections() {
         return activeConnections.get();
+    }
+
+    /**
+     * Requests in flight: what least_request, peak_ewma and bounded-load hashing balance on. On L4
+     * each connection is one request for as long as it is open.
+     */
+    public int activeRequests() {
+        return activeRequests.get();
+    }
+
+    public void requestStarted() {
+        activeRequests.incrementAndGet();
+    }
+
+    public void requestFinished() {
+        activeRequests.decrementAndGet();
     }
 
     public long connections() {
