@@ -4,9 +4,23 @@ import static java.util.Objects.requireNonNull;
 
 import java.time.Duration;
 import java.util.List;
+import java.util.Optional;
 
-/** A named set of upstream endpoints and how to balance and reach them. */
-public record ClusterConfig(String name, LbPolicy lbPolicy, Duration connectTimeout, List<EndpointConfig> endpoints) {
+/**
+ * A named set of upstream endpoints and how to balance, check and reach them.
+ *
+ * @param outlierDetection null when passive outlier detection is off
+ */
+public record ClusterConfig(
+        String name,
+        LbPolicy lbPolicy,
+        Duration connectTimeout,
+        List<EndpointConfig> endpoints,
+        LbSettings lbSettings,
+        List<HealthCheckConfig> healthChecks,
+        OutlierDetectionConfig outlierDetection,
+        CircuitBreakersConfig circuitBreakers) {
+
     public static final LbPolicy DEFAULT_LB_POLICY = LbPolicy.ROUND_ROBIN;
     /** Envoy's default; long enough for a loaded host, short enough to fail over quickly. */
     public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(5);
@@ -16,9 +30,85 @@ public record ClusterConfig(String name, LbPolicy lbPolicy, Duration connectTime
         requireNonNull(lbPolicy, "lbPolicy");
         requireNonNull(connectTimeout, "connectTimeout");
         endpoints = List.copyOf(endpoints);
+        requireNonNull(lbSettings, "lbSettings");
+        healthChecks = List.copyOf(healthChecks);
+        requireNonNull(circuitBreakers, "circuitBreakers");
+    }
+
+    /** A cluster with defaults for everything but these. */
+    public static ClusterConfig of(String name, LbPolicy lbPolicy, Duration connectTimeout, List<EndpointConfig> endpoints) {
+        return builder(name).lbPolicy(lbPolicy).connectTimeout(connectTimeout).endpoints(endpoints).build();
+    }
+
+    public Optional<OutlierDetectionConfig> outlierDetectionIfEnabled() {
+        return Optional.ofNullable(outlierDetection);
     }
 
     public ClusterConfig withEndpoints(List<EndpointConfig> endpoints) {
-        return new ClusterConfig(name, lbPolicy, connectTimeout, endpoints);
+        return toBuilder().endpoints(endpoints).build();
+    }
+
+    public static Builder builder(String name) {
+        return new Builder(name);
+    }
+
+    public Builder toBuilder() {
+        return new Builder(name).lbPolicy(lbPolicy).connectTimeout(connectTimeout).endpoints(endpoints)
+                .lbSettings(lbSettings).healthChecks(healthChecks).outlierDetection(outlierDetection)
+                .circuitBreakers(circuitBreakers);
+    }
+
+    public static final class Builder {
+        private final String name;
+        private LbPolicy lbPolicy = DEFAULT_LB_POLICY;
+        private Duration connectTimeout = DEFAULT_CONNECT_TIMEOUT;
+        private List<EndpointConfig> endpoints = List.of();
+        private LbSettings lbSettings = LbSettings.DEFAULT;
+        private List<HealthCheckConfig> healthChecks = List.of();
+        private OutlierDetectionConfig outlierDetection;
+        private CircuitBreakersConfig circuitBreakers = CircuitBreakersConfig.DEFAULT;
+
+        private Builder(String name) {
+            this.name = name;
+        }
+
+        public Builder lbPolicy(LbPolicy v) {
+            lbPolicy = v;
+            return this;
+        }
+
+        public Builder connectTimeout(Duration v) {
+            connectTimeout = v;
+            return this;
+        }
+
+        public Builder endpoints(List<EndpointConfig> v) {
+            endpoints = v;
+            return this;
+        }
+
+        public Builder lbSettings(LbSettings v) {
+            lbSettings = v;
+            return this;
+        }
+
+        public Builder healthChecks(List<HealthCheckConfig> v) {
+            healthChecks = v;
+            return this;
+        }
+
+        public Builder outlierDetection(OutlierDetectionConfig v) {
+            outlierDetection = v;
+            return this;
+        }
+
+        public Builder circuitBreakers(CircuitBreakersConfig v) {
+            circuitBreakers = v;
+            return this;
+        }
+
+        public ClusterConfig build() {
+            return new ClusterConfig(name, lbPolicy, connectTimeout, endpoints, lbSettings, healthChecks, outlierDetection, circuitBreakers);
+        }
     }
 }

@@ -52,14 +52,19 @@ final class ConfigValidator {
                 error(path + ".name", "duplicate cluster name '" + c.name() + "'");
             }
             positive(path + ".connect_timeout", c.connectTimeout(), false);
+            lbSettings(path, c);
+            for (int h = 0; h < c.healthChecks().size(); h++) {
+                healthCheck(path + ".health_checks[" + h + "]", c.healthChecks().get(h));
+            }
+            c.outlierDetectionIfEnabled().ifPresent(o -> outlierDetection(path + ".outlier_detection", o));
+            circuitBreakers(path + ".circuit_breakers", c.circuitBreakers());
             Map<HostPort, Integer> seen = new HashMap<>();
             for (int j = 0; j < c.endpoints().size(); j++) {
                 EndpointConfig e = c.endpoints().get(j);
                 String ep = path + ".endpoints[" + j + "]";
                 port(ep + ".address", e.address(), 1);
-                if (e.weight() < 1 || e.weight() > EndpointConfig.MAX_WEIGHT) {
-                    error(ep + ".weight", e.weight() + " is out of range 1.." + EndpointConfig.MAX_WEIGHT);
-                }
+                range(ep + ".weight", e.weight(), 1, EndpointConfig.MAX_WEIGHT);
+                range(ep + ".priority", e.priority(), 0, EndpointConfig.MAX_PRIORITY);
                 Integer first = seen.putIfAbsent(e.address(), j);
                 if (first != null) {
                     error(ep + ".address", e.address() + " is already endpoints[" + first + "]");
@@ -91,13 +96,100 @@ final class ConfigValidator {
             } else if (!clusterNames.contains(l.cluster())) {
                 error(path + ".cluster", "no cluster named '" + l.cluster() + "'" + known(clusterNames));
             }
-            if (l.maxConnections() < 1 || l.maxConnections() > 10_000_000) {
-                error(path + ".max_connections", l.maxConnections() + " is out of range 1..10000000");
-            }
+            range(path + ".max_connections", l.maxConnections(), 1, 10_000_000);
             positive(path + ".idle_timeout", l.idleTimeout(), false);
-            if (l.maxConnectAttempts() < 1 || l.maxConnectAttempts() > 16) {
-                error(path + ".max_connect_attempts", l.maxConnectAttempts() + " is out of range 1..16");
+            range(path + ".max_connect_attempts", l.maxConnectAttempts(), 1, 16);
+            for (int h = 0; h < l.hashPolicy().size(); h++) {
+                HashPolicy p = l.hashPolicy().get(h);
+                if (l.protocol() == ListenerProtocol.TCP && !(p instanceof HashPolicy.SourceIp)) {
+                    error(path + ".hash_policy[" + h + "]", "a tcp listener can hash only on source_ip");
+                }
             }
+        }
+    }
+
+    private void lbSettings(String path, ClusterConfig c) {
+        LbSettings s = c.lbSettings();
+        range(path + ".least_request_lb_config.choice_count", s.choiceCount(), 2, 100);
+        if (s.maglevTableSize() < 2 || s.maglevTableSize() > MAX_MAGLEV_TABLE || !isPrime(s.maglevTableSize())) {
+            error(path + ".maglev_lb_config.table_size", s.maglevTableSize() + " must be a prime no larger than " + MAX_MAGLEV_TABLE
+                    + " (e.g. 65537, 131071, 1000003)");
+        }
+        if (s.minimumRingSize() < 1 || s.minimumRingSize() > MAX_RING) {
+            error(path + ".ring_hash_lb_config.minimum_ring_size", s.minimumRingSize() + " is out of range 1.." + MAX_RING);
+        }
+        if (s.maximumRingSize() < s.minimumRingSize() || s.maximumRingSize() > MAX_RING) {
+            error(path + ".ring_hash_lb_config.maximum_ring_size", s.maximumRingSize() + " must be between minimum_ring_size ("
+                    + s.minimumRingSize() + ") and " + MAX_RING);
+        }
+        if (s.hashBalanceFactor() != 0 && (s.hashBalanceFactor() < 100 || s.hashBalanceFactor() > 100_000)) {
+            error(path + ".ring_hash_lb_config.hash_balance_factor", s.hashBalanceFactor()
+                    + " must be 0 (off) or a percentage of the mean load of at least 100");
+        }
+        range(path + ".common_lb_config.healthy_panic_threshold", s.healthyPanicThreshold(), 0, 100);
+    }
+
+    /** Envoy's bounds: a larger Maglev table or ring costs memory with no gain in spread. */
+    static final int MAX_MAGLEV_TABLE = 5_000_011;
+    static final long MAX_RING = 8L * 1024 * 1024;
+
+    static boolean isPrime(int n) {
+        if (n < 2) {
+            return false;
+        }
+        for (int d = 2; (long) d * d <= n; d++) {
+            if (n % d == 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private void healthCheck(String path, HealthCheckConfig h) {
+        positive(path + ".timeout", h.timeout(), false);
+        positive(path + ".interval", h.interval(), false);
+        positive(path + ".interval_jitter", h.intervalJitter(), true);
+        positive(path + ".initial_jitter", h.initialJitter(), true);
+        positive(path + ".unhealthy_interval", h.unhealthyInterval(), false);
+        positive(path + ".no_traffic_interval", h.noTrafficInterval(), false);
+        range(path + ".unhealthy_threshold", h.unhealthyThreshold(), 1, 1000);
+        range(path + ".healthy_threshold", h.healthyThreshold(), 1, 1000);
+        if (h.kind() instanceof HealthCheckConfig.Http http) {
+            if (!http.path().startsWith("/")) {
+                error(path + ".http_health_check.path", "'" + http.path() + "' must start with '/'");
+            }
+            for (int i = 0; i < http.expectedStatuses().size(); i++) {
+                HealthCheckConfig.StatusRange r = http.expectedStatuses().get(i);
+                if (r.from() < 100 || r.to() > 599 || r.from() > r.to()) {
+                    error(path + ".http_health_check.expected_statuses[" + i + "]", r.from() + "-" + r.to()
+                            + " is not a range of HTTP statuses within 100-599");
+                }
+            }
+        }
+        if (h.kind() instanceof HealthCheckConfig.Grpc) {
+            error(path + ".grpc_health_check", "gRPC health checks are not supported by this version yet; use tcp_health_check or http_health_check");
+        }
+    }
+
+    private void outlierDetection(String path, OutlierDetectionConfig o) {
+        range(path + ".consecutive_gateway_failure", o.consecutiveGatewayFailure(), 1, 1000);
+        positive(path + ".base_ejection_time", o.baseEjectionTime(), false);
+        if (o.maxEjectionTime().compareTo(o.baseEjectionTime()) < 0) {
+            error(path + ".max_ejection_time", "must be at least base_ejection_time (" + Durations.format(o.baseEjectionTime()) + ")");
+        }
+        range(path + ".max_ejection_percent", o.maxEjectionPercent(), 0, 100);
+    }
+
+    private void circuitBreakers(String path, CircuitBreakersConfig c) {
+        range(path + ".max_connections", c.maxConnections(), 1, 10_000_000);
+        range(path + ".max_pending_requests", c.maxPendingRequests(), 1, 10_000_000);
+        range(path + ".max_requests", c.maxRequests(), 1, 10_000_000);
+        range(path + ".max_retries", c.maxRetries(), 0, 10_000_000);
+    }
+
+    private void range(String path, long value, long min, long max) {
+        if (value < min || value > max) {
+            error(path, value + " is out of range " + min + ".." + max);
         }
     }
 

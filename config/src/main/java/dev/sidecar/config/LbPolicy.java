@@ -4,7 +4,11 @@ package dev.sidecar.config;
 public enum LbPolicy {
     ROUND_ROBIN("round_robin"),
     LEAST_CONNECTION("least_connection"),
-    RANDOM("random");
+    RANDOM("random"),
+    LEAST_REQUEST("least_request"),
+    PEAK_EWMA("peak_ewma"),
+    RING_HASH("ring_hash"),
+    MAGLEV("maglev");
 
     private final String configName;
 
@@ -15,5 +19,10 @@ public enum LbPolicy {
     /** The name used in the YAML. */
     public String configName() {
         return configName;
+    }
+
+    /** True for the policies that map a request's hash key to an endpoint. */
+    public boolean usesHash() {
+        return this == RING_HASH || this == MAGLEV;
     }
 }

@@ -3,6 +3,7 @@ package dev.sidecar.config;
 import static java.util.Objects.requireNonNull;
 
 import java.time.Duration;
+import java.util.List;
 
 /**
  * A listening socket and where its connections go.
@@ -11,6 +12,8 @@ import java.time.Duration;
  * @param idleTimeout a connection with no bytes either way for this long is closed
  * @param maxConnectAttempts upstream connects tried for one downstream connection, each to
  *     another endpoint where the cluster has one, before the downstream connection is closed
+ * @param hashPolicy where the hash key for ring_hash and maglev clusters comes from; on L4 only
+ *     the source IP
  */
 public record ListenerConfig(
         String name,
@@ -19,7 +22,8 @@ public record ListenerConfig(
         String cluster,
         int maxConnections,
         Duration idleTimeout,
-        int maxConnectAttempts) {
+        int maxConnectAttempts,
+        List<HashPolicy> hashPolicy) {
 
     public static final int DEFAULT_MAX_CONNECTIONS = 10_000;
     public static final Duration DEFAULT_IDLE_TIMEOUT = Duration.ofHours(1);
@@ -31,6 +35,7 @@ public record ListenerConfig(
         requireNonNull(protocol, "protocol");
         requireNonNull(cluster, "cluster");
         requireNonNull(idleTimeout, "idleTimeout");
+        hashPolicy = List.copyOf(hashPolicy);
     }
 
     public static Builder builder(String name, HostPort address, String cluster) {
@@ -45,6 +50,7 @@ public record ListenerConfig(
         private int maxConnections = DEFAULT_MAX_CONNECTIONS;
         private Duration idleTimeout = DEFAULT_IDLE_TIMEOUT;
         private int maxConnectAttempts = DEFAULT_MAX_CONNECT_ATTEMPTS;
+        private List<HashPolicy> hashPolicy = List.of();
 
         private Builder(String name, HostPort address, String cluster) {
             this.name = name;
@@ -72,8 +78,13 @@ public record ListenerConfig(
             return this;
         }
 
+        public Builder hashPolicy(List<HashPolicy> hashPolicy) {
+            this.hashPolicy = hashPolicy;
+            return this;
+        }
+
         public ListenerConfig build() {
-            return new ListenerConfig(name, address, protocol, cluster, maxConnections, idleTimeout, maxConnectAttempts);
+            return new ListenerConfig(name, address, protocol, cluster, maxConnections, idleTimeout, maxConnectAttempts, hashPolicy);
         }
     }
 }

@@ -29,6 +29,7 @@ final class Downstream extends ChannelInboundHandlerAdapter {
     private Channel upstream;
     private IdleTimer idle;
     private Endpoint[] tried;
+    private PickContext pickContext;
     private int attempts;
     private boolean admitted;
 
@@ -51,6 +52,7 @@ final class Downstream extends ChannelInboundHandlerAdapter {
         idle = new IdleTimer(ctx.channel(), proxy.config().idleTimeout().toNanos(), proxy.nanoClock());
         idle.start();
         tried = new Endpoint[proxy.config().maxConnectAttempts()];
+        pickContext = proxy.pickContext(ctx.channel());
         connect(ctx);
         ctx.fireChannelActive();
     }
@@ -66,7 +68,13 @@ final class Downstream extends ChannelInboundHandlerAdapter {
             return;
         }
         tried[attempts++] = endpoint;
-        cluster.connectionOpened(endpoint);
+        if (!cluster.tryConnectionOpened(endpoint, snapshot.config().circuitBreakers().maxConnections())) {
+            proxy.stats().upstreamFailures.increment();
+            ctx.close();
+            return;
+        }
+        cluster.requestStarted(endpoint);
+        long connectStart = proxy.nanoClock().getAsLong();
         ChannelFuture connect = new Bootstrap()
                 .group(downstream.eventLoop())
                 .channelFactory(proxy.upstreamChannels())
@@ -83,7 +91,13 @@ final class Downstream extends ChannelInboundHandlerAdapter {
         idle.upstream(upstream);
         connect.addListener((ChannelFutureListener) f -> {
             if (f.isSuccess()) {
-                f.channel().closeFuture().addListener(c -> cluster.connectionClosed(endpoint));
+                long now = proxy.nanoClock().getAsLong();
+                endpoint.latency().observe(now - connectStart, now);
+                cluster.connectSucceeded(endpoint);
+                f.channel().closeFuture().addListener(c -> {
+                    cluster.connectionClosed(endpoint);
+                    cluster.requestFinished(endpoint);
+                });
                 if (!downstream.isActive()) {
                     f.channel().close();
                     return;
@@ -94,6 +108,7 @@ final class Downstream extends ChannelInboundHandlerAdapter {
                 return;
             }
             cluster.connectionClosed(endpoint);
+            cluster.requestFinished(endpoint);
             cluster.connectFailed(endpoint);
             if (log.isLoggable(Level.FINE)) {
                 log.fine("listener " + proxy.config().name() + ": connect to " + endpoint + " failed: " + f.cause());
@@ -112,7 +127,8 @@ final class Downstream extends ChannelInboundHandlerAdapter {
      * connection already failed on, so a retry goes elsewhere whenever there is an elsewhere.
      */
     private Endpoint pickUntried(ClusterSnapshot snapshot) {
-        Endpoint pick = snapshot.pick(PickContext.NONE);
+        Endpoint pick = snapshot.pick(pickContext);
+        // A retry re-asks without the hash key: the key's endpoint is the one that just failed.
         for (int i = 0; pick != null && wasTried(pick) && i < snapshot.endpoints().size() * 2; i++) {
             pick = snapshot.pick(PickContext.NONE);
         }

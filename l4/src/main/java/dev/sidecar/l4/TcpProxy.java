@@ -2,8 +2,10 @@ package dev.sidecar.l4;
 
 import static java.util.Objects.requireNonNull;
 
+import dev.sidecar.config.HashPolicy;
 import dev.sidecar.config.ListenerConfig;
 import dev.sidecar.upstream.ClusterManager;
+import dev.sidecar.upstream.PickContext;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFactory;
@@ -13,7 +15,9 @@ import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.util.concurrent.GlobalEventExecutor;
+import java.net.InetSocketAddress;
 import java.util.function.LongSupplier;
+import net.openhft.hashing.LongHashFunction;
 
 /**
  * One TCP listener's proxying: what each accepted connection gets (its pipeline and the
@@ -37,6 +41,7 @@ public final class TcpProxy {
     private final TcpListenerStats stats = new TcpListenerStats();
     private final ChannelGroup connections;
     private final LongSupplier nanoClock;
+    private final boolean hashSourceIp;
 
     public TcpProxy(ListenerConfig config, ClusterManager clusters,
                     ChannelFactory<? extends Channel> upstreamChannels, ByteBufAllocator allocator) {
@@ -47,6 +52,7 @@ public final class TcpProxy {
     public TcpProxy(ListenerConfig config, ClusterManager clusters, ChannelFactory<? extends Channel> upstreamChannels,
                     ByteBufAllocator allocator, LongSupplier nanoClock) {
         this.nanoClock = requireNonNull(nanoClock, "nanoClock");
+        this.hashSourceIp = config.hashPolicy().stream().anyMatch(p -> p instanceof HashPolicy.SourceIp);
         this.config = requireNonNull(config, "config");
         this.clusters = requireNonNull(clusters, "clusters");
         this.upstreamChannels = requireNonNull(upstreamChannels, "upstreamChannels");
@@ -87,6 +93,17 @@ public final class TcpProxy {
                 ch.pipeline().addLast(new Downstream(TcpProxy.this));
             }
         };
+    }
+
+    /**
+     * The hash key of a connection: its source IP when the listener's hash_policy asks for it
+     * (xxHash64 of the address bytes, so IPv4 and IPv6 keys spread alike), else none.
+     */
+    PickContext pickContext(Channel downstream) {
+        if (!hashSourceIp || !(downstream.remoteAddress() instanceof InetSocketAddress remote) || remote.getAddress() == null) {
+            return PickContext.NONE;
+        }
+        return PickContext.ofHash(LongHashFunction.xx().hashBytes(remote.getAddress().getAddress()));
     }
 
     /** The monotonic clock idle timeouts are measured with. */

@@ -76,6 +76,18 @@ final class ProxyMetrics {
         meters.add(Gauge.builder("sidecar.cluster.endpoints", cluster, c -> c.snapshot().endpoints().size())
                 .description("Endpoints in the cluster")
                 .tag("cluster", cluster.name()).register(registry));
+        meters.add(Gauge.builder("sidecar.cluster.endpoints.healthy", cluster, c -> c.snapshot().healthyEndpoints())
+                .description("Endpoints passing their health checks and not ejected")
+                .tag("cluster", cluster.name()).register(registry));
+        meters.add(Gauge.builder("sidecar.cluster.panic", cluster, c -> c.snapshot().panic() ? 1 : 0)
+                .description("1 while too few endpoints are healthy and balancing ignores health")
+                .tag("cluster", cluster.name()).register(registry));
+        meters.add(FunctionCounter.builder("sidecar.cluster.outlier.ejections", cluster, Cluster::ejections)
+                .description("Endpoints ejected by outlier detection")
+                .tag("cluster", cluster.name()).register(registry));
+        meters.add(FunctionCounter.builder("sidecar.cluster.circuit.breaker.overflows", cluster, Cluster::overflows)
+                .description("Connections refused because the cluster was at circuit_breakers.max_connections")
+                .tag("cluster", cluster.name()).register(registry));
         return meters;
     }
 

@@ -9,6 +9,8 @@ import dev.sidecar.l4.TcpListenerStats;
 import dev.sidecar.l4.TcpProxy;
 import dev.sidecar.upstream.Cluster;
 import dev.sidecar.upstream.ClusterManager;
+import dev.sidecar.upstream.ControlExecutor;
+import dev.sidecar.upstream.HealthChecker;
 import io.micrometer.core.instrument.Meter;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.ByteBufAllocator;
@@ -50,6 +52,7 @@ public final class Sidecar implements AutoCloseable {
     private final Map<String, Listener> listeners = new LinkedHashMap<>();
     private volatile AdminServer.Readiness readiness = AdminServer.Readiness.STARTING;
     private Channel adminChannel;
+    private final List<HealthChecker> healthCheckers = new ArrayList<>();
     private boolean closed;
 
     private record Listener(TcpProxy proxy, Channel channel, List<Meter> meters) {}
@@ -60,7 +63,7 @@ public final class Sidecar implements AutoCloseable {
         this.workers = config.server().workers() > 0 ? config.server().workers() : Runtime.getRuntime().availableProcessors();
         this.eventLoops = new MultiThreadIoEventLoopGroup(workers, new DefaultThreadFactory("sidecar-worker", true), transport.ioHandlerFactory());
         this.metrics = new ProxyMetrics(allocator);
-        this.clusters = new ClusterManager(config.clusters());
+        this.clusters = new ClusterManager(config.clusters(), System::nanoTime, ControlExecutor.shared());
     }
 
     /**
@@ -91,6 +94,11 @@ public final class Sidecar implements AutoCloseable {
         log.info("admin listening on " + describe(adminChannel));
         for (Cluster cluster : clusters.all()) {
             metrics.bindCluster(cluster);
+            if (!cluster.snapshot().config().healthChecks().isEmpty()) {
+                HealthChecker checker = new HealthChecker(cluster, eventLoops, transport.socketChannels(), ControlExecutor.shared());
+                checker.sync();
+                healthCheckers.add(checker);
+            }
         }
         for (ListenerConfig lc : config.listeners()) {
             TcpProxy proxy = new TcpProxy(lc, clusters, transport.socketChannels(), allocator);
@@ -213,6 +221,7 @@ public final class Sidecar implements AutoCloseable {
             l.proxy().connections().close();
             metrics.remove(l.meters());
         }
+        healthCheckers.forEach(HealthChecker::stop);
         if (adminChannel != null) {
             adminChannel.close();
         }

@@ -3,12 +3,17 @@ package dev.sidecar.upstream;
 import dev.sidecar.config.ClusterConfig;
 import dev.sidecar.config.EndpointConfig;
 import dev.sidecar.config.HostPort;
+import dev.sidecar.config.OutlierDetectionConfig;
+import java.time.Duration;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.LongSupplier;
 
 /**
  * A named cluster: the current {@link ClusterSnapshot} behind one volatile field, the
@@ -23,11 +28,27 @@ public final class Cluster {
     private final AtomicInteger activeConnections = new AtomicInteger();
     private final LongAdder connections = new LongAdder();
     private final LongAdder connectFailures = new LongAdder();
+    private final LongAdder overflows = new LongAdder();
+    private final LongAdder ejections = new LongAdder();
+    private final ScheduledExecutorService control;
+    private final LongSupplier nanoClock;
     private Map<HostPort, Endpoint> endpointsByAddress = Map.of();
+    private ClusterConfig config;
     private volatile ClusterSnapshot snapshot;
 
     public Cluster(ClusterConfig config) {
+        this(config, System::nanoTime, ControlExecutor.shared());
+    }
+
+    /**
+     * @param nanoClock the monotonic clock latency-aware balancing reads (tests drive their own)
+     * @param control the serial executor that ejections, returns and rebuilds run on, off the
+     *     event loops
+     */
+    public Cluster(ClusterConfig config, LongSupplier nanoClock, ScheduledExecutorService control) {
         this.name = config.name();
+        this.nanoClock = nanoClock;
+        this.control = control;
         update(config);
     }
 
@@ -48,21 +69,65 @@ public final class Cluster {
         if (!config.name().equals(name)) {
             throw new IllegalArgumentException("cluster '" + name + "' cannot take the config of '" + config.name() + "'");
         }
+        boolean checked = !config.healthChecks().isEmpty();
+        boolean startHealthy = !checked || config.healthChecks().stream().allMatch(h -> h.initiallyHealthy());
         Map<HostPort, Endpoint> next = new HashMap<>();
-        List<Endpoint> endpoints = new ArrayList<>(config.endpoints().size());
-        int[] weights = new int[config.endpoints().size()];
-        for (int i = 0; i < config.endpoints().size(); i++) {
-            EndpointConfig e = config.endpoints().get(i);
+        for (EndpointConfig e : config.endpoints()) {
             Endpoint endpoint = endpointsByAddress.get(e.address());
             if (endpoint == null) {
                 endpoint = new Endpoint(e.address());
+                endpoint.activeHealthy(startHealthy);
+            } else if (!checked) {
+                endpoint.activeHealthy(true); // checks were removed: nothing can fail them any more
             }
             next.put(e.address(), endpoint);
-            endpoints.add(endpoint);
-            weights[i] = e.weight();
         }
         endpointsByAddress = next;
-        snapshot = new ClusterSnapshot(config, endpoints, LoadBalancer.of(config.lbPolicy(), endpoints, weights));
+        this.config = config;
+        rebuild();
+    }
+
+    /**
+     * Publishes a new snapshot for the current config and the endpoints' current health. Called
+     * by the health checker and outlier detection after they change an endpoint's state; never
+     * on an event loop, since building a Maglev table or a ring takes milliseconds.
+     */
+    public synchronized void rebuild() {
+        List<EndpointConfig> configs = config.endpoints();
+        List<Endpoint> endpoints = new ArrayList<>(configs.size());
+        int[] weights = new int[configs.size()];
+        int[] priorities = new int[configs.size()];
+        for (int i = 0; i < configs.size(); i++) {
+            EndpointConfig e = configs.get(i);
+            endpoints.add(endpointsByAddress.get(e.address()));
+            weights[i] = e.weight();
+            priorities[i] = e.priority();
+        }
+        PriorityBalancer balancer = PriorityBalancer.build(config.lbPolicy(), config.lbSettings(), endpoints, weights, priorities, nanoClock);
+        snapshot = new ClusterSnapshot(config, endpoints, balancer, balancer.healthy(), balancer.panic());
+    }
+
+    /** The endpoint at {@code address} in the current config, or null. */
+    public synchronized Endpoint endpoint(HostPort address) {
+        return endpointsByAddress.get(address);
+    }
+
+    /** Marks an endpoint's active-check verdict; returns true if it changed (the caller rebuilds). */
+    public boolean setActiveHealthy(Endpoint endpoint, boolean healthy) {
+        if (endpoint.activeHealthy() == healthy) {
+            return false;
+        }
+        endpoint.activeHealthy(healthy);
+        return true;
+    }
+
+    /** Marks an endpoint ejected or returned; returns true if it changed (the caller rebuilds). */
+    public boolean setEjected(Endpoint endpoint, boolean ejected) {
+        if (endpoint.ejected() == ejected) {
+            return false;
+        }
+        endpoint.ejected(ejected);
+        return true;
     }
 
     /** A connection to {@code endpoint} is being opened; pair with {@link #connectionClosed}. */
@@ -72,14 +137,96 @@ public final class Cluster {
         connections.increment();
     }
 
+    /**
+     * Opens a connection unless the cluster is at its {@code circuit_breakers.max_connections};
+     * returns false (and counts an overflow) when it is. Pair a true with {@link #connectionClosed}.
+     */
+    public boolean tryConnectionOpened(Endpoint endpoint, int maxConnections) {
+        if (activeConnections.incrementAndGet() > maxConnections) {
+            activeConnections.decrementAndGet();
+            overflows.increment();
+            return false;
+        }
+        endpoint.connectionOpened();
+        connections.increment();
+        return true;
+    }
+
+    public void requestStarted(Endpoint endpoint) {
+        endpoint.requestStarted();
+    }
+
+    public void requestFinished(Endpoint endpoint) {
+        endpoint.requestFinished();
+    }
+
+    /** Work refused because a circuit breaker was open. */
+    public long overflows() {
+        return overflows.sum();
+    }
+
     public void connectionClosed(Endpoint endpoint) {
         endpoint.connectionClosed();
         activeConnections.decrementAndGet();
     }
 
+    /**
+     * Counts a failed connect (on L4 the gateway failure outlier detection looks at). The
+     * failure that completes a run of {@code consecutive_gateway_failure} asks the control
+     * executor to eject the endpoint; the data path never rebuilds anything itself.
+     */
     public void connectFailed(Endpoint endpoint) {
-        endpoint.connectFailed();
+        int inARow = endpoint.connectFailed();
         connectFailures.increment();
+        OutlierDetectionConfig outlier = snapshot.config().outlierDetection();
+        if (outlier != null && inARow == outlier.consecutiveGatewayFailure()) {
+            control.execute(() -> eject(endpoint, outlier));
+        }
+    }
+
+    public void connectSucceeded(Endpoint endpoint) {
+        endpoint.connectSucceeded();
+    }
+
+    /** Ejects unless that would take the ejected share over max_ejection_percent. Control thread. */
+    private synchronized void eject(Endpoint endpoint, OutlierDetectionConfig outlier) {
+        if (endpoint.ejected() || endpointsByAddress.get(endpoint.address()) != endpoint) {
+            return;
+        }
+        int total = endpointsByAddress.size();
+        long ejectedNow = endpointsByAddress.values().stream().filter(Endpoint::ejected).count();
+        // Envoy's rule: never more than the percentage, but one endpoint may always go, or a
+        // small cluster with a low percentage could never eject anything.
+        long allowed = Math.max(1, (long) total * outlier.maxEjectionPercent() / 100);
+        if (outlier.maxEjectionPercent() == 0 || ejectedNow >= allowed) {
+            return;
+        }
+        endpoint.timesEjected++;
+        Duration time = outlier.baseEjectionTime().multipliedBy(endpoint.timesEjected);
+        if (time.compareTo(outlier.maxEjectionTime()) > 0) {
+            time = outlier.maxEjectionTime();
+        }
+        endpoint.ejected(true);
+        ejections.increment();
+        rebuild();
+        control.schedule(() -> unEject(endpoint), time.toNanos(), TimeUnit.NANOSECONDS);
+    }
+
+    /** Returns an ejected endpoint to service (its time is up, or an active check passed). */
+    synchronized void unEject(Endpoint endpoint) {
+        if (!endpoint.ejected()) {
+            return;
+        }
+        endpoint.ejected(false);
+        endpoint.resetConsecutiveFailures();
+        if (endpointsByAddress.get(endpoint.address()) == endpoint) {
+            rebuild();
+        }
+    }
+
+    /** Outlier ejections so far. */
+    public long ejections() {
+        return ejections.sum();
     }
 
     public int activeConnections() {

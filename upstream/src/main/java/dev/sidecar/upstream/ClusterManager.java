@@ -5,6 +5,8 @@ import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.function.LongSupplier;
 
 /**
  * All clusters by name. {@link #update} is the control side's one way in; lookups read an
@@ -12,8 +14,16 @@ import java.util.Map;
  */
 public final class ClusterManager {
     private volatile Map<String, Cluster> clusters = Map.of();
+    private final LongSupplier nanoClock;
+    private final ScheduledExecutorService control;
 
     public ClusterManager(List<ClusterConfig> configs) {
+        this(configs, System::nanoTime, ControlExecutor.shared());
+    }
+
+    public ClusterManager(List<ClusterConfig> configs, LongSupplier nanoClock, ScheduledExecutorService control) {
+        this.nanoClock = nanoClock;
+        this.control = control;
         update(configs);
     }
 
@@ -35,7 +45,7 @@ public final class ClusterManager {
         for (ClusterConfig config : configs) {
             Cluster cluster = current.get(config.name());
             if (cluster == null) {
-                cluster = new Cluster(config);
+                cluster = new Cluster(config, nanoClock, control);
             } else {
                 cluster.update(config);
             }

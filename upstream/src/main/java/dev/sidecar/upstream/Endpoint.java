@@ -23,6 +23,12 @@ public final class Endpoint {
     private final InetSocketAddress socketAddress;
     private final AtomicInteger activeConnections = new AtomicInteger();
     private final AtomicInteger activeRequests = new AtomicInteger();
+    private final PeakEwma latency = new PeakEwma();
+    private volatile boolean activeHealthy = true;
+    private volatile boolean ejected;
+    private final AtomicInteger consecutiveFailures = new AtomicInteger();
+    /** Times ejected so far; outlier detection's multiplier. Control thread only. */
+    int timesEjected;
     private final LongAdder connections = new LongAdder();
     private final LongAdder connectFailures = new LongAdder();
 
@@ -99,6 +105,35 @@ public final class Endpoint {
         activeRequests.decrementAndGet();
     }
 
+    /** Whether the endpoint may get traffic: it passes its active checks and is not ejected. */
+    public boolean healthy() {
+        return activeHealthy && !ejected;
+    }
+
+    /** The verdict of active health checking (true when the cluster has none). */
+    public boolean activeHealthy() {
+        return activeHealthy;
+    }
+
+    /** Whether passive outlier detection has ejected the endpoint for now. */
+    public boolean ejected() {
+        return ejected;
+    }
+
+    /** Set by the health checker; the cluster then rebuilds its snapshot. */
+    void activeHealthy(boolean healthy) {
+        activeHealthy = healthy;
+    }
+
+    void ejected(boolean ejected) {
+        this.ejected = ejected;
+    }
+
+    /** The latency estimate peak_ewma balances on; on L4 it is fed connect times. */
+    public PeakEwma latency() {
+        return latency;
+    }
+
     public long connections() {
         return connections.sum();
     }
@@ -117,8 +152,20 @@ public final class Endpoint {
         activeConnections.decrementAndGet();
     }
 
-    public void connectFailed() {
+    /** Counts a failed connect; returns the failures in a row, this one included. */
+    public int connectFailed() {
         connectFailures.increment();
+        return consecutiveFailures.incrementAndGet();
+    }
+
+    public void connectSucceeded() {
+        if (consecutiveFailures.get() != 0) {
+            consecutiveFailures.set(0);
+        }
+    }
+
+    void resetConsecutiveFailures() {
+        consecutiveFailures.set(0);
     }
 
     @Override

@@ -15,7 +15,7 @@ import org.junit.jupiter.api.Test;
 
 class ClusterTest {
     private static ClusterConfig config(String name, String... addresses) {
-        return new ClusterConfig(name, LbPolicy.LEAST_CONNECTION, Duration.ofSeconds(1),
+        return ClusterConfig.of(name, LbPolicy.LEAST_CONNECTION, Duration.ofSeconds(1),
                 java.util.Arrays.stream(addresses).map(a -> EndpointConfig.of(HostPort.parse(a))).toList());
     }
 
