@@ -27,8 +27,11 @@ public final class PeakEwma {
     /** Records a request (or on L4, a connect) that took {@code rttNanos}, finishing at {@code nowNanos}. */
     public synchronized void observe(long rttNanos, long nowNanos) {
         if (!started) {
+            // The first real sample replaces the assumed default outright.
             started = true;
+            estimateNanos = rttNanos;
             stampNanos = nowNanos;
+            return;
         }
         double current = decayed(nowNanos);
         if (rttNanos > current) {
