@@ -38,9 +38,16 @@ public final class TcpUpstream implements AutoCloseable {
     private volatile boolean closed;
 
     private TcpUpstream(String name, Behaviour behaviour, int backlog) {
+        this(name, behaviour, backlog, 0);
+    }
+
+    private TcpUpstream(String name, Behaviour behaviour, int backlog, int port) {
         this.behaviour = behaviour;
         try {
-            this.server = new ServerSocket(0, backlog, InetAddress.getLoopbackAddress());
+            ServerSocket s = new ServerSocket();
+            s.setReuseAddress(true);
+            s.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), backlog);
+            this.server = s;
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -51,6 +58,11 @@ public final class TcpUpstream implements AutoCloseable {
 
     /** Writes back everything it reads; on the client's FIN it finishes writing and sends its own. */
     public static TcpUpstream echo() {
+        return echoOn(0);
+    }
+
+    /** An echo upstream on a given loopback port: to bring one back where it was after {@link #close()}. */
+    public static TcpUpstream echoOn(int port) {
         return new TcpUpstream("echo", (s, u) -> {
             InputStream in = s.getInputStream();
             OutputStream out = s.getOutputStream();
@@ -61,7 +73,7 @@ public final class TcpUpstream implements AutoCloseable {
             }
             s.shutdownOutput();
             s.close();
-        }, 512);
+        }, 512, port);
     }
 
     /** An upstream that serves each connection with {@code behaviour} on its own thread. */

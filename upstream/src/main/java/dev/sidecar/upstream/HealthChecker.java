@@ -51,12 +51,23 @@ public final class HealthChecker {
         control.execute(this::syncNow);
     }
 
+    /**
+     * Stops probing and waits (briefly) until no further probe can start, so the caller may then
+     * shut the event loops down.
+     */
     public void stop() {
-        control.execute(() -> {
+        java.util.concurrent.Future<?> done = control.submit(() -> {
             stopped = true;
             probes.values().forEach(list -> list.forEach(Probe::cancel));
             probes.clear();
         });
+        try {
+            done.get(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+            // the control thread is stuck or gone; nothing more to stop
+        }
     }
 
     private void syncNow() {
