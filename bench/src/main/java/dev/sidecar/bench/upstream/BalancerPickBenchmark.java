@@ -21,10 +21,10 @@ import org.openjdk.jmh.annotations.State;
  */
 @State(Scope.Benchmark)
 public class BalancerPickBenchmark extends BenchmarkBase {
-    @Param({"round_robin", "least_connection", "random"})
+    @Param({"round_robin", "least_connection", "random", "least_request", "peak_ewma"})
     public String policy;
 
-    @Param({"3", "100", "1000"})
+    @Param({"10", "100", "1000"})
     public int endpoints;
 
     @Param({"equal", "uneven"})
@@ -42,16 +42,13 @@ public class BalancerPickBenchmark extends BenchmarkBase {
             int active = random.nextInt(50);
             for (int k = 0; k < active; k++) {
                 e.connectionOpened();
+                e.requestStarted();
             }
+            e.latency().observe(1_000_000L + random.nextInt(5_000_000), System.nanoTime());
             list.add(e);
             w[i] = weights.equals("equal") ? 1 : 1 + random.nextInt(10);
         }
-        LbPolicy p = switch (policy) {
-            case "round_robin" -> LbPolicy.ROUND_ROBIN;
-            case "least_connection" -> LbPolicy.LEAST_CONNECTION;
-            case "random" -> LbPolicy.RANDOM;
-            default -> throw new IllegalArgumentException(policy);
-        };
+        LbPolicy p = java.util.Arrays.stream(LbPolicy.values()).filter(v -> v.configName().equals(policy)).findFirst().orElseThrow();
         balancer = LoadBalancer.of(p, list, w);
     }
 
