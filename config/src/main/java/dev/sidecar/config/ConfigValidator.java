@@ -166,9 +166,6 @@ final class ConfigValidator {
                 }
             }
         }
-        if (h.kind() instanceof HealthCheckConfig.Grpc) {
-            error(path + ".grpc_health_check", "gRPC health checks are not supported by this version yet; use tcp_health_check or http_health_check");
-        }
     }
 
     private void outlierDetection(String path, OutlierDetectionConfig o) {

@@ -85,7 +85,8 @@ final class Downstream extends ChannelInboundHandlerAdapter {
                 .option(ChannelOption.ALLOCATOR, proxy.allocator())
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE,
                         snapshot.config().connectTimeout().toMillis()))
-                .handler(new Relay(downstream, proxy.stats().bytesOut, idle, proxy.flushOnCloseTimeoutMillis()))
+                .handler(new Relay(downstream, proxy.stats().bytesOut, idle, proxy.flushOnCloseTimeoutMillis(),
+                        (reset, sawEof) -> cluster.upstreamClosed(endpoint, reset, sawEof)))
                 .connect(endpoint.socketAddress());
         upstream = connect.channel();
         idle.upstream(upstream);
@@ -93,7 +94,7 @@ final class Downstream extends ChannelInboundHandlerAdapter {
             if (f.isSuccess()) {
                 long now = proxy.nanoClock().getAsLong();
                 endpoint.latency().observe(now - connectStart, now);
-                cluster.connectSucceeded(endpoint);
+                endpoint.track(f.channel());
                 f.channel().closeFuture().addListener(c -> {
                     cluster.connectionClosed(endpoint);
                     cluster.requestFinished(endpoint);
@@ -102,7 +103,8 @@ final class Downstream extends ChannelInboundHandlerAdapter {
                     f.channel().close();
                     return;
                 }
-                downstream.pipeline().addLast(new Relay(f.channel(), proxy.stats().bytesIn, idle, proxy.flushOnCloseTimeoutMillis()));
+                downstream.pipeline().addLast(new Relay(f.channel(), proxy.stats().bytesIn, idle, proxy.flushOnCloseTimeoutMillis(),
+                        Relay.CloseListener.NONE));
                 downstream.read();
                 f.channel().read();
                 return;

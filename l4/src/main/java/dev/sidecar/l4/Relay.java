@@ -30,12 +30,28 @@ final class Relay extends ChannelInboundHandlerAdapter {
     private final LongAdder bytesRead;
     private final IdleTimer idle;
     private final long flushOnCloseTimeoutMillis;
+    private final CloseListener onClose;
+    private boolean reset;
+    private boolean sawEof;
 
-    Relay(Channel peer, LongAdder bytesRead, IdleTimer idle, long flushOnCloseTimeoutMillis) {
+    /**
+     * Told how this side ended: {@code reset} after an I/O error; {@code sawEof} when the far end
+     * closed its side first (a clean end); neither when the proxy closed it (because the other
+     * side went away), which says nothing about this side's health.
+     */
+    @FunctionalInterface
+    interface CloseListener {
+        CloseListener NONE = (reset, sawEof) -> { };
+
+        void closed(boolean reset, boolean sawEof);
+    }
+
+    Relay(Channel peer, LongAdder bytesRead, IdleTimer idle, long flushOnCloseTimeoutMillis, CloseListener onClose) {
         this.peer = peer;
         this.bytesRead = bytesRead;
         this.idle = idle;
         this.flushOnCloseTimeoutMillis = flushOnCloseTimeoutMillis;
+        this.onClose = onClose;
     }
 
     @Override
@@ -73,6 +89,7 @@ final class Relay extends ChannelInboundHandlerAdapter {
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
         if (evt instanceof ChannelInputShutdownEvent) {
+            sawEof = true;
             Channel self = ctx.channel();
             if (peer.isActive()) {
                 // Written after the bytes already queued on the peer, so the FIN follows them.
@@ -98,6 +115,7 @@ final class Relay extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
+        onClose.closed(reset, sawEof);
         closeAfterFlush(peer, flushOnCloseTimeoutMillis);
         ctx.fireChannelInactive();
     }
@@ -108,7 +126,9 @@ final class Relay extends ChannelInboundHandlerAdapter {
         // queued cannot be answered. Close both now rather than flushing into a dead exchange.
         ctx.close();
         peer.close();
-        if (!(cause instanceof IOException)) {
+        if (cause instanceof IOException) {
+            reset = true;
+        } else {
             ctx.fireExceptionCaught(cause);
         }
     }

@@ -63,7 +63,8 @@ public final class Sidecar implements AutoCloseable {
         this.workers = config.server().workers() > 0 ? config.server().workers() : Runtime.getRuntime().availableProcessors();
         this.eventLoops = new MultiThreadIoEventLoopGroup(workers, new DefaultThreadFactory("sidecar-worker", true), transport.ioHandlerFactory());
         this.metrics = new ProxyMetrics(allocator);
-        this.clusters = new ClusterManager(config.clusters(), System::nanoTime, ControlExecutor.shared());
+        // A removed endpoint's connections get the same grace as the whole proxy's on SIGTERM.
+        this.clusters = new ClusterManager(config.clusters(), System::nanoTime, ControlExecutor.shared(), config.server().drainTimeout());
     }
 
     /**

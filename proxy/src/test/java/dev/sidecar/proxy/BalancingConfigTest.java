@@ -108,11 +108,10 @@ class BalancingConfigTest {
     }
 
     @Test
-    void a_health_check_needs_exactly_one_kind_and_grpc_says_it_is_not_there_yet() {
+    void a_health_check_needs_exactly_one_kind_and_grpc_loads() {
         assertTrue(errors(EXAMPLE.replace("tcp_health_check: {}", "interval_jitter2: 1s")).contains(
                 "clusters[0].health_checks[0]: must have exactly one of tcp_health_check, http_health_check, grpc_health_check"));
-        assertTrue(errors(EXAMPLE.replace("tcp_health_check: {}", "grpc_health_check: { service_name: api }")).contains(
-                "clusters[0].health_checks[0].grpc_health_check: gRPC health checks are not supported by this version yet; "
-                        + "use tcp_health_check or http_health_check"));
+        ProxyConfig c = ConfigLoader.parse(EXAMPLE.replace("tcp_health_check: {}", "grpc_health_check: { service_name: api }"));
+        assertEquals(new HealthCheckConfig.Grpc("api"), c.clusters().get(0).healthChecks().get(0).kind());
     }
 }

@@ -136,6 +136,35 @@ class HealthAndBalancingTest {
     }
 
     @Test
+    void resets_after_connecting_count_as_failures_too() throws Exception {
+        TcpUpstream good = track(TcpUpstream.echo());
+        TcpUpstream resets = track(TcpUpstream.resetting());
+        Sidecar proxy = proxy("""
+                admin: { address: 127.0.0.1:0 }
+                listeners: [{ name: in, address: 127.0.0.1:0, cluster: up, max_connect_attempts: 1 }]
+                clusters:
+                  - name: up
+                    lb_policy: round_robin
+                    outlier_detection: { consecutive_gateway_failure: 3, base_ejection_time: 30s, max_ejection_percent: 50 }
+                    endpoints: [{ address: %s }, { address: %s }]
+                """.formatted(resets.address(), good.address()));
+        Cluster cluster = proxy.clusters().get("up");
+        Endpoint bad = cluster.endpoint(HostPort.parse(resets.address()));
+        for (int i = 0; i < 12 && !bad.ejected(); i++) {
+            try (Socket s = Traffic.connect(proxy.listenerPort("in"))) {
+                s.getOutputStream().write(i);
+                s.getInputStream().read(); // the echo, or EOF when the upstream reset
+            } catch (java.io.IOException e) {
+                // the reset reached the client
+            }
+        }
+        Await.until("the resetting endpoint to be ejected", bad::ejected);
+        for (int i = 0; i < 5; i++) {
+            echoOnce(proxy.listenerPort("in"), i);
+        }
+    }
+
+    @Test
     void max_ejection_percent_keeps_the_last_endpoints() throws Exception {
         int r1 = TcpUpstream.refusingPort();
         int r2 = TcpUpstream.refusingPort();
@@ -210,6 +239,7 @@ class HealthAndBalancingTest {
         TcpUpstream a = track(TcpUpstream.echo());
         TcpUpstream b = track(TcpUpstream.echo());
         Sidecar proxy = proxy("""
+                server: { drain_timeout: 1s }
                 admin: { address: 127.0.0.1:0 }
                 listeners: [{ name: in, address: 127.0.0.1:0, cluster: up }]
                 clusters: [{ name: up, lb_policy: round_robin, endpoints: [{ address: %s }] }]
@@ -233,6 +263,10 @@ class HealthAndBalancingTest {
             proxy.clusters().update(List.of(updated.withEndpoints(List.of(EndpointConfig.of(HostPort.parse(b.address())),
                     EndpointConfig.of(HostPort.parse(a.address()))))));
             assertEquals(1, cluster.snapshot().endpoints().get(0).connections(), "b kept its counters across the update");
+
+            // a's old connection outlived its removal only for the drain time (server.drain_timeout, 1 s)
+            Await.until("the removed endpoint's connection to be closed after its drain", Duration.ofSeconds(10),
+                    () -> Traffic.closedByPeer(open));
         }
     }
 }

@@ -31,24 +31,31 @@ public final class Cluster {
     private final LongAdder overflows = new LongAdder();
     private final LongAdder ejections = new LongAdder();
     private final ScheduledExecutorService control;
+    private final Duration removedEndpointDrain;
     private final LongSupplier nanoClock;
     private Map<HostPort, Endpoint> endpointsByAddress = Map.of();
     private ClusterConfig config;
     private volatile ClusterSnapshot snapshot;
 
+    /** How long a removed endpoint's open connections may go on before they are closed. */
+    public static final Duration DEFAULT_REMOVED_ENDPOINT_DRAIN = Duration.ofSeconds(30);
+
     public Cluster(ClusterConfig config) {
-        this(config, System::nanoTime, ControlExecutor.shared());
+        this(config, System::nanoTime, ControlExecutor.shared(), DEFAULT_REMOVED_ENDPOINT_DRAIN);
     }
 
     /**
      * @param nanoClock the monotonic clock latency-aware balancing reads (tests drive their own)
      * @param control the serial executor that ejections, returns and rebuilds run on, off the
      *     event loops
+     * @param removedEndpointDrain how long connections to an endpoint removed by an update may
+     *     continue before they are closed
      */
-    public Cluster(ClusterConfig config, LongSupplier nanoClock, ScheduledExecutorService control) {
+    public Cluster(ClusterConfig config, LongSupplier nanoClock, ScheduledExecutorService control, Duration removedEndpointDrain) {
         this.name = config.name();
         this.nanoClock = nanoClock;
         this.control = control;
+        this.removedEndpointDrain = removedEndpointDrain;
         update(config);
     }
 
@@ -81,6 +88,11 @@ public final class Cluster {
                 endpoint.activeHealthy(true); // checks were removed: nothing can fail them any more
             }
             next.put(e.address(), endpoint);
+        }
+        for (Endpoint old : endpointsByAddress.values()) {
+            if (next.get(old.address()) != old) {
+                control.schedule(old::closeConnections, removedEndpointDrain.toNanos(), TimeUnit.NANOSECONDS);
+            }
         }
         endpointsByAddress = next;
         this.config = config;
@@ -170,22 +182,35 @@ public final class Cluster {
         activeConnections.decrementAndGet();
     }
 
+    /** Counts a failed connect; also a gateway failure for outlier detection. */
+    public void connectFailed(Endpoint endpoint) {
+        connectFailures.increment();
+        gatewayFailure(endpoint, endpoint.connectFailed());
+    }
+
     /**
-     * Counts a failed connect (on L4 the gateway failure outlier detection looks at). The
-     * failure that completes a run of {@code consecutive_gateway_failure} asks the control
+     * An established upstream connection ended. A reset is a gateway failure for outlier
+     * detection; an orderly close by the endpoint ({@code sawEof}) ends its run of failures; a
+     * close the proxy made (the client left) counts as neither. A successful connect does not end
+     * the run either: an endpoint that accepts and then resets every connection must be ejected.
+     */
+    public void upstreamClosed(Endpoint endpoint, boolean reset, boolean sawEof) {
+        if (reset) {
+            gatewayFailure(endpoint, endpoint.failedInARow());
+        } else if (sawEof) {
+            endpoint.resetConsecutiveFailures();
+        }
+    }
+
+    /**
+     * The failure that completes a run of {@code consecutive_gateway_failure} asks the control
      * executor to eject the endpoint; the data path never rebuilds anything itself.
      */
-    public void connectFailed(Endpoint endpoint) {
-        int inARow = endpoint.connectFailed();
-        connectFailures.increment();
+    private void gatewayFailure(Endpoint endpoint, int inARow) {
         OutlierDetectionConfig outlier = snapshot.config().outlierDetection();
         if (outlier != null && inARow == outlier.consecutiveGatewayFailure()) {
             control.execute(() -> eject(endpoint, outlier));
         }
-    }
-
-    public void connectSucceeded(Endpoint endpoint) {
-        endpoint.connectSucceeded();
     }
 
     /** Ejects unless that would take the ejected share over max_ejection_percent. Control thread. */

@@ -1,6 +1,7 @@
 package dev.sidecar.upstream;
 
 import dev.sidecar.config.ClusterConfig;
+import java.time.Duration;
 import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -16,14 +17,18 @@ public final class ClusterManager {
     private volatile Map<String, Cluster> clusters = Map.of();
     private final LongSupplier nanoClock;
     private final ScheduledExecutorService control;
+    private final Duration removedEndpointDrain;
 
     public ClusterManager(List<ClusterConfig> configs) {
-        this(configs, System::nanoTime, ControlExecutor.shared());
+        this(configs, System::nanoTime, ControlExecutor.shared(), Cluster.DEFAULT_REMOVED_ENDPOINT_DRAIN);
     }
 
-    public ClusterManager(List<ClusterConfig> configs, LongSupplier nanoClock, ScheduledExecutorService control) {
+    /** See {@link Cluster#Cluster(ClusterConfig, LongSupplier, ScheduledExecutorService, Duration)}. */
+    public ClusterManager(List<ClusterConfig> configs, LongSupplier nanoClock, ScheduledExecutorService control,
+                          Duration removedEndpointDrain) {
         this.nanoClock = nanoClock;
         this.control = control;
+        this.removedEndpointDrain = removedEndpointDrain;
         update(configs);
     }
 
@@ -45,7 +50,7 @@ public final class ClusterManager {
         for (ClusterConfig config : configs) {
             Cluster cluster = current.get(config.name());
             if (cluster == null) {
-                cluster = new Cluster(config, nanoClock, control);
+                cluster = new Cluster(config, nanoClock, control, removedEndpointDrain);
             } else {
                 cluster.update(config);
             }

@@ -3,6 +3,10 @@ package dev.sidecar.upstream;
 import static java.util.Objects.requireNonNull;
 
 import dev.sidecar.config.HostPort;
+import io.netty.channel.Channel;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.util.concurrent.GlobalEventExecutor;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
@@ -27,6 +31,8 @@ public final class Endpoint {
     private volatile boolean activeHealthy = true;
     private volatile boolean ejected;
     private final AtomicInteger consecutiveFailures = new AtomicInteger();
+    /** Upstream connections open to this endpoint, so a removed endpoint's can be closed after a drain. */
+    private final ChannelGroup channels = new DefaultChannelGroup("endpoint", GlobalEventExecutor.INSTANCE, true);
     /** Times ejected so far; outlier detection's multiplier. Control thread only. */
     int timesEjected;
     private final LongAdder connections = new LongAdder();
@@ -105,6 +111,16 @@ public final class Endpoint {
         activeRequests.decrementAndGet();
     }
 
+    /** Tracks an open upstream connection to this endpoint until it closes. */
+    public void track(Channel channel) {
+        channels.add(channel);
+    }
+
+    /** Closes every open upstream connection to this endpoint (its drain after removal is over). */
+    void closeConnections() {
+        channels.close();
+    }
+
     /** Whether the endpoint may get traffic: it passes its active checks and is not ejected. */
     public boolean healthy() {
         return activeHealthy && !ejected;
@@ -158,14 +174,15 @@ public final class Endpoint {
         return consecutiveFailures.incrementAndGet();
     }
 
-    public void connectSucceeded() {
-        if (consecutiveFailures.get() != 0) {
-            consecutiveFailures.set(0);
-        }
+    /** Counts one more failure in a row (a reset after connecting); returns the run's length. */
+    int failedInARow() {
+        return consecutiveFailures.incrementAndGet();
     }
 
     void resetConsecutiveFailures() {
-        consecutiveFailures.set(0);
+        if (consecutiveFailures.get() != 0) {
+            consecutiveFailures.set(0);
+        }
     }
 
     @Override

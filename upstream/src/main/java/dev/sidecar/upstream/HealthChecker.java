@@ -37,6 +37,13 @@ public final class HealthChecker {
     private final ScheduledExecutorService control;
     private final Map<Endpoint, List<Probe>> probes = new HashMap<>();
     private boolean stopped;
+    /** Probes in flight; beyond {@link #MAX_IN_FLIGHT} a due probe waits a little. Control thread only. */
+    private int inFlight;
+    /**
+     * Bounds the sockets and the burst a large cluster's checks may take at once: probes are cheap,
+     * but a thousand endpoints coming due together should not open a thousand connections.
+     */
+    static final int MAX_IN_FLIGHT = 64;
 
     public HealthChecker(Cluster cluster, EventLoopGroup loops, ChannelFactory<? extends Channel> channels,
                          ScheduledExecutorService control) {
@@ -139,11 +146,21 @@ public final class HealthChecker {
             if (cancelled || stopped) {
                 return;
             }
+            if (inFlight >= MAX_IN_FLIGHT) {
+                schedule(TimeUnit.MILLISECONDS.toNanos(10 + ThreadLocalRandom.current().nextInt(40)));
+                return;
+            }
+            inFlight++;
             HealthCheckConfig check = session.config();
-            TcpProbe.run(loops, channels, endpoint, check, passed -> control.execute(() -> done(passed)));
+            if (check.kind() instanceof HealthCheckConfig.Grpc) {
+                GrpcProbe.run(loops, channels, endpoint, check, passed -> control.execute(() -> done(passed)));
+            } else {
+                TcpProbe.run(loops, channels, endpoint, check, passed -> control.execute(() -> done(passed)));
+            }
         }
 
         private void done(boolean passed) {
+            inFlight--;
             if (cancelled || stopped) {
                 return;
             }
