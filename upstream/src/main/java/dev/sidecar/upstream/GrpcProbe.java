@@ -1,7 +1,6 @@
 package dev.sidecar.upstream;
 
 import dev.sidecar.config.HealthCheckConfig;
-import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFactory;
@@ -9,7 +8,6 @@ import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
-import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
@@ -75,10 +73,7 @@ final class GrpcProbe {
         String authority = endpoint.address().toString();
         long timeoutMillis = Math.max(1, check.timeout().toMillis());
         Verdict verdict = new Verdict(result);
-        new Bootstrap()
-                .group(loops)
-                .channelFactory(channels)
-                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, timeoutMillis))
+        HealthChecker.probeBootstrap(loops, channels, timeoutMillis)
                 .handler(new ChannelInitializer<Channel>() {
                     @Override
                     protected void initChannel(Channel ch) {

@@ -117,6 +117,14 @@ public final class HealthChecker {
         return true;
     }
 
+    /** A bootstrap for one probe connection, whose connect may take at most the check's timeout. */
+    static Bootstrap probeBootstrap(EventLoopGroup loops, ChannelFactory<? extends Channel> channels, long timeoutMillis) {
+        return new Bootstrap()
+                .group(loops)
+                .channelFactory(channels)
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, timeoutMillis));
+    }
+
     /** One endpoint under one check. Its fields are touched only on the control executor. */
     private final class Probe {
         private final Endpoint endpoint;
@@ -220,10 +228,7 @@ public final class HealthChecker {
                     result.accept(passed);
                 }
             };
-            new Bootstrap()
-                    .group(loops)
-                    .channelFactory(channels)
-                    .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, timeoutMillis))
+            probeBootstrap(loops, channels, timeoutMillis)
                     .handler(new ChannelInitializer<Channel>() {
                         @Override
                         protected void initChannel(Channel ch) {

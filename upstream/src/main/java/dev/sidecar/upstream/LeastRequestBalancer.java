@@ -29,12 +29,8 @@ final class LeastRequestBalancer implements LoadBalancer {
         }
         ThreadLocalRandom random = ThreadLocalRandom.current();
         if (choices == 2) {
-            // Two distinct indexes without a loop: the second is drawn from the n-1 others.
             int a = random.nextInt(n);
-            int b = random.nextInt(n - 1);
-            if (b >= a) {
-                b++;
-            }
+            int b = otherThan(a, n, random);
             return lighter(a, b) == a ? endpoints[a] : endpoints[b];
         }
         // k distinct samples by a partial walk over a random rotation with a co-prime stride:
@@ -56,22 +52,19 @@ final class LeastRequestBalancer implements LoadBalancer {
         return lb < la ? b : a;
     }
 
+    /** A uniformly random index in [0, n) other than {@code a}, without a loop: drawn from the n-1 others. */
+    static int otherThan(int a, int n, ThreadLocalRandom random) {
+        int b = random.nextInt(n - 1);
+        return b >= a ? b + 1 : b;
+    }
+
     private static int coprimeStride(int n, ThreadLocalRandom random) {
         for (int tries = 0; tries < 8; tries++) {
             int s = 1 + random.nextInt(n - 1);
-            if (gcd(s, n) == 1) {
+            if (RoundRobinBalancer.gcd(s, n) == 1) {
                 return s;
             }
         }
         return 1;
-    }
-
-    private static int gcd(int a, int b) {
-        while (b != 0) {
-            int t = a % b;
-            a = b;
-            b = t;
-        }
-        return a;
     }
 }

@@ -22,15 +22,16 @@ public final class PeakEwma {
 
     private volatile double estimateNanos = DEFAULT_RTT_NANOS;
     private volatile long stampNanos;
-    private boolean started;
+    private volatile boolean started;
+    private volatile boolean stamped;
 
     /** Records a request (or on L4, a connect) that took {@code rttNanos}, finishing at {@code nowNanos}. */
     public synchronized void observe(long rttNanos, long nowNanos) {
         if (!started) {
             // The first real sample replaces the assumed default outright.
-            started = true;
             estimateNanos = rttNanos;
             stampNanos = nowNanos;
+            started = true;
             return;
         }
         double current = decayed(nowNanos);
@@ -43,9 +44,18 @@ public final class PeakEwma {
         stampNanos = nowNanos;
     }
 
-    /** The estimate at {@code nowNanos}, decayed since the last sample. */
+    /**
+     * The estimate at {@code nowNanos}, decayed since the last sample. Before any sample, the
+     * default decays from the first time it was asked for: an endpoint that keeps losing to
+     * known-fast ones becomes cheap enough to be tried within a few decay periods, instead of
+     * starving behind its assumed 30 ms forever.
+     */
     public double estimate(long nowNanos) {
-        return started ? decayed(nowNanos) : estimateNanos;
+        if (!started && !stamped) {
+            stampNanos = nowNanos; // a racing first read stamps nearly the same time; harmless
+            stamped = true;
+        }
+        return decayed(nowNanos);
     }
 
     private double decayed(long nowNanos) {

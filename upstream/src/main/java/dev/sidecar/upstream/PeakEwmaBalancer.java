@@ -28,10 +28,7 @@ final class PeakEwmaBalancer implements LoadBalancer {
         }
         ThreadLocalRandom random = ThreadLocalRandom.current();
         int a = random.nextInt(n);
-        int b = random.nextInt(n - 1);
-        if (b >= a) {
-            b++;
-        }
+        int b = LeastRequestBalancer.otherThan(a, n, random);
         long now = nanoClock.getAsLong();
         return cost(b, now) < cost(a, now) ? endpoints[b] : endpoints[a];
     }

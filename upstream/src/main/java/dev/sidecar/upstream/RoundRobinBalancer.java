@@ -48,7 +48,7 @@ final class RoundRobinBalancer {
         return true;
     }
 
-    private static int gcd(int a, int b) {
+    static int gcd(int a, int b) {
         while (b != 0) {
             int t = a % b;
             a = b;

@@ -42,6 +42,7 @@ class PeakEwmaBalancerTest {
 
     @Test
     void a_slow_endpoint_loses_its_share_quickly_and_regains_it_after_healing() {
+        run(30_000, 5);                     // 30 s: every endpoint has answered at least once
         double healthy = run(5_000, 5);
         // a fair share is 0.25; the decay makes whichever endpoint was sampled least recently look
         // cheapest, so shares wander around it
@@ -54,6 +55,27 @@ class PeakEwmaBalancerTest {
         run(60_000, 5);                     // healed: a minute for the estimate to decay and be re-probed
         double recovered = run(5_000, 5);
         assertTrue(recovered > 0.12, "share after healing: " + recovered);
+    }
+
+    @Test
+    void a_fresh_endpoint_that_keeps_losing_is_tried_once_its_default_has_decayed() {
+        for (int i = 1; i < 4; i++) {
+            eps.get(i).latency().observe(5 * MS, now.get());
+        }
+        int before = 0;
+        for (int i = 0; i < 1000; i++) {
+            before += lb.pick(PickContext.NONE) == eps.get(0) ? 1 : 0;
+        }
+        assertTrue(before == 0, "at 30 ms against 5 ms it loses every comparison: " + before);
+        // keep the others fresh at 5 ms while 30 s pass; the unsampled default decays below them
+        boolean tried = false;
+        for (int i = 0; i < 30_000 && !tried; i++) {
+            now.addAndGet(MS);
+            Endpoint e = lb.pick(PickContext.NONE);
+            tried = e == eps.get(0);
+            e.latency().observe(5 * MS, now.get());
+        }
+        assertTrue(tried, "the fresh endpoint was never tried");
     }
 
     @Test
