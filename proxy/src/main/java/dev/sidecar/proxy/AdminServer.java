@@ -1,12 +1,15 @@
 package dev.sidecar.proxy;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.SimpleChannelInboundHandler;
-import io.netty.channel.Channel;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
@@ -20,38 +23,76 @@ import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.QueryStringDecoder;
 import java.nio.charset.StandardCharsets;
-import java.util.function.Supplier;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 
 /**
- * The admin API over HTTP/1.1. Small and separate from the data plane: it reads state that the
- * proxy publishes and never blocks an event loop (a scrape formats counters already in memory).
+ * The admin API over HTTP/1.1. Separate from the data plane: it reads state the proxy already
+ * keeps and never blocks an event loop (a scrape formats counters already in memory).
  *
  * <ul>
- *   <li>{@code GET /ready}: 200 once listeners are bound; 503 while starting or draining.
+ *   <li>{@code GET /ready}: 200 once listeners are bound; 503 while starting, draining, or after
+ *       {@code POST /healthcheck/fail}.
  *   <li>{@code GET /healthz}: 200 while the process runs (liveness).
  *   <li>{@code GET /stats/prometheus}: metrics in the Prometheus text format.
+ *   <li>{@code GET /clusters}, {@code GET /listeners}, {@code GET /config_dump}: JSON.
+ *   <li>{@code POST /healthcheck/fail}, {@code POST /healthcheck/ok}: report not ready (or ready
+ *       again) without touching traffic, so a load balancer in front can move clients away first.
+ *   <li>{@code POST /drain}: what SIGTERM does: drain, then exit 0.
+ *   <li>{@code GET /logging}, {@code POST /logging?level=debug}: the log level.
  * </ul>
  */
 final class AdminServer {
     /** Admin requests are tiny; anything larger is refused rather than buffered. */
     private static final int MAX_REQUEST_BYTES = 64 * 1024;
 
-    private final Supplier<Readiness> readiness;
-    private final ProxyMetrics metrics;
+    private static final ObjectMapper JSON = ConfigJson.mapper().copy().enable(SerializationFeature.INDENT_OUTPUT);
 
-    AdminServer(Supplier<Readiness> readiness, ProxyMetrics metrics) {
-        this.readiness = readiness;
-        this.metrics = metrics;
+    /** What the admin API shows and controls; the running proxy implements it. */
+    interface Backend {
+        Readiness readiness();
+
+        String scrape();
+
+        Object clustersView();
+
+        Object listenersView();
+
+        Object configDump();
+
+        void healthCheckFailed(boolean failed);
+
+        void requestDrain();
     }
 
     enum Readiness {
-        STARTING("starting"), READY("ready"), DRAINING("draining");
+        STARTING("starting"), READY("ready"), DRAINING("draining"), FAILED("failed by /healthcheck/fail");
 
         final String text;
 
         Readiness(String text) {
             this.text = text;
         }
+    }
+
+    private static final Map<String, String> LEVELS = new LinkedHashMap<>();
+
+    static {
+        LEVELS.put("error", "SEVERE");
+        LEVELS.put("warn", "WARNING");
+        LEVELS.put("info", "INFO");
+        LEVELS.put("debug", "FINE");
+        LEVELS.put("trace", "FINEST");
+    }
+
+    private final Backend backend;
+
+    AdminServer(Backend backend) {
+        this.backend = backend;
     }
 
     ChannelInitializer<Channel> initializer() {
@@ -73,7 +114,11 @@ final class AdminServer {
                 ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
                 return;
             }
-            response = route(request);
+            try {
+                response = route(request);
+            } catch (RuntimeException e) {
+                response = text(HttpResponseStatus.INTERNAL_SERVER_ERROR, "admin error: " + e + "\n");
+            }
             boolean keepAlive = HttpUtil.isKeepAlive(request);
             HttpUtil.setKeepAlive(response, keepAlive);
             if (request.method().equals(HttpMethod.HEAD)) {
@@ -88,36 +133,102 @@ final class AdminServer {
         }
 
         private FullHttpResponse route(FullHttpRequest request) {
-            String path = new QueryStringDecoder(request.uri()).path();
-            boolean get = request.method().equals(HttpMethod.GET) || request.method().equals(HttpMethod.HEAD);
+            QueryStringDecoder uri = new QueryStringDecoder(request.uri());
+            String path = uri.path();
+            HttpMethod m = request.method();
+            boolean get = m.equals(HttpMethod.GET) || m.equals(HttpMethod.HEAD);
+            boolean post = m.equals(HttpMethod.POST);
             return switch (path) {
-                case "/ready" -> get ? ready() : notAllowed();
-                case "/healthz" -> get ? text(HttpResponseStatus.OK, "ok\n") : notAllowed();
-                case "/stats/prometheus" -> get ? prometheus() : notAllowed();
-                default -> text(HttpResponseStatus.NOT_FOUND, "no admin endpoint " + path + " (try /ready, /healthz, /stats/prometheus)\n");
+                case "/ready" -> get ? ready() : notAllowed("GET");
+                case "/healthz" -> get ? text(HttpResponseStatus.OK, "ok\n") : notAllowed("GET");
+                case "/stats/prometheus" -> get ? prometheus() : notAllowed("GET");
+                case "/clusters" -> get ? json(backend.clustersView()) : notAllowed("GET");
+                case "/listeners" -> get ? json(backend.listenersView()) : notAllowed("GET");
+                case "/config_dump" -> get ? json(backend.configDump()) : notAllowed("GET");
+                case "/healthcheck/fail" -> post ? healthCheck(true) : notAllowed("POST");
+                case "/healthcheck/ok" -> post ? healthCheck(false) : notAllowed("POST");
+                case "/drain" -> post ? drain() : notAllowed("POST");
+                case "/logging" -> get ? logging() : post ? setLogging(uri) : notAllowed("GET, POST");
+                default -> text(HttpResponseStatus.NOT_FOUND, "no admin endpoint " + path + " (try /ready, /healthz, /stats/prometheus, "
+                        + "/clusters, /listeners, /config_dump, /logging; POST /healthcheck/fail, /healthcheck/ok, /drain)\n");
             };
         }
 
         private FullHttpResponse ready() {
-            Readiness r = readiness.get();
+            Readiness r = backend.readiness();
             return text(r == Readiness.READY ? HttpResponseStatus.OK : HttpResponseStatus.SERVICE_UNAVAILABLE, r.text + "\n");
         }
 
         private FullHttpResponse prometheus() {
-            FullHttpResponse response = text(HttpResponseStatus.OK, metrics.scrape());
+            FullHttpResponse response = text(HttpResponseStatus.OK, backend.scrape());
             response.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8");
             return response;
         }
 
-        private FullHttpResponse notAllowed() {
-            FullHttpResponse response = text(HttpResponseStatus.METHOD_NOT_ALLOWED, "use GET\n");
-            response.headers().set(HttpHeaderNames.ALLOW, "GET, HEAD");
+        private FullHttpResponse healthCheck(boolean failed) {
+            backend.healthCheckFailed(failed);
+            return text(HttpResponseStatus.OK, failed ? "health check failed: /ready answers 503; traffic is still served\n"
+                    : "health check ok\n");
+        }
+
+        private FullHttpResponse drain() {
+            if (backend.readiness() == Readiness.DRAINING) {
+                return text(HttpResponseStatus.CONFLICT, "already draining\n");
+            }
+            backend.requestDrain();
+            return text(HttpResponseStatus.ACCEPTED, "draining: listeners close, open connections finish, then the process exits\n");
+        }
+
+        private FullHttpResponse logging() {
+            return json(Map.of("level", levelName(Logger.getLogger("").getLevel())));
+        }
+
+        private FullHttpResponse setLogging(QueryStringDecoder uri) {
+            List<String> values = uri.parameters().get("level");
+            if (values == null || values.size() != 1) {
+                return text(HttpResponseStatus.BAD_REQUEST, "give one level: POST /logging?level=" + String.join("|", LEVELS.keySet()) + "\n");
+            }
+            String name = values.get(0).toLowerCase(Locale.ROOT);
+            String jul = LEVELS.get(name);
+            if (jul == null) {
+                return text(HttpResponseStatus.BAD_REQUEST, "'" + values.get(0) + "' is not one of " + String.join(", ", LEVELS.keySet()) + "\n");
+            }
+            Logger.getLogger("").setLevel(Level.parse(jul));
+            return json(Map.of("level", name));
+        }
+
+        private FullHttpResponse notAllowed(String allow) {
+            FullHttpResponse response = text(HttpResponseStatus.METHOD_NOT_ALLOWED, "use " + allow + "\n");
+            response.headers().set(HttpHeaderNames.ALLOW, allow.contains("GET") ? allow + ", HEAD" : allow);
             return response;
         }
 
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
             ctx.close();
+        }
+    }
+
+    /** The config's name for a level ({@code debug} for FINE), or the JDK's name in lower case. */
+    static String levelName(Level level) {
+        if (level == null) {
+            return "info";
+        }
+        for (Map.Entry<String, String> e : LEVELS.entrySet()) {
+            if (Level.parse(e.getValue()).equals(level)) {
+                return e.getKey();
+            }
+        }
+        return level.getName().toLowerCase(Locale.ROOT);
+    }
+
+    private static FullHttpResponse json(Object body) {
+        try {
+            FullHttpResponse response = text(HttpResponseStatus.OK, JSON.writeValueAsString(body) + "\n");
+            response.headers().set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON);
+            return response;
+        } catch (JsonProcessingException e) {
+            return text(HttpResponseStatus.INTERNAL_SERVER_ERROR, "cannot render JSON: " + e.getOriginalMessage() + "\n");
         }
     }
 

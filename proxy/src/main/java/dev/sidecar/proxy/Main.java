@@ -243,6 +243,11 @@ public final class Main implements Callable<Integer> {
             return INVALID;
         }
         running.set(sidecar);
+        sidecar.onStopRequest(() -> {
+            if (signals.incrementAndGet() == 1) {
+                stop.release();
+            }
+        });
         stop.acquireUninterruptibly();
         sidecar.drain(config.server().drainTimeout());
         sidecar.close();

@@ -2,6 +2,7 @@ package dev.sidecar.proxy;
 
 import static java.util.Objects.requireNonNull;
 
+import dev.sidecar.config.EndpointConfig;
 import dev.sidecar.config.HostPort;
 import dev.sidecar.config.ListenerConfig;
 import dev.sidecar.config.ProxyConfig;
@@ -9,6 +10,8 @@ import dev.sidecar.l4.TcpListenerStats;
 import dev.sidecar.l4.TcpProxy;
 import dev.sidecar.upstream.Cluster;
 import dev.sidecar.upstream.ClusterManager;
+import dev.sidecar.upstream.ClusterSnapshot;
+import dev.sidecar.upstream.Endpoint;
 import dev.sidecar.upstream.ControlExecutor;
 import dev.sidecar.upstream.HealthChecker;
 import io.micrometer.core.instrument.Meter;
@@ -39,7 +42,7 @@ import java.util.logging.Logger;
  * <p>Start order follows the design's lifecycle: admin first (so /ready can say "starting"),
  * clusters, then listeners, then ready.
  */
-public final class Sidecar implements AutoCloseable {
+public final class Sidecar implements AutoCloseable, AdminServer.Backend {
     private static final Logger log = Logger.getLogger(Sidecar.class.getName());
 
     private final ProxyConfig config;
@@ -52,6 +55,8 @@ public final class Sidecar implements AutoCloseable {
     private final Map<String, Listener> listeners = new LinkedHashMap<>();
     private volatile AdminServer.Readiness readiness = AdminServer.Readiness.STARTING;
     private Channel adminChannel;
+    private volatile boolean healthCheckFailed;
+    private volatile Runnable stopRequest = () -> { };
     private final List<HealthChecker> healthCheckers = new ArrayList<>();
     private boolean closed;
 
@@ -90,7 +95,7 @@ public final class Sidecar implements AutoCloseable {
     private void bindAll() {
         log.info("sidecar " + Version.current() + " starting: transport " + transport.configName() + ", " + workers + " event loop"
                 + (workers == 1 ? "" : "s") + ", allocator " + allocator.getClass().getSimpleName());
-        AdminServer admin = new AdminServer(() -> readiness, metrics);
+        AdminServer admin = new AdminServer(this);
         adminChannel = bind("admin", config.admin().address(), new ServerBootstrap().childHandler(admin.initializer()));
         log.info("admin listening on " + describe(adminChannel));
         for (Cluster cluster : clusters.all()) {
@@ -133,6 +138,105 @@ public final class Sidecar implements AutoCloseable {
         InetSocketAddress a = (InetSocketAddress) ch.localAddress();
         String host = a.getAddress().getHostAddress();
         return (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + a.getPort();
+    }
+
+    // ---- the admin API's view ----
+
+    @Override
+    public AdminServer.Readiness readiness() {
+        AdminServer.Readiness r = readiness;
+        return r == AdminServer.Readiness.READY && healthCheckFailed ? AdminServer.Readiness.FAILED : r;
+    }
+
+    @Override
+    public String scrape() {
+        return metrics.scrape();
+    }
+
+    @Override
+    public void healthCheckFailed(boolean failed) {
+        healthCheckFailed = failed;
+        log.info(failed ? "admin: health check failed on request; /ready answers 503" : "admin: health check ok on request");
+    }
+
+    /** Sets what a drain request from the admin API does (the process's SIGTERM path). */
+    public void onStopRequest(Runnable action) {
+        stopRequest = action;
+    }
+
+    @Override
+    public void requestDrain() {
+        log.info("admin: drain requested");
+        stopRequest.run();
+    }
+
+    @Override
+    public Object clustersView() {
+        List<Map<String, Object>> out = new ArrayList<>();
+        for (Cluster c : clusters.all()) {
+            ClusterSnapshot snap = c.snapshot();
+            List<Map<String, Object>> endpoints = new ArrayList<>();
+            for (int i = 0; i < snap.endpoints().size(); i++) {
+                Endpoint e = snap.endpoints().get(i);
+                EndpointConfig ec = snap.config().endpoints().get(i);
+                Map<String, Object> m = new LinkedHashMap<>();
+                m.put("address", e.address().toString());
+                m.put("weight", ec.weight());
+                m.put("priority", ec.priority());
+                m.put("healthy", e.healthy());
+                m.put("active_health", e.activeHealthy() ? "healthy" : "unhealthy");
+                m.put("ejected", e.ejected());
+                m.put("active_connections", e.activeConnections());
+                m.put("active_requests", e.activeRequests());
+                m.put("connections_total", e.connections());
+                m.put("connect_failures_total", e.connectFailures());
+                endpoints.add(m);
+            }
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("name", c.name());
+            m.put("lb_policy", snap.config().lbPolicy().configName());
+            m.put("healthy_endpoints", snap.healthyEndpoints());
+            m.put("panic", snap.panic());
+            m.put("active_connections", c.activeConnections());
+            m.put("connect_failures_total", c.connectFailures());
+            m.put("outlier_ejections_total", c.ejections());
+            m.put("circuit_breaker_overflows_total", c.overflows());
+            m.put("endpoints", endpoints);
+            out.add(m);
+        }
+        return Map.of("clusters", out);
+    }
+
+    @Override
+    public Object listenersView() {
+        List<Map<String, Object>> out = new ArrayList<>();
+        for (Listener l : listeners.values()) {
+            ListenerConfig lc = l.proxy().config();
+            TcpListenerStats st = l.proxy().stats();
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("name", lc.name());
+            m.put("address", l.channel().isOpen() ? describe(l.channel()) : lc.address().toString());
+            m.put("accepting", l.channel().isOpen());
+            m.put("protocol", lc.protocol().configName());
+            m.put("cluster", lc.cluster());
+            m.put("active_connections", st.active());
+            m.put("accepted_total", st.accepted());
+            m.put("refused_total", st.refused());
+            m.put("received_bytes_total", st.bytesIn());
+            m.put("sent_bytes_total", st.bytesOut());
+            out.add(m);
+        }
+        return Map.of("listeners", out);
+    }
+
+    @Override
+    public Object configDump() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("version", Version.current());
+        m.put("transport", transport.configName());
+        m.put("workers", workers);
+        m.put("static_config", config);
+        return m;
     }
 
     /** The port a listener is bound to (the real one when the config said port 0). */
