@@ -5,7 +5,13 @@ import dev.sidecar.upstream.Cluster;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Meter;
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.core.instrument.binder.system.UptimeMetrics;
+import io.netty.channel.EventLoopGroup;
+import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.SingleThreadEventExecutor;
 import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
@@ -22,10 +28,33 @@ import java.util.List;
  */
 final class ProxyMetrics {
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    private final JvmGcMetrics gcMetrics;
 
-    ProxyMetrics(ByteBufAllocator allocator) {
+    private static double pendingTasks(EventLoopGroup group) {
+        int n = 0;
+        for (EventExecutor e : group) {
+            if (e instanceof SingleThreadEventExecutor s) {
+                n += s.pendingTasks();
+            }
+        }
+        return n;
+    }
+
+    /** Releases the GC notification listeners. */
+    void close() {
+        gcMetrics.close();
+    }
+
+    ProxyMetrics(ByteBufAllocator allocator, EventLoopGroup eventLoops) {
         new JvmMemoryMetrics().bindTo(registry);
         new JvmThreadMetrics().bindTo(registry);
+        new ProcessorMetrics().bindTo(registry);
+        new UptimeMetrics().bindTo(registry);
+        gcMetrics = new JvmGcMetrics();
+        gcMetrics.bindTo(registry);
+        Gauge.builder("sidecar.event.loop.pending.tasks", eventLoops, ProxyMetrics::pendingTasks)
+                .description("Tasks queued on the event loops, summed: a loop that falls behind shows here first")
+                .register(registry);
         if (allocator instanceof ByteBufAllocatorMetricProvider provider) {
             Gauge.builder("sidecar.buffer.direct.used", provider, p -> p.metric().usedDirectMemory())
                     .description("Direct memory held by the proxy's buffer allocator")
@@ -81,6 +110,12 @@ final class ProxyMetrics {
                 .tag("cluster", cluster.name()).register(registry));
         meters.add(Gauge.builder("sidecar.cluster.panic", cluster, c -> c.snapshot().panic() ? 1 : 0)
                 .description("1 while too few endpoints are healthy and balancing ignores health")
+                .tag("cluster", cluster.name()).register(registry));
+        meters.add(FunctionCounter.builder("sidecar.cluster.health.check.passes", cluster, Cluster::healthCheckPasses)
+                .description("Active health-check probes that passed")
+                .tag("cluster", cluster.name()).register(registry));
+        meters.add(FunctionCounter.builder("sidecar.cluster.health.check.failures", cluster, Cluster::healthCheckFailures)
+                .description("Active health-check probes that failed")
                 .tag("cluster", cluster.name()).register(registry));
         meters.add(FunctionCounter.builder("sidecar.cluster.outlier.ejections", cluster, Cluster::ejections)
                 .description("Endpoints ejected by outlier detection")

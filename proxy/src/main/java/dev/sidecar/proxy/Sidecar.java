@@ -67,7 +67,7 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
         this.transport = Transport.select(config.server().transport());
         this.workers = config.server().workers() > 0 ? config.server().workers() : Runtime.getRuntime().availableProcessors();
         this.eventLoops = new MultiThreadIoEventLoopGroup(workers, new DefaultThreadFactory("sidecar-worker", true), transport.ioHandlerFactory());
-        this.metrics = new ProxyMetrics(allocator);
+        this.metrics = new ProxyMetrics(allocator, eventLoops);
         // A removed endpoint's connections get the same grace as the whole proxy's on SIGTERM.
         this.clusters = new ClusterManager(config.clusters(), System::nanoTime, ControlExecutor.shared(), config.server().drainTimeout());
     }
@@ -331,6 +331,7 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
             adminChannel.close();
         }
         eventLoops.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly();
+        metrics.close();
     }
 
     /** The proxy could not start; the message says what and why. */

@@ -94,6 +94,16 @@ class AdminApiTest {
     }
 
     @Test
+    void process_metrics_are_exported() throws Exception {
+        Sidecar p = start();
+        String metrics = call(p.adminPort(), "GET", "/stats/prometheus").body();
+        for (String family : new String[] {"jvm_memory_used_bytes", "jvm_threads_live_threads", "process_uptime_seconds",
+                "sidecar_event_loop_pending_tasks", "sidecar_buffer_direct_used_bytes", "sidecar_cluster_endpoints_healthy"}) {
+            assertTrue(metrics.contains(family), family + " missing from:\n" + metrics);
+        }
+    }
+
+    @Test
     void healthcheck_fail_turns_ready_off_without_stopping_traffic() throws Exception {
         Sidecar p = start();
         assertEquals(200, call(p.adminPort(), "GET", "/ready").statusCode());

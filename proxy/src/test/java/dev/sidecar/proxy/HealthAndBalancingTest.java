@@ -102,6 +102,10 @@ class HealthAndBalancingTest {
             return epB.connections() > 2;
         });
         assertTrue(back.accepted() > 0);
+        String metrics = proxy.scrape();
+        assertTrue(metrics.contains("sidecar_cluster_endpoints_healthy{cluster=\"up\"} 2.0"), metrics);
+        assertTrue(cluster.healthCheckFailures() >= 2, "the two failures that took b out are counted");
+        assertTrue(cluster.healthCheckPasses() >= 4);
     }
 
     @Test
@@ -125,6 +129,7 @@ class HealthAndBalancingTest {
         }
         Await.until("the refusing endpoint to be ejected", bad::ejected);
         assertEquals(1, cluster.ejections());
+        assertTrue(proxy.scrape().contains("sidecar_cluster_outlier_ejections_total{cluster=\"up\"} 1.0"));
         assertEquals(1, cluster.snapshot().healthyEndpoints());
         long failures = cluster.connectFailures();
         for (int i = 0; i < 10; i++) {
@@ -204,6 +209,7 @@ class HealthAndBalancingTest {
                 Await.until("the third to be refused", () -> Traffic.closedByPeer(s3));
             }
             assertEquals(1, proxy.clusters().get("up").overflows());
+            assertTrue(proxy.scrape().contains("sidecar_cluster_circuit_breaker_overflows_total{cluster=\"up\"} 1.0"));
             assertEquals(2, a.accepted());
         }
     }

@@ -30,6 +30,8 @@ public final class Cluster {
     private final LongAdder connectFailures = new LongAdder();
     private final LongAdder overflows = new LongAdder();
     private final LongAdder ejections = new LongAdder();
+    private final LongAdder healthCheckPasses = new LongAdder();
+    private final LongAdder healthCheckFailures = new LongAdder();
     private final ScheduledExecutorService control;
     private final Duration removedEndpointDrain;
     private final LongSupplier nanoClock;
@@ -247,6 +249,19 @@ public final class Cluster {
         if (endpointsByAddress.get(endpoint.address()) == endpoint) {
             rebuild();
         }
+    }
+
+    /** Counts one active health-check probe result. */
+    void healthCheckResult(boolean passed) {
+        (passed ? healthCheckPasses : healthCheckFailures).increment();
+    }
+
+    public long healthCheckPasses() {
+        return healthCheckPasses.sum();
+    }
+
+    public long healthCheckFailures() {
+        return healthCheckFailures.sum();
     }
 
     /** Outlier ejections so far. */

@@ -172,6 +172,7 @@ public final class HealthChecker {
             if (cancelled || stopped) {
                 return;
             }
+            cluster.healthCheckResult(passed);
             if (session.record(passed)) {
                 boolean all = probes.getOrDefault(endpoint, List.of()).stream().allMatch(p -> p.session.healthy());
                 boolean changed = cluster.setActiveHealthy(endpoint, all);
