@@ -22,6 +22,10 @@ public record ProxyConfig(ServerConfig server, AdminConfig admin, List<ListenerC
         return new ProxyConfig(server, admin, listeners, clusters);
     }
 
+    public ProxyConfig withAdmin(AdminConfig admin) {
+        return new ProxyConfig(server, admin, listeners, clusters);
+    }
+
     /** Checks the rules no single field can check alone; an empty list means the config is usable. */
     public List<ConfigError> validate() {
         return ConfigValidator.validate(this);

@@ -1,5 +1,6 @@
 package dev.sidecar.l4;
 
+import dev.sidecar.config.ListenerConfig;
 import dev.sidecar.upstream.Cluster;
 import dev.sidecar.upstream.ClusterSnapshot;
 import dev.sidecar.upstream.Endpoint;
@@ -26,6 +27,7 @@ final class Downstream extends ChannelInboundHandlerAdapter {
     private static final Logger log = Logger.getLogger(Downstream.class.getName());
 
     private final TcpProxy proxy;
+    private TcpProxy.Settings settings;
     private Channel upstream;
     private IdleTimer idle;
     private Endpoint[] tried;
@@ -39,9 +41,11 @@ final class Downstream extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
+        settings = proxy.settings();
+        ListenerConfig config = settings.config();
         TcpListenerStats stats = proxy.stats();
         stats.accepted.increment();
-        if (stats.active.incrementAndGet() > proxy.config().maxConnections()) {
+        if (stats.active.incrementAndGet() > config.maxConnections()) {
             stats.active.decrementAndGet();
             stats.refused.increment();
             ctx.close();
@@ -49,17 +53,17 @@ final class Downstream extends ChannelInboundHandlerAdapter {
         }
         admitted = true;
         proxy.connections().add(ctx.channel());
-        idle = new IdleTimer(ctx.channel(), proxy.config().idleTimeout().toNanos(), proxy.nanoClock());
+        idle = new IdleTimer(ctx.channel(), config.idleTimeout().toNanos(), proxy.nanoClock());
         idle.start();
-        tried = new Endpoint[proxy.config().maxConnectAttempts()];
-        pickContext = proxy.pickContext(ctx.channel());
+        tried = new Endpoint[config.maxConnectAttempts()];
+        pickContext = TcpProxy.pickContext(settings, ctx.channel());
         connect(ctx);
         ctx.fireChannelActive();
     }
 
     private void connect(ChannelHandlerContext ctx) {
         Channel downstream = ctx.channel();
-        Cluster cluster = proxy.clusters().get(proxy.config().cluster());
+        Cluster cluster = proxy.clusters().get(settings.config().cluster());
         ClusterSnapshot snapshot = cluster == null ? null : cluster.snapshot();
         Endpoint endpoint = snapshot == null ? null : pickUntried(snapshot);
         if (endpoint == null) {
@@ -85,7 +89,7 @@ final class Downstream extends ChannelInboundHandlerAdapter {
                 .option(ChannelOption.ALLOCATOR, proxy.allocator())
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE,
                         snapshot.config().connectTimeout().toMillis()))
-                .handler(new Relay(downstream, proxy.stats().bytesOut, idle, proxy.flushOnCloseTimeoutMillis(),
+                .handler(new Relay(downstream, proxy.stats().bytesOut, idle, settings.flushOnCloseTimeoutMillis(),
                         (reset, sawEof) -> cluster.upstreamClosed(endpoint, reset, sawEof)))
                 .connect(endpoint.socketAddress());
         upstream = connect.channel();
@@ -103,7 +107,7 @@ final class Downstream extends ChannelInboundHandlerAdapter {
                     f.channel().close();
                     return;
                 }
-                downstream.pipeline().addLast(new Relay(f.channel(), proxy.stats().bytesIn, idle, proxy.flushOnCloseTimeoutMillis(),
+                downstream.pipeline().addLast(new Relay(f.channel(), proxy.stats().bytesIn, idle, settings.flushOnCloseTimeoutMillis(),
                         Relay.CloseListener.NONE));
                 downstream.read();
                 f.channel().read();
@@ -113,7 +117,7 @@ final class Downstream extends ChannelInboundHandlerAdapter {
             cluster.requestFinished(endpoint);
             cluster.connectFailed(endpoint);
             if (log.isLoggable(Level.FINE)) {
-                log.fine("listener " + proxy.config().name() + ": connect to " + endpoint + " failed: " + f.cause());
+                log.fine("listener " + settings.config().name() + ": connect to " + endpoint + " failed: " + f.cause());
             }
             if (downstream.isActive() && attempts < tried.length) {
                 connect(ctx);

@@ -34,14 +34,13 @@ public final class TcpProxy {
      */
     static final WriteBufferWaterMark WATER_MARK = new WriteBufferWaterMark(32 * 1024, 64 * 1024);
 
-    private final ListenerConfig config;
+    private volatile Settings settings;
     private final ClusterManager clusters;
     private final ChannelFactory<? extends Channel> upstreamChannels;
     private final ByteBufAllocator allocator;
     private final TcpListenerStats stats = new TcpListenerStats();
     private final ChannelGroup connections;
     private final LongSupplier nanoClock;
-    private final boolean hashSourceIp;
 
     public TcpProxy(ListenerConfig config, ClusterManager clusters,
                     ChannelFactory<? extends Channel> upstreamChannels, ByteBufAllocator allocator) {
@@ -52,16 +51,43 @@ public final class TcpProxy {
     public TcpProxy(ListenerConfig config, ClusterManager clusters, ChannelFactory<? extends Channel> upstreamChannels,
                     ByteBufAllocator allocator, LongSupplier nanoClock) {
         this.nanoClock = requireNonNull(nanoClock, "nanoClock");
-        this.hashSourceIp = config.hashPolicy().stream().anyMatch(p -> p instanceof HashPolicy.SourceIp);
-        this.config = requireNonNull(config, "config");
+        this.settings = Settings.of(requireNonNull(config, "config"));
         this.clusters = requireNonNull(clusters, "clusters");
         this.upstreamChannels = requireNonNull(upstreamChannels, "upstreamChannels");
         this.allocator = requireNonNull(allocator, "allocator");
         this.connections = new DefaultChannelGroup(config.name(), GlobalEventExecutor.INSTANCE);
     }
 
+    /** The listener's config for new connections. */
     public ListenerConfig config() {
-        return config;
+        return settings.config();
+    }
+
+    /**
+     * Applies a new version of this listener's config to connections accepted from now on; open
+     * connections keep the settings they started with. The name and address cannot change
+     * (a new address is a new listener).
+     */
+    public void update(ListenerConfig next) {
+        ListenerConfig current = settings.config();
+        if (!next.name().equals(current.name()) || !next.address().equals(current.address())) {
+            throw new IllegalArgumentException("listener " + current.name() + " at " + current.address()
+                    + " cannot become " + next.name() + " at " + next.address());
+        }
+        settings = Settings.of(next);
+    }
+
+    /** What one connection runs with, read once when it is accepted. */
+    record Settings(ListenerConfig config, boolean hashSourceIp, long flushOnCloseTimeoutMillis) {
+        static Settings of(ListenerConfig c) {
+            return new Settings(c, c.hashPolicy().stream().anyMatch(p -> p instanceof HashPolicy.SourceIp),
+                    // how long a closing side may take to flush what the other side sent before it closed
+                    Math.min(c.idleTimeout().toMillis(), 10_000L));
+        }
+    }
+
+    Settings settings() {
+        return settings;
     }
 
     public TcpListenerStats stats() {
@@ -99,8 +125,8 @@ public final class TcpProxy {
      * The hash key of a connection: its source IP when the listener's hash_policy asks for it
      * (xxHash64 of the address bytes, so IPv4 and IPv6 keys spread alike), else none.
      */
-    PickContext pickContext(Channel downstream) {
-        if (!hashSourceIp || !(downstream.remoteAddress() instanceof InetSocketAddress remote) || remote.getAddress() == null) {
+    static PickContext pickContext(Settings settings, Channel downstream) {
+        if (!settings.hashSourceIp() || !(downstream.remoteAddress() instanceof InetSocketAddress remote) || remote.getAddress() == null) {
             return PickContext.NONE;
         }
         return PickContext.ofHash(LongHashFunction.xx().hashBytes(remote.getAddress().getAddress()));
@@ -123,8 +149,5 @@ public final class TcpProxy {
         return allocator;
     }
 
-    /** How long a closing side may take to flush what the other side sent before it closed. */
-    long flushOnCloseTimeoutMillis() {
-        return Math.min(config.idleTimeout().toMillis(), 10_000L);
-    }
+
 }

@@ -22,6 +22,7 @@ import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.QueryStringDecoder;
+import dev.sidecar.config.ConfigException;
 import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -67,6 +68,15 @@ final class AdminServer {
         void healthCheckFailed(boolean failed);
 
         void requestDrain();
+
+        /** The applied config versions, oldest first. */
+        List<ConfigVersions.Entry> configVersions();
+
+        /** Re-applies version {@code version}; empty if it is not kept. Throws ConfigException if it no longer applies. */
+        java.util.Optional<ConfigVersions.Entry> rollback(int version);
+
+        /** Re-reads the config file; throws ConfigException with every error (and changes nothing) if it is bad. */
+        ConfigVersions.Entry reload();
     }
 
     enum Readiness {
@@ -149,6 +159,10 @@ final class AdminServer {
                 case "/healthcheck/ok" -> post ? healthCheck(false) : notAllowed("POST");
                 case "/drain" -> post ? drain() : notAllowed("POST");
                 case "/logging" -> get ? logging() : post ? setLogging(uri) : notAllowed("GET, POST");
+                case "/config/versions" -> get ? json(Map.of("versions", backend.configVersions().stream().map(AdminServer::describe).toList()))
+                        : notAllowed("GET");
+                case "/config/rollback" -> post ? rollback(uri) : notAllowed("POST");
+                case "/config/reload" -> post ? reload() : notAllowed("POST");
                 default -> text(HttpResponseStatus.NOT_FOUND, "no admin endpoint " + path + " (try /ready, /healthz, /stats/prometheus, "
                         + "/clusters, /listeners, /config_dump, /logging; POST /healthcheck/fail, /healthcheck/ok, /drain)\n");
             };
@@ -179,6 +193,36 @@ final class AdminServer {
             return text(HttpResponseStatus.ACCEPTED, "draining: listeners close, open connections finish, then the process exits\n");
         }
 
+        private FullHttpResponse rollback(QueryStringDecoder uri) {
+            List<String> values = uri.parameters().get("version");
+            int version;
+            try {
+                version = Integer.parseInt(values == null || values.size() != 1 ? "" : values.get(0));
+            } catch (NumberFormatException e) {
+                return text(HttpResponseStatus.BAD_REQUEST, "give one version number: POST /config/rollback?version=N (see GET /config/versions)\n");
+            }
+            try {
+                return backend.rollback(version).map(e -> json(describe(e)))
+                        .orElseGet(() -> text(HttpResponseStatus.NOT_FOUND, "no kept config version " + version + " (see GET /config/versions)\n"));
+            } catch (ConfigException e) {
+                return text(HttpResponseStatus.CONFLICT, "version " + version + " cannot be applied now:\n" + e.getMessage() + "\n");
+            } catch (Sidecar.StartException e) {
+                return text(HttpResponseStatus.CONFLICT, "version " + version + " could not be fully applied: " + e.getMessage() + "\n");
+            }
+        }
+
+        private FullHttpResponse reload() {
+            try {
+                return json(describe(backend.reload()));
+            } catch (ConfigException e) {
+                return text(HttpResponseStatus.BAD_REQUEST, "config not reloaded; nothing changed:\n" + e.getMessage() + "\n");
+            } catch (Sidecar.StartException e) {
+                return text(HttpResponseStatus.CONFLICT, "config partly applied: " + e.getMessage() + "\n");
+            } catch (UnsupportedOperationException e) {
+                return text(HttpResponseStatus.CONFLICT, e.getMessage() + "\n");
+            }
+        }
+
         private FullHttpResponse logging() {
             return json(Map.of("level", levelName(Logger.getLogger("").getLevel())));
         }
@@ -207,6 +251,16 @@ final class AdminServer {
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
             ctx.close();
         }
+    }
+
+    private static Map<String, Object> describe(ConfigVersions.Entry e) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("version", e.version());
+        m.put("source", e.source());
+        m.put("applied_at", e.appliedAt().toString());
+        m.put("changes", e.changes());
+        m.put("summary", e.changes().toString());
+        return m;
     }
 
     /** The config's name for a level ({@code debug} for FINE), or the JDK's name in lower case. */

@@ -133,7 +133,9 @@ public final class Main implements Callable<Integer> {
             } catch (ConfigException e) {
                 return printInvalid(config, e);
             }
-            return serve(loaded);
+            Path file = config;
+            StartOptions options = start;
+            return serve(loaded, s -> s.reloadFrom(() -> options.apply(ConfigLoader.load(file)), "file " + file));
         }
     }
 
@@ -199,7 +201,7 @@ public final class Main implements Callable<Integer> {
             try (DemoUpstream upstream = new DemoUpstream(echo.address().host(), echo.address().port())) {
                 Logger.getLogger(Main.class.getName()).info("demo: echo upstream on " + echo.address()
                         + "; try: echo hello | nc -q1 127.0.0.1 15000, and curl http://127.0.0.1:9901/stats/prometheus");
-                return serve(config);
+                return serve(config, s -> { });
             } catch (java.net.BindException e) {
                 System.err.println("sidecar demo: cannot start the echo upstream on " + echo.address() + ": address in use");
                 return INVALID;
@@ -219,7 +221,7 @@ public final class Main implements Callable<Integer> {
      * Runs the proxy until a signal. The handler goes in before anything starts, so a SIGTERM
      * that arrives during start-up still ends in a drain and exit 0 rather than the JVM's 143.
      */
-    private static int serve(ProxyConfig config) {
+    private static int serve(ProxyConfig config, java.util.function.Consumer<Sidecar> setup) {
         Logger log = Logger.getLogger(Main.class.getName());
         Semaphore stop = new Semaphore(0);
         AtomicReference<Sidecar> running = new AtomicReference<>();
@@ -243,6 +245,16 @@ public final class Main implements Callable<Integer> {
             return INVALID;
         }
         running.set(sidecar);
+        setup.accept(sidecar);
+        Signals.onHangUp(() -> {
+            try {
+                sidecar.reload();
+            } catch (ConfigException e) {
+                log.warning("SIGHUP: config not reloaded, nothing changed:\n" + e.getMessage());
+            } catch (RuntimeException e) {
+                log.warning("SIGHUP: " + e.getMessage());
+            }
+        });
         sidecar.onStopRequest(() -> {
             if (signals.incrementAndGet() == 1) {
                 stop.release();

@@ -28,6 +28,7 @@ import java.net.BindException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -45,7 +46,11 @@ import java.util.logging.Logger;
 public final class Sidecar implements AutoCloseable, AdminServer.Backend {
     private static final Logger log = Logger.getLogger(Sidecar.class.getName());
 
-    private final ProxyConfig config;
+    /** The config in force; replaced only by {@link #apply}. */
+    private volatile ProxyConfig config;
+    private final ConfigVersions versions = new ConfigVersions();
+    private final Map<String, List<Meter>> clusterMeters = new HashMap<>();
+    private final Map<String, HealthChecker> healthCheckers = new HashMap<>();
     private final Transport transport;
     private final int workers;
     private final EventLoopGroup eventLoops;
@@ -57,7 +62,8 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
     private Channel adminChannel;
     private volatile boolean healthCheckFailed;
     private volatile Runnable stopRequest = () -> { };
-    private final List<HealthChecker> healthCheckers = new ArrayList<>();
+    private volatile java.util.function.Supplier<ProxyConfig> reloadSource;
+    private volatile String reloadDescription;
     private boolean closed;
 
     private record Listener(TcpProxy proxy, Channel channel, List<Meter> meters) {}
@@ -98,24 +104,130 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
         AdminServer admin = new AdminServer(this);
         adminChannel = bind("admin", config.admin().address(), new ServerBootstrap().childHandler(admin.initializer()));
         log.info("admin listening on " + describe(adminChannel));
-        for (Cluster cluster : clusters.all()) {
-            metrics.bindCluster(cluster);
-            if (!cluster.snapshot().config().healthChecks().isEmpty()) {
-                HealthChecker checker = new HealthChecker(cluster, eventLoops, transport.socketChannels(), ControlExecutor.shared());
-                checker.sync();
-                healthCheckers.add(checker);
-            }
-        }
+        syncClusters();
         for (ListenerConfig lc : config.listeners()) {
-            TcpProxy proxy = new TcpProxy(lc, clusters, transport.socketChannels(), allocator);
-            ServerBootstrap b = new ServerBootstrap().childHandler(proxy.childInitializer());
-            TcpProxy.configureChild(b::childOption);
-            Channel ch = bind("listener " + lc.name(), lc.address(), b);
-            listeners.put(lc.name(), new Listener(proxy, ch, metrics.bindListener(lc.name(), proxy.stats())));
-            log.info("listener " + lc.name() + " listening on " + describe(ch) + " -> cluster " + lc.cluster());
+            addListener(lc);
         }
+        versions.record(config, "start", ConfigVersions.Changes.between(null, config));
         readiness = AdminServer.Readiness.READY;
         log.info("ready");
+    }
+
+    /** Meters and health checkers follow the cluster set: added for new clusters, dropped for gone ones. */
+    private void syncClusters() {
+        for (Cluster cluster : clusters.all()) {
+            clusterMeters.computeIfAbsent(cluster.name(), n -> metrics.bindCluster(cluster));
+            boolean checked = !cluster.snapshot().config().healthChecks().isEmpty();
+            HealthChecker checker = healthCheckers.get(cluster.name());
+            if (checked && checker == null) {
+                checker = new HealthChecker(cluster, eventLoops, transport.socketChannels(), ControlExecutor.shared());
+                healthCheckers.put(cluster.name(), checker);
+            }
+            if (checked) {
+                checker.sync();
+            } else if (checker != null) {
+                checker.stop();
+                healthCheckers.remove(cluster.name());
+            }
+        }
+        for (String gone : new ArrayList<>(clusterMeters.keySet())) {
+            if (clusters.get(gone) == null) {
+                metrics.remove(clusterMeters.remove(gone));
+                HealthChecker checker = healthCheckers.remove(gone);
+                if (checker != null) {
+                    checker.stop();
+                }
+            }
+        }
+    }
+
+    private void addListener(ListenerConfig lc) {
+        TcpProxy proxy = new TcpProxy(lc, clusters, transport.socketChannels(), allocator);
+        ServerBootstrap b = new ServerBootstrap().childHandler(proxy.childInitializer());
+        TcpProxy.configureChild(b::childOption);
+        Channel ch = bind("listener " + lc.name(), lc.address(), b);
+        listeners.put(lc.name(), new Listener(proxy, ch, metrics.bindListener(lc.name(), proxy.stats())));
+        log.info("listener " + lc.name() + " listening on " + describe(ch) + " -> cluster " + lc.cluster());
+    }
+
+    /**
+     * Stops a listener accepting; its open connections get the drain timeout to finish on their
+     * own, then are closed.
+     */
+    private void removeListener(String name) {
+        Listener l = listeners.remove(name);
+        l.channel().close().awaitUninterruptibly();
+        metrics.remove(l.meters());
+        eventLoops.schedule(() -> l.proxy().connections().close(), config.server().drainTimeout().toNanos(), TimeUnit.NANOSECONDS);
+        log.info("listener " + name + " removed; its " + l.proxy().connections().size() + " open connection(s) drain");
+    }
+
+    /**
+     * Applies a new config to the running proxy and records it as the next version. Clusters are
+     * updated in place (endpoints that survive keep their state; see ClusterManager), listeners
+     * added, removed (draining) or updated for new connections; a listener whose address changed
+     * is replaced. The server section and the admin address only change at the next start, and
+     * the result says so. On failure (e.g. a new address that cannot be bound) the listeners
+     * already handled keep their new state and the error says which one failed.
+     */
+    public synchronized ConfigVersions.Entry apply(ProxyConfig next, String source) {
+        List<dev.sidecar.config.ConfigError> errors = next.validate();
+        if (!errors.isEmpty()) {
+            throw new dev.sidecar.config.ConfigException(errors);
+        }
+        ProxyConfig before = config;
+        ConfigVersions.Changes changes = ConfigVersions.Changes.between(before, next);
+        clusters.update(next.clusters());
+        syncClusters();
+        Map<String, ListenerConfig> wanted = new LinkedHashMap<>();
+        next.listeners().forEach(lc -> wanted.put(lc.name(), lc));
+        for (String name : new ArrayList<>(listeners.keySet())) {
+            ListenerConfig lc = wanted.get(name);
+            Listener l = listeners.get(name);
+            if (lc == null || !lc.address().equals(l.proxy().config().address())) {
+                removeListener(name);
+            } else {
+                l.proxy().update(lc);
+            }
+        }
+        config = next.withServer(before.server()).withAdmin(before.admin());
+        for (ListenerConfig lc : next.listeners()) {
+            if (!listeners.containsKey(lc.name())) {
+                addListener(lc);
+            }
+        }
+        ConfigVersions.Entry entry = versions.record(config, source, changes);
+        log.info("config version " + entry.version() + " applied from " + source + ": " + changes);
+        return entry;
+    }
+
+    ConfigVersions versions() {
+        return versions;
+    }
+
+    @Override
+    public List<ConfigVersions.Entry> configVersions() {
+        return versions.all();
+    }
+
+    @Override
+    public java.util.Optional<ConfigVersions.Entry> rollback(int version) {
+        return versions.find(version).map(e -> apply(e.config(), "rollback to version " + version));
+    }
+
+    /** Where {@link #reload()} reads the config from: set by the command that started the proxy. */
+    public void reloadFrom(java.util.function.Supplier<ProxyConfig> source, String description) {
+        reloadSource = source;
+        reloadDescription = description;
+    }
+
+    @Override
+    public ConfigVersions.Entry reload() {
+        java.util.function.Supplier<ProxyConfig> source = reloadSource;
+        if (source == null) {
+            throw new UnsupportedOperationException("this proxy was not started from a config file; nothing to reload");
+        }
+        return apply(source.get(), reloadDescription);
     }
 
     private Channel bind(String what, HostPort address, ServerBootstrap b) {
@@ -326,7 +438,7 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
             l.proxy().connections().close();
             metrics.remove(l.meters());
         }
-        healthCheckers.forEach(HealthChecker::stop);
+        healthCheckers.values().forEach(HealthChecker::stop);
         if (adminChannel != null) {
             adminChannel.close();
         }

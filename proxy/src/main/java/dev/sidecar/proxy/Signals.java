@@ -10,6 +10,11 @@ import sun.misc.Signal;
 final class Signals {
     private Signals() {}
 
+    /** SIGHUP: reload the config, as nginx and HAProxy do. The action runs on the JVM's signal thread. */
+    static void onHangUp(Runnable action) {
+        Signal.handle(new Signal("HUP"), s -> new Thread(action, "sidecar-reload").start());
+    }
+
     static void onTerminate(Runnable action) {
         Signal.handle(new Signal("TERM"), s -> action.run());
         Signal.handle(new Signal("INT"), s -> action.run());
