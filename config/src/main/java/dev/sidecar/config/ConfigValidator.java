@@ -99,6 +99,12 @@ final class ConfigValidator {
             range(path + ".max_connections", l.maxConnections(), 1, 10_000_000);
             positive(path + ".idle_timeout", l.idleTimeout(), false);
             range(path + ".max_connect_attempts", l.maxConnectAttempts(), 1, 16);
+            if (l.accessLog() != null) {
+                if (l.accessLog().path().isBlank()) {
+                    error(path + ".access_log.path", "is required (a file, or /dev/stdout)");
+                }
+                range(path + ".access_log.queue_size", l.accessLog().queueSize(), 1, 1_000_000);
+            }
             for (int h = 0; h < l.hashPolicy().size(); h++) {
                 HashPolicy p = l.hashPolicy().get(h);
                 if (l.protocol() == ListenerProtocol.TCP && !(p instanceof HashPolicy.SourceIp)) {

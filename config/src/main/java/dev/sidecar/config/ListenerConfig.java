@@ -12,6 +12,7 @@ import java.util.List;
  * @param idleTimeout a connection with no bytes either way for this long is closed
  * @param maxConnectAttempts upstream connects tried for one downstream connection, each to
  *     another endpoint where the cluster has one, before the downstream connection is closed
+ * @param accessLog where finished connections are logged; null when off (the default)
  * @param hashPolicy where the hash key for ring_hash and maglev clusters comes from; on L4 only
  *     the source IP
  */
@@ -23,7 +24,8 @@ public record ListenerConfig(
         int maxConnections,
         Duration idleTimeout,
         int maxConnectAttempts,
-        List<HashPolicy> hashPolicy) {
+        List<HashPolicy> hashPolicy,
+        AccessLogConfig accessLog) {
 
     public static final int DEFAULT_MAX_CONNECTIONS = 10_000;
     public static final Duration DEFAULT_IDLE_TIMEOUT = Duration.ofHours(1);
@@ -51,6 +53,7 @@ public record ListenerConfig(
         private Duration idleTimeout = DEFAULT_IDLE_TIMEOUT;
         private int maxConnectAttempts = DEFAULT_MAX_CONNECT_ATTEMPTS;
         private List<HashPolicy> hashPolicy = List.of();
+        private AccessLogConfig accessLog;
 
         private Builder(String name, HostPort address, String cluster) {
             this.name = name;
@@ -83,8 +86,14 @@ public record ListenerConfig(
             return this;
         }
 
+        public Builder accessLog(AccessLogConfig accessLog) {
+            this.accessLog = accessLog;
+            return this;
+        }
+
         public ListenerConfig build() {
-            return new ListenerConfig(name, address, protocol, cluster, maxConnections, idleTimeout, maxConnectAttempts, hashPolicy);
+            return new ListenerConfig(name, address, protocol, cluster, maxConnections, idleTimeout, maxConnectAttempts, hashPolicy,
+                    accessLog);
         }
     }
 }

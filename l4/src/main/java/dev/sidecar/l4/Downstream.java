@@ -12,6 +12,10 @@ import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.util.ReferenceCountUtil;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -34,6 +38,16 @@ final class Downstream extends ChannelInboundHandlerAdapter {
     private PickContext pickContext;
     private int attempts;
     private boolean admitted;
+    private ConnectionRecord record;
+    private ConnectionLog connectionLog;
+    /**
+     * What the client sent before the upstream was connected. Reads are not asked for until then,
+     * but epoll reads anyway when the client half-closes (EPOLLRDHUP), so a client that sends and
+     * closes at once is read here; at most what the kernel had buffered.
+     */
+    private List<Object> early;
+    private boolean earlyEof;
+    private boolean relaying;
 
     Downstream(TcpProxy proxy) {
         this.proxy = proxy;
@@ -43,17 +57,23 @@ final class Downstream extends ChannelInboundHandlerAdapter {
     public void channelActive(ChannelHandlerContext ctx) {
         settings = proxy.settings();
         ListenerConfig config = settings.config();
+        connectionLog = proxy.connectionLog();
+        if (connectionLog != null) {
+            record = new ConnectionRecord(config.name(), System.currentTimeMillis(), proxy.nanoClock().getAsLong(), ctx.channel().remoteAddress());
+        }
         TcpListenerStats stats = proxy.stats();
         stats.accepted.increment();
         if (stats.active.incrementAndGet() > config.maxConnections()) {
             stats.active.decrementAndGet();
             stats.refused.increment();
+            flag(ConnectionRecord.Flag.CL);
             ctx.close();
             return;
         }
         admitted = true;
         proxy.connections().add(ctx.channel());
         idle = new IdleTimer(ctx.channel(), config.idleTimeout().toNanos(), proxy.nanoClock());
+        idle.record(record);
         idle.start();
         tried = new Endpoint[config.maxConnectAttempts()];
         pickContext = TcpProxy.pickContext(settings, ctx.channel());
@@ -68,12 +88,18 @@ final class Downstream extends ChannelInboundHandlerAdapter {
         Endpoint endpoint = snapshot == null ? null : pickUntried(snapshot);
         if (endpoint == null) {
             proxy.stats().upstreamFailures.increment();
+            flag(ConnectionRecord.Flag.UH);
             ctx.close();
             return;
         }
         tried[attempts++] = endpoint;
+        if (record != null) {
+            record.endpoint = endpoint;
+            record.attempts = attempts;
+        }
         if (!cluster.tryConnectionOpened(endpoint, snapshot.config().circuitBreakers().maxConnections())) {
             proxy.stats().upstreamFailures.increment();
+            flag(ConnectionRecord.Flag.UO);
             ctx.close();
             return;
         }
@@ -89,7 +115,7 @@ final class Downstream extends ChannelInboundHandlerAdapter {
                 .option(ChannelOption.ALLOCATOR, proxy.allocator())
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE,
                         snapshot.config().connectTimeout().toMillis()))
-                .handler(new Relay(downstream, proxy.stats().bytesOut, idle, settings.flushOnCloseTimeoutMillis(),
+                .handler(new Relay(downstream, proxy.stats().bytesOut, record, false, idle, settings.flushOnCloseTimeoutMillis(),
                         (reset, sawEof) -> cluster.upstreamClosed(endpoint, reset, sawEof)))
                 .connect(endpoint.socketAddress());
         upstream = connect.channel();
@@ -107,10 +133,12 @@ final class Downstream extends ChannelInboundHandlerAdapter {
                     f.channel().close();
                     return;
                 }
-                downstream.pipeline().addLast(new Relay(f.channel(), proxy.stats().bytesIn, idle, settings.flushOnCloseTimeoutMillis(),
+                downstream.pipeline().addLast(new Relay(f.channel(), proxy.stats().bytesIn, record, true, idle, settings.flushOnCloseTimeoutMillis(),
                         Relay.CloseListener.NONE));
-                downstream.read();
-                f.channel().read();
+                relaying = true;
+                replayEarly(downstream);
+                Relay.readIfOpen(downstream);
+                Relay.readIfOpen(f.channel());
                 return;
             }
             cluster.connectionClosed(endpoint);
@@ -123,6 +151,7 @@ final class Downstream extends ChannelInboundHandlerAdapter {
                 connect(ctx);
             } else {
                 proxy.stats().upstreamFailures.increment();
+                flag(ConnectionRecord.Flag.UF);
                 ctx.close();
             }
         });
@@ -159,6 +188,62 @@ final class Downstream extends ChannelInboundHandlerAdapter {
         }
     }
 
+    /** Hands what arrived before the relay existed to it, in order, as if read just now. */
+    private void replayEarly(Channel downstream) {
+        if (early != null) {
+            List<Object> msgs = early;
+            early = null;
+            for (Object m : msgs) {
+                downstream.pipeline().fireChannelRead(m);
+            }
+            downstream.pipeline().fireChannelReadComplete();
+        }
+        if (earlyEof) {
+            downstream.pipeline().fireUserEventTriggered(ChannelInputShutdownEvent.INSTANCE);
+        }
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (relaying) {
+            ctx.fireChannelRead(msg);
+            return;
+        }
+        if (early == null) {
+            early = new ArrayList<>(2);
+        }
+        early.add(msg);
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+        if (relaying) {
+            ctx.fireChannelReadComplete();
+        }
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (!relaying && evt instanceof ChannelInputShutdownEvent) {
+            earlyEof = true;
+            return;
+        }
+        ctx.fireUserEventTriggered(evt);
+    }
+
+    private void releaseEarly() {
+        if (early != null) {
+            early.forEach(ReferenceCountUtil::release);
+            early = null;
+        }
+    }
+
+    private void flag(ConnectionRecord.Flag f) {
+        if (record != null) {
+            record.flag(f);
+        }
+    }
+
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
         if (admitted) {
@@ -169,6 +254,13 @@ final class Downstream extends ChannelInboundHandlerAdapter {
             // Still connecting: abandon the attempt.
             upstream.close();
         }
+        releaseEarly();
         ctx.fireChannelInactive();
+        if (record != null) {
+            // After the relay's own inactive handling, so a reset it saw is already flagged. The
+            // upstream side may still be flushing; its last bytes are counted if they were read.
+            record.endNanos = proxy.nanoClock().getAsLong();
+            connectionLog.closed(record);
+        }
     }
 }

@@ -19,6 +19,7 @@ final class IdleTimer implements Runnable {
     private final long timeoutNanos;
     private final LongSupplier nanoClock;
     private Channel upstream;
+    private ConnectionRecord record;
     private long lastRead;
     private ScheduledFuture<?> check;
 
@@ -35,6 +36,10 @@ final class IdleTimer implements Runnable {
 
     void upstream(Channel upstream) {
         this.upstream = upstream;
+    }
+
+    void record(ConnectionRecord record) {
+        this.record = record;
     }
 
     /** Bytes were read on one side. Called on the connection's event loop. */
@@ -57,6 +62,9 @@ final class IdleTimer implements Runnable {
         long idle = nanoClock.getAsLong() - lastRead;
         if (idle >= timeoutNanos) {
             check = null;
+            if (record != null) {
+                record.flag(ConnectionRecord.Flag.SI);
+            }
             downstream.close();
             if (upstream != null) {
                 upstream.close();

@@ -28,6 +28,8 @@ import java.util.concurrent.atomic.LongAdder;
 final class Relay extends ChannelInboundHandlerAdapter {
     private final Channel peer;
     private final LongAdder bytesRead;
+    private final ConnectionRecord record;
+    private final boolean fromClient;
     private final IdleTimer idle;
     private final long flushOnCloseTimeoutMillis;
     private final CloseListener onClose;
@@ -46,9 +48,16 @@ final class Relay extends ChannelInboundHandlerAdapter {
         void closed(boolean reset, boolean sawEof);
     }
 
-    Relay(Channel peer, LongAdder bytesRead, IdleTimer idle, long flushOnCloseTimeoutMillis, CloseListener onClose) {
+    /**
+     * @param record the connection's access-log record, or null when access logging is off
+     * @param fromClient true on the downstream side: its reads are the client's bytes
+     */
+    Relay(Channel peer, LongAdder bytesRead, ConnectionRecord record, boolean fromClient, IdleTimer idle,
+          long flushOnCloseTimeoutMillis, CloseListener onClose) {
         this.peer = peer;
         this.bytesRead = bytesRead;
+        this.record = record;
+        this.fromClient = fromClient;
         this.idle = idle;
         this.flushOnCloseTimeoutMillis = flushOnCloseTimeoutMillis;
         this.onClose = onClose;
@@ -61,7 +70,15 @@ final class Relay extends ChannelInboundHandlerAdapter {
             return;
         }
         if (msg instanceof ByteBuf buf) {
-            bytesRead.add(buf.readableBytes());
+            int n = buf.readableBytes();
+            bytesRead.add(n);
+            if (record != null) {
+                if (fromClient) {
+                    record.bytesIn += n;
+                } else {
+                    record.bytesOut += n;
+                }
+            }
         }
         // The same buffer goes on; the peer's write releases it. A failed write surfaces as an
         // exception on the peer's pipeline, whose relay closes both sides.
@@ -73,7 +90,18 @@ final class Relay extends ChannelInboundHandlerAdapter {
         idle.touch();
         peer.flush();
         if (peer.isWritable()) {
-            ctx.read();
+            readIfOpen(ctx.channel());
+        }
+    }
+
+    /**
+     * Asks {@code ch} for more input unless its input has ended. Asking after the end is not just
+     * useless: with Netty 4.2.18's epoll transport it threw ENOENT from epoll_ctl for clients that
+     * sent and half-closed before the upstream was connected.
+     */
+    static void readIfOpen(Channel ch) {
+        if (!(ch instanceof DuplexChannel d) || !d.isInputShutdown()) {
+            ch.read();
         }
     }
 
@@ -81,7 +109,7 @@ final class Relay extends ChannelInboundHandlerAdapter {
     public void channelWritabilityChanged(ChannelHandlerContext ctx) {
         // This side drained: the peer may read again (its reads are what fill this side).
         if (ctx.channel().isWritable() && peer.isActive()) {
-            peer.read();
+            readIfOpen(peer);
         }
         ctx.fireChannelWritabilityChanged();
     }
@@ -95,21 +123,24 @@ final class Relay extends ChannelInboundHandlerAdapter {
                 // Written after the bytes already queued on the peer, so the FIN follows them.
                 peer.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener((ChannelFutureListener) f -> {
                     if (f.isSuccess() && peer instanceof DuplexChannel duplex) {
-                        duplex.shutdownOutput().addListener((ChannelFutureListener) s -> closeIfBothEnded(peer, self));
+                        duplex.shutdownOutput().addListener((ChannelFutureListener) s -> closeIfBothEnded(peer));
                     }
                 });
             }
-            closeIfBothEnded(self, peer);
+            closeIfBothEnded(self);
             return;
         }
         ctx.fireUserEventTriggered(evt);
     }
 
-    /** Closes both once {@code ch} has neither input nor output left. */
-    private static void closeIfBothEnded(Channel ch, Channel other) {
+    /**
+     * Closes {@code ch} once it has neither input nor output left. Only {@code ch}: the other side
+     * may still have writes in flight (on io_uring a flushed write completes later), so it is
+     * closed by {@link #channelInactive} after those writes, never cut off here.
+     */
+    private static void closeIfBothEnded(Channel ch) {
         if (ch instanceof DuplexChannel d && d.isInputShutdown() && d.isOutputShutdown()) {
             ch.close();
-            other.close();
         }
     }
 
@@ -128,6 +159,9 @@ final class Relay extends ChannelInboundHandlerAdapter {
         peer.close();
         if (cause instanceof IOException) {
             reset = true;
+            if (record != null) {
+                record.flag(fromClient ? ConnectionRecord.Flag.DR : ConnectionRecord.Flag.UR);
+            }
         } else {
             ctx.fireExceptionCaught(cause);
         }

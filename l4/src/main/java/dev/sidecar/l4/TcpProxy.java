@@ -41,6 +41,7 @@ public final class TcpProxy {
     private final TcpListenerStats stats = new TcpListenerStats();
     private final ChannelGroup connections;
     private final LongSupplier nanoClock;
+    private volatile ConnectionLog connectionLog;
 
     public TcpProxy(ListenerConfig config, ClusterManager clusters,
                     ChannelFactory<? extends Channel> upstreamChannels, ByteBufAllocator allocator) {
@@ -56,6 +57,15 @@ public final class TcpProxy {
         this.upstreamChannels = requireNonNull(upstreamChannels, "upstreamChannels");
         this.allocator = requireNonNull(allocator, "allocator");
         this.connections = new DefaultChannelGroup(config.name(), GlobalEventExecutor.INSTANCE);
+    }
+
+    /** Sets (or with null, clears) where finished connections are logged; applies to new connections. */
+    public void connectionLog(ConnectionLog log) {
+        connectionLog = log;
+    }
+
+    ConnectionLog connectionLog() {
+        return connectionLog;
     }
 
     /** The listener's config for new connections. */

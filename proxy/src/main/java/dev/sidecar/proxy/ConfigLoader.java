@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeType;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
+import dev.sidecar.config.AccessLogConfig;
 import dev.sidecar.config.AdminConfig;
 import dev.sidecar.config.ClusterConfig;
 import dev.sidecar.config.ConfigError;
@@ -132,13 +133,21 @@ public final class ConfigLoader {
 
     private ListenerConfig listener(JsonNode node, String path) {
         knownKeys(node, path, "name", "address", "protocol", "cluster", "max_connections", "idle_timeout", "max_connect_attempts",
-                "hash_policy");
+                "hash_policy", "access_log");
+        AccessLogConfig accessLog = null;
+        JsonNode al = section(node, "access_log", path);
+        if (al != null) {
+            String p = join(path, "access_log");
+            knownKeys(al, p, "path", "queue_size");
+            accessLog = new AccessLogConfig(requiredString(al, "path", p), integer(al, "queue_size", p, AccessLogConfig.DEFAULT_QUEUE_SIZE));
+        }
         return ListenerConfig.builder(requiredString(node, "name", path), address(node, "address", path, null), requiredString(node, "cluster", path))
                 .protocol(choice(node, "protocol", path, ListenerProtocol.values(), ListenerProtocol::configName, ListenerProtocol.TCP))
                 .maxConnections(integer(node, "max_connections", path, ListenerConfig.DEFAULT_MAX_CONNECTIONS))
                 .idleTimeout(duration(node, "idle_timeout", path, ListenerConfig.DEFAULT_IDLE_TIMEOUT))
                 .maxConnectAttempts(integer(node, "max_connect_attempts", path, ListenerConfig.DEFAULT_MAX_CONNECT_ATTEMPTS))
                 .hashPolicy(list(node.get("hash_policy"), path + ".hash_policy", this::hashPolicy))
+                .accessLog(accessLog)
                 .build();
     }
 

@@ -126,6 +126,13 @@ final class ProxyMetrics {
         return meters;
     }
 
+    void bindAccessLog(String path, AccessLogWriter writer) {
+        FunctionCounter.builder("sidecar.access.log.written", writer, AccessLogWriter::written)
+                .description("Access-log lines written").tag("path", path).register(registry);
+        FunctionCounter.builder("sidecar.access.log.dropped", writer, AccessLogWriter::dropped)
+                .description("Access-log lines dropped because the writer fell behind").tag("path", path).register(registry);
+    }
+
     void remove(List<Meter> meters) {
         meters.forEach(registry::remove);
     }

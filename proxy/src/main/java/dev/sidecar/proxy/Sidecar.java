@@ -26,6 +26,7 @@ import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import java.net.BindException;
 import java.net.InetSocketAddress;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -51,6 +52,7 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
     private final ConfigVersions versions = new ConfigVersions();
     private final Map<String, List<Meter>> clusterMeters = new HashMap<>();
     private final Map<String, HealthChecker> healthCheckers = new HashMap<>();
+    private final Map<String, AccessLogWriter> accessLogs = new HashMap<>();
     private final Transport transport;
     private final int workers;
     private final EventLoopGroup eventLoops;
@@ -141,8 +143,21 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
         }
     }
 
+    /** The writer for a listener's access log (one per file, shared), or null when it has none. */
+    private AccessLogWriter accessLog(ListenerConfig lc) {
+        if (lc.accessLog() == null) {
+            return null;
+        }
+        return accessLogs.computeIfAbsent(lc.accessLog().path(), p -> {
+            AccessLogWriter w = new AccessLogWriter(Path.of(p), lc.accessLog().queueSize());
+            metrics.bindAccessLog(p, w);
+            return w;
+        });
+    }
+
     private void addListener(ListenerConfig lc) {
         TcpProxy proxy = new TcpProxy(lc, clusters, transport.socketChannels(), allocator);
+        proxy.connectionLog(accessLog(lc));
         ServerBootstrap b = new ServerBootstrap().childHandler(proxy.childInitializer());
         TcpProxy.configureChild(b::childOption);
         Channel ch = bind("listener " + lc.name(), lc.address(), b);
@@ -188,6 +203,7 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
                 removeListener(name);
             } else {
                 l.proxy().update(lc);
+                l.proxy().connectionLog(accessLog(lc));
             }
         }
         config = next.withServer(before.server()).withAdmin(before.admin());
@@ -439,6 +455,7 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
             metrics.remove(l.meters());
         }
         healthCheckers.values().forEach(HealthChecker::stop);
+        accessLogs.values().forEach(AccessLogWriter::close);
         if (adminChannel != null) {
             adminChannel.close();
         }

@@ -21,6 +21,8 @@ import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** The L4 proxy end to end: the real listener on real loopback sockets, in-process. */
 class TcpProxyTest {
@@ -133,6 +135,27 @@ class TcpProxyTest {
         // allocator rounds that up to its chunks. 16 MiB is generous for that and far below
         // what buffering the upload (hundreds of MiB) would take.
         assertTrue(growth < 16 * MiB, "proxy direct memory grew by " + growth + " bytes during a 512 MiB upload");
+    }
+
+    /**
+     * A client that sends and half-closes at once, before the proxy has its upstream: epoll reads
+     * such a socket on EPOLLRDHUP even though no read was asked for, so the bytes and the end of
+     * input arrive before the relay exists and must be held, then replayed in order.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"io_uring", "epoll", "nio"})
+    void clients_that_send_and_close_at_once_are_served_on_every_transport(String transport) {
+        TcpUpstream echo = track(TcpUpstream.echo());
+        Sidecar proxy = track(Sidecar.start(ConfigLoader.parse("""
+                server: { transport: %s }
+                admin: { address: 127.0.0.1:0 }
+                listeners: [{ name: in, address: 127.0.0.1:0, cluster: up }]
+                clusters: [{ name: up, endpoints: [{ address: %s }] }]
+                """.formatted(transport, echo.address()))));
+        for (int i = 0; i < 300; i++) {
+            Traffic.EchoResult r = Traffic.echo(port(proxy), 1 + i * 7, i);
+            assertTrue(r.exact(), transport + " connection " + i + ": " + r);
+        }
     }
 
     @Test

@@ -18,7 +18,7 @@ public final class Traffic {
     public static Socket connect(int port) {
         try {
             Socket s = new Socket(InetAddress.getLoopbackAddress(), port);
-            s.setSoTimeout(30_000);
+            s.setSoTimeout(Integer.getInteger("traffic.timeout", 30_000));
             s.setTcpNoDelay(true);
             return s;
         } catch (IOException e) {
