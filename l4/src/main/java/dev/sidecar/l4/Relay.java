@@ -155,14 +155,17 @@ final class Relay extends ChannelInboundHandlerAdapter {
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
         // A reset or any other I/O error: this side is gone, and whatever the peer still has
         // queued cannot be answered. Close both now rather than flushing into a dead exchange.
-        ctx.close();
-        peer.close();
-        if (cause instanceof IOException) {
+        // The reset is noted first, so that channelInactive reports it however soon it runs.
+        boolean io = cause instanceof IOException;
+        if (io) {
             reset = true;
             if (record != null) {
                 record.flag(fromClient ? ConnectionRecord.Flag.DR : ConnectionRecord.Flag.UR);
             }
-        } else {
+        }
+        ctx.close();
+        peer.close();
+        if (!io) {
             ctx.fireExceptionCaught(cause);
         }
     }
