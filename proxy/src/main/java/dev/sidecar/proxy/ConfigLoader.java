@@ -17,6 +17,7 @@ import dev.sidecar.config.CircuitBreakersConfig;
 import dev.sidecar.config.EndpointConfig;
 import dev.sidecar.config.HashPolicy;
 import dev.sidecar.config.HealthCheckConfig;
+import dev.sidecar.config.HealthStatus;
 import dev.sidecar.config.LbSettings;
 import dev.sidecar.config.OutlierDetectionConfig;
 import dev.sidecar.config.HostPort;
@@ -328,9 +329,10 @@ public final class ConfigLoader {
     }
 
     private EndpointConfig endpoint(JsonNode node, String path) {
-        knownKeys(node, path, "address", "weight", "priority");
+        knownKeys(node, path, "address", "weight", "priority", "health_status");
         return new EndpointConfig(address(node, "address", path, null), integer(node, "weight", path, EndpointConfig.DEFAULT_WEIGHT),
-                integer(node, "priority", path, 0));
+                integer(node, "priority", path, 0),
+                choice(node, "health_status", path, HealthStatus.values(), HealthStatus::configName, HealthStatus.UNKNOWN));
     }
 
     /** A nested mapping, or null when absent (an error when it is not a mapping). */

@@ -312,6 +312,7 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
                 m.put("weight", ec.weight());
                 m.put("priority", ec.priority());
                 m.put("healthy", e.healthy());
+                m.put("health_status", e.reported().configName());
                 m.put("active_health", e.activeHealthy() ? "healthy" : "unhealthy");
                 m.put("ejected", e.ejected());
                 m.put("active_connections", e.activeConnections());

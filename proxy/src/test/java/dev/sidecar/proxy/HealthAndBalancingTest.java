@@ -192,6 +192,32 @@ class HealthAndBalancingTest {
     }
 
     @Test
+    void endpoints_reported_unhealthy_or_draining_get_no_new_connections() throws Exception {
+        TcpUpstream ok = track(TcpUpstream.echo());
+        TcpUpstream sick = track(TcpUpstream.echo());
+        TcpUpstream leaving = track(TcpUpstream.echo());
+        Sidecar proxy = proxy("""
+                admin: { address: 127.0.0.1:0 }
+                listeners: [{ name: in, address: 127.0.0.1:0, cluster: up }]
+                clusters:
+                  - name: up
+                    lb_policy: round_robin
+                    common_lb_config: { healthy_panic_threshold: 0 }
+                    endpoints:
+                      - { address: %s, health_status: healthy }
+                      - { address: %s, health_status: unhealthy }
+                      - { address: %s, health_status: draining }
+                """.formatted(ok.address(), sick.address(), leaving.address()));
+        for (int i = 0; i < 9; i++) {
+            echoOnce(proxy.listenerPort("in"), i);
+        }
+        assertEquals(9, ok.accepted());
+        assertEquals(0, sick.accepted());
+        assertEquals(0, leaving.accepted());
+        assertEquals(1, proxy.clusters().get("up").snapshot().healthyEndpoints());
+    }
+
+    @Test
     void the_cluster_connection_limit_refuses_the_extra_connection() throws Exception {
         TcpUpstream a = track(TcpUpstream.neverReads());
         Sidecar proxy = proxy("""

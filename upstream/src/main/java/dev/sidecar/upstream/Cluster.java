@@ -89,6 +89,7 @@ public final class Cluster {
             } else if (!checked) {
                 endpoint.activeHealthy(true); // checks were removed: nothing can fail them any more
             }
+            endpoint.reported(e.healthStatus());
             next.put(e.address(), endpoint);
         }
         for (Endpoint old : endpointsByAddress.values()) {

@@ -2,6 +2,7 @@ package dev.sidecar.upstream;
 
 import static java.util.Objects.requireNonNull;
 
+import dev.sidecar.config.HealthStatus;
 import dev.sidecar.config.HostPort;
 import io.netty.channel.Channel;
 import io.netty.channel.group.ChannelGroup;
@@ -30,6 +31,7 @@ public final class Endpoint {
     private final PeakEwma latency = new PeakEwma();
     private volatile boolean activeHealthy = true;
     private volatile boolean ejected;
+    private volatile HealthStatus reported = HealthStatus.UNKNOWN;
     private final AtomicInteger consecutiveFailures = new AtomicInteger();
     /** Upstream connections open to this endpoint, so a removed endpoint's can be closed after a drain. */
     private final ChannelGroup channels = new DefaultChannelGroup("endpoint", GlobalEventExecutor.INSTANCE, true);
@@ -121,9 +123,21 @@ public final class Endpoint {
         channels.close();
     }
 
-    /** Whether the endpoint may get traffic: it passes its active checks and is not ejected. */
+    /**
+     * Whether the endpoint may get new traffic: its source does not report it unhealthy or
+     * draining, it passes its active checks, and it is not ejected.
+     */
     public boolean healthy() {
-        return activeHealthy && !ejected;
+        return reported.routable() && activeHealthy && !ejected;
+    }
+
+    /** The health its source (the static config, later EDS) reports. */
+    public HealthStatus reported() {
+        return reported;
+    }
+
+    void reported(HealthStatus status) {
+        reported = status;
     }
 
     /** The verdict of active health checking (true when the cluster has none). */
