@@ -101,6 +101,20 @@ final class AdminServer {
 
     private final Backend backend;
 
+    /** The dashboard page: one self-contained file that polls the JSON endpoints. */
+    private static final String DASHBOARD = resource("dashboard.html");
+
+    private static String resource(String name) {
+        try (var in = AdminServer.class.getResourceAsStream(name)) {
+            if (in == null) {
+                throw new IllegalStateException(name + " is missing from the jar");
+            }
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
     AdminServer(Backend backend) {
         this.backend = backend;
     }
@@ -149,6 +163,7 @@ final class AdminServer {
             boolean get = m.equals(HttpMethod.GET) || m.equals(HttpMethod.HEAD);
             boolean post = m.equals(HttpMethod.POST);
             return switch (path) {
+                case "/" -> get ? dashboard() : notAllowed("GET");
                 case "/ready" -> get ? ready() : notAllowed("GET");
                 case "/healthz" -> get ? text(HttpResponseStatus.OK, "ok\n") : notAllowed("GET");
                 case "/stats/prometheus" -> get ? prometheus() : notAllowed("GET");
@@ -166,6 +181,13 @@ final class AdminServer {
                 default -> text(HttpResponseStatus.NOT_FOUND, "no admin endpoint " + path + " (try /ready, /healthz, /stats/prometheus, "
                         + "/clusters, /listeners, /config_dump, /logging; POST /healthcheck/fail, /healthcheck/ok, /drain)\n");
             };
+        }
+
+        private FullHttpResponse dashboard() {
+            FullHttpResponse response = text(HttpResponseStatus.OK, DASHBOARD);
+            response.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/html; charset=utf-8")
+                    .set("content-security-policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'");
+            return response;
         }
 
         private FullHttpResponse ready() {
