@@ -16,8 +16,8 @@ import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.util.ReferenceCountUtil;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.logging.Level;
-import java.util.logging.Logger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The downstream side of one proxied connection until its upstream is connected: admission
@@ -28,7 +28,7 @@ import java.util.logging.Logger;
  * slow or failing connect buffers nothing.
  */
 final class Downstream extends ChannelInboundHandlerAdapter {
-    private static final Logger log = Logger.getLogger(Downstream.class.getName());
+    private static final Logger log = LoggerFactory.getLogger(Downstream.class);
 
     private final TcpProxy proxy;
     private TcpProxy.Settings settings;
@@ -144,8 +144,8 @@ final class Downstream extends ChannelInboundHandlerAdapter {
             cluster.connectionClosed(endpoint);
             cluster.requestFinished(endpoint);
             cluster.connectFailed(endpoint);
-            if (log.isLoggable(Level.FINE)) {
-                log.fine("listener " + settings.config().name() + ": connect to " + endpoint + " failed: " + f.cause());
+            if (log.isDebugEnabled()) {
+                log.debug("listener " + settings.config().name() + ": connect to " + endpoint + " failed: " + f.cause());
             }
             if (downstream.isActive() && attempts < tried.length) {
                 connect(ctx);

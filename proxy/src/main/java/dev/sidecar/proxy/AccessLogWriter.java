@@ -19,7 +19,8 @@ import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
-import java.util.logging.Logger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * One access-log file: event loops {@link #closed offer} finished connection records to a bounded
@@ -27,7 +28,7 @@ import java.util.logging.Logger;
  * record and counts it: a slow disk (or a pipe nobody reads) must never slow traffic down.
  */
 final class AccessLogWriter implements ConnectionLog, AutoCloseable {
-    private static final Logger log = Logger.getLogger(AccessLogWriter.class.getName());
+    private static final Logger log = LoggerFactory.getLogger(AccessLogWriter.class);
     private static final JsonFactory JSON = new JsonFactory();
 
     private final Path path;
@@ -81,7 +82,7 @@ final class AccessLogWriter implements ConnectionLog, AutoCloseable {
                 }
             }
         } catch (IOException e) {
-            log.warning("access log " + path + ": " + e.getMessage() + "; further lines are dropped");
+            log.warn("access log " + path + ": " + e.getMessage() + "; further lines are dropped");
             closed = true;
             queue.clear();
         } catch (InterruptedException e) {

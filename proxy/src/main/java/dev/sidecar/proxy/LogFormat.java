@@ -12,17 +12,26 @@ import java.util.logging.LogRecord;
 import java.util.logging.Logger;
 
 /**
- * One line per record on stderr: {@code 2026-01-02T03:04:05.678Z INFO  message}. The JDK's
- * logging, so the proxy needs no logging library; Netty logs through it too.
+ * The log backend's format, one record per line on stderr: readable text
+ * ({@code 2026-01-02T03:04:05.678Z INFO  message}) or, with {@code --log-format json}, a JSON
+ * object per line for a log pipeline. The code logs through SLF4J; its one backend is the JDK's
+ * logging (slf4j-jdk14), which Netty's logging reaches the same way.
  */
 final class LogFormat extends Formatter {
     private static final DateTimeFormatter TIME = DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSS'Z'").withZone(ZoneOffset.UTC);
+    private static final com.fasterxml.jackson.core.JsonFactory JSON = new com.fasterxml.jackson.core.JsonFactory();
 
-    static void install(Level level) {
+    private final boolean json;
+
+    private LogFormat(boolean json) {
+        this.json = json;
+    }
+
+    static void install(Level level, boolean json) {
         LogManager.getLogManager().reset();
         Logger root = Logger.getLogger("");
         ConsoleHandler handler = new ConsoleHandler();
-        handler.setFormatter(new LogFormat());
+        handler.setFormatter(new LogFormat(json));
         handler.setLevel(Level.ALL);
         root.addHandler(handler);
         root.setLevel(level);
@@ -30,6 +39,30 @@ final class LogFormat extends Formatter {
 
     @Override
     public String format(LogRecord r) {
+        return json ? formatJson(r) : formatText(r);
+    }
+
+    private String formatJson(LogRecord r) {
+        java.io.StringWriter out = new java.io.StringWriter(160);
+        try (com.fasterxml.jackson.core.JsonGenerator g = JSON.createGenerator(out)) {
+            g.writeStartObject();
+            g.writeStringField("time", TIME.format(r.getInstant()));
+            g.writeStringField("level", name(r.getLevel()));
+            g.writeStringField("logger", r.getLoggerName());
+            g.writeStringField("message", formatMessage(r));
+            if (r.getThrown() != null) {
+                StringWriter w = new StringWriter();
+                r.getThrown().printStackTrace(new PrintWriter(w));
+                g.writeStringField("error", w.toString());
+            }
+            g.writeEndObject();
+        } catch (java.io.IOException e) {
+            return "{\"level\":\"ERROR\",\"message\":\"cannot format a log record\"}\n";
+        }
+        return out.append('\n').toString();
+    }
+
+    private String formatText(LogRecord r) {
         StringBuilder b = new StringBuilder(128)
                 .append(TIME.format(r.getInstant())).append(' ')
                 .append(String.format("%-5s", name(r.getLevel()))).append(' ')

@@ -16,7 +16,8 @@ import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.logging.Level;
-import java.util.logging.Logger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -80,6 +81,19 @@ public final class Main implements Callable<Integer> {
                 description = "error, warn, info (default) or debug.")
         String logLevel;
 
+        @Option(names = "--log-format", paramLabel = "FORMAT", defaultValue = "text",
+                description = "text (default: one readable line per record) or json (one JSON object per line).")
+        String logFormat;
+
+        void installLogging() {
+            String format = logFormat.toLowerCase(Locale.ROOT);
+            if (!format.equals("text") && !format.equals("json")) {
+                throw new CommandLine.ParameterException(new CommandLine(new Main()),
+                        "--log-format: '" + logFormat + "' is not one of text | json");
+            }
+            LogFormat.install(level(), format.equals("json"));
+        }
+
         ProxyConfig apply(ProxyConfig config) {
             if (transport != null) {
                 TransportChoice choice = null;
@@ -126,7 +140,7 @@ public final class Main implements Callable<Integer> {
 
         @Override
         public Integer call() {
-            LogFormat.install(start.level());
+            start.installLogging();
             ProxyConfig loaded;
             try {
                 loaded = start.apply(ConfigLoader.load(config));
@@ -191,7 +205,7 @@ public final class Main implements Callable<Integer> {
 
         @Override
         public Integer call() throws IOException {
-            LogFormat.install(start.level());
+            start.installLogging();
             String yaml;
             try (InputStream in = Main.class.getResourceAsStream("sidecar.yaml")) {
                 yaml = new String(in.readAllBytes(), StandardCharsets.UTF_8);
@@ -199,7 +213,7 @@ public final class Main implements Callable<Integer> {
             ProxyConfig config = start.apply(ConfigLoader.parse(yaml));
             EndpointConfig echo = config.clusters().get(0).endpoints().get(0);
             try (DemoUpstream upstream = new DemoUpstream(echo.address().host(), echo.address().port())) {
-                Logger.getLogger(Main.class.getName()).info("demo: echo upstream on " + echo.address()
+                LoggerFactory.getLogger(Main.class).info("demo: echo upstream on " + echo.address()
                         + "; try: echo hello | nc -q1 127.0.0.1 15000, and curl http://127.0.0.1:9901/stats/prometheus");
                 return serve(config, s -> { });
             } catch (java.net.BindException e) {
@@ -222,7 +236,7 @@ public final class Main implements Callable<Integer> {
      * that arrives during start-up still ends in a drain and exit 0 rather than the JVM's 143.
      */
     private static int serve(ProxyConfig config, java.util.function.Consumer<Sidecar> setup) {
-        Logger log = Logger.getLogger(Main.class.getName());
+        Logger log = LoggerFactory.getLogger(Main.class);
         Semaphore stop = new Semaphore(0);
         AtomicReference<Sidecar> running = new AtomicReference<>();
         AtomicInteger signals = new AtomicInteger();
@@ -230,7 +244,7 @@ public final class Main implements Callable<Integer> {
             if (signals.incrementAndGet() == 1) {
                 stop.release();
             } else {
-                log.warning("second signal: stopping now");
+                log.warn("second signal: stopping now");
                 Sidecar s = running.get();
                 if (s != null) {
                     s.close();
@@ -241,7 +255,7 @@ public final class Main implements Callable<Integer> {
         try {
             sidecar = Sidecar.start(config);
         } catch (Sidecar.StartException e) {
-            log.severe("cannot start: " + e.getMessage());
+            log.error("cannot start: " + e.getMessage());
             return INVALID;
         }
         running.set(sidecar);
@@ -250,9 +264,9 @@ public final class Main implements Callable<Integer> {
             try {
                 sidecar.reload();
             } catch (ConfigException e) {
-                log.warning("SIGHUP: config not reloaded, nothing changed:\n" + e.getMessage());
+                log.warn("SIGHUP: config not reloaded, nothing changed:\n" + e.getMessage());
             } catch (RuntimeException e) {
-                log.warning("SIGHUP: " + e.getMessage());
+                log.warn("SIGHUP: " + e.getMessage());
             }
         });
         sidecar.onStopRequest(() -> {

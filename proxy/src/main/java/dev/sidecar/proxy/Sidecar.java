@@ -34,7 +34,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import java.util.logging.Logger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The running proxy: event loops, clusters, the admin listener and the traffic listeners, and
@@ -45,7 +46,7 @@ import java.util.logging.Logger;
  * clusters, then listeners, then ready.
  */
 public final class Sidecar implements AutoCloseable, AdminServer.Backend {
-    private static final Logger log = Logger.getLogger(Sidecar.class.getName());
+    private static final Logger log = LoggerFactory.getLogger(Sidecar.class);
 
     /** The config in force; replaced only by {@link #apply}. */
     private volatile ProxyConfig config;

@@ -182,6 +182,29 @@ class ProcessTest {
     }
 
     @Test
+    void json_logs_are_one_object_per_line() throws Exception {
+        Path file = Files.writeString(dir.resolve("c.yaml"), """
+                admin: { address: 127.0.0.1:0 }
+                listeners: [{ name: in, address: 127.0.0.1:0, cluster: up }]
+                clusters: [{ name: up, endpoints: [{ address: 127.0.0.1:9 }] }]
+                """);
+        try (ProxyProcess p = ProxyProcess.start("run", "-c", file.toString(), "--log-format", "json")) {
+            Await.until("the ready line", () -> p.output().contains("\"message\":\"ready\""));
+            com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+            for (String line : p.output().split("\n")) {
+                com.fasterxml.jackson.databind.JsonNode n = json.readTree(line);
+                assertTrue(n.has("time") && n.has("level") && n.has("logger") && n.has("message"), line);
+            }
+            p.terminate();
+            assertEquals(0, p.waitForExit(Duration.ofSeconds(15)));
+        }
+        try (ProxyProcess p = ProxyProcess.start("run", "-c", file.toString(), "--log-format", "xml")) {
+            assertEquals(2, p.waitForExit(Duration.ofSeconds(30)));
+            assertTrue(p.output().contains("--log-format: 'xml' is not one of text | json"), p.output());
+        }
+    }
+
+    @Test
     void usage_errors_exit_2_and_version_exits_0() {
         try (ProxyProcess p = ProxyProcess.start("run")) {
             assertEquals(2, p.waitForExit(Duration.ofSeconds(30)));
