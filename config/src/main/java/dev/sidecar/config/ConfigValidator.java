@@ -164,6 +164,9 @@ final class ConfigValidator {
             if (!http.path().startsWith("/")) {
                 error(path + ".http_health_check.path", "'" + http.path() + "' must start with '/'");
             }
+            if (http.expectedStatuses().isEmpty()) {
+                error(path + ".http_health_check.expected_statuses", "is empty, so no probe could ever pass; leave it out for 200-399");
+            }
             for (int i = 0; i < http.expectedStatuses().size(); i++) {
                 HealthCheckConfig.StatusRange r = http.expectedStatuses().get(i);
                 if (r.from() < 100 || r.to() > 599 || r.from() > r.to()) {

@@ -41,9 +41,9 @@ final class Downstream extends ChannelInboundHandlerAdapter {
     private ConnectionRecord record;
     private ConnectionLog connectionLog;
     /**
-     * What the client sent before the upstream was connected. Reads are not asked for until then,
-     * but epoll reads anyway when the client half-closes (EPOLLRDHUP), so a client that sends and
-     * closes at once is read here; at most what the kernel had buffered.
+     * What the client sent before the upstream was connected: the one read batch asked for at
+     * accept, plus whatever epoll reads on its own when the client half-closes (EPOLLRDHUP) — at
+     * most what the kernel had buffered. Replayed into the relay in order once it exists.
      */
     private List<Object> early;
     private boolean earlyEof;
@@ -78,6 +78,12 @@ final class Downstream extends ChannelInboundHandlerAdapter {
         tried = new Endpoint[config.maxConnectAttempts()];
         pickContext = TcpProxy.pickContext(settings, ctx.channel());
         connect(ctx);
+        if (ctx.channel().isActive()) {
+            // One read while the upstream connects: it learns at once if the client leaves (io_uring
+            // has no other way to tell), and the client's first bytes are ready to go the moment the
+            // upstream is. Only one batch: no further read is asked for until the relay exists.
+            ctx.read();
+        }
         ctx.fireChannelActive();
     }
 
@@ -113,8 +119,9 @@ final class Downstream extends ChannelInboundHandlerAdapter {
                 .option(ChannelOption.TCP_NODELAY, true)
                 .option(ChannelOption.WRITE_BUFFER_WATER_MARK, TcpProxy.WATER_MARK)
                 .option(ChannelOption.ALLOCATOR, proxy.allocator())
-                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE,
-                        snapshot.config().connectTimeout().toMillis()))
+                // at least 1 ms: Netty reads 0 as "no timeout", which a sub-millisecond setting must not become
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.max(1, Math.min(Integer.MAX_VALUE,
+                        snapshot.config().connectTimeout().toMillis())))
                 .handler(new Relay(downstream, proxy.stats().bytesOut, record, false, idle, settings.flushOnCloseTimeoutMillis(),
                         (reset, sawEof) -> cluster.upstreamClosed(endpoint, reset, sawEof)))
                 .connect(endpoint.socketAddress());
@@ -143,6 +150,9 @@ final class Downstream extends ChannelInboundHandlerAdapter {
             }
             cluster.connectionClosed(endpoint);
             cluster.requestFinished(endpoint);
+            if (!downstream.isActive()) {
+                return; // the client left and we abandoned the connect: not the endpoint's failure
+            }
             cluster.connectFailed(endpoint);
             if (log.isDebugEnabled()) {
                 log.debug("listener " + settings.config().name() + ": connect to " + endpoint + " failed: " + f.cause());

@@ -116,9 +116,17 @@ final class AccessLogWriter implements ConnectionLog, AutoCloseable {
         return String.valueOf(a);
     }
 
+    /**
+     * Writes what is queued and stops. No interrupt: it would lose the queue and, mid-write, close
+     * the file under the writer; the writer sees the flag within one poll.
+     */
     @Override
     public void close() {
         closed = true;
-        thread.interrupt();
+        try {
+            thread.join(5_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 }

@@ -101,6 +101,13 @@ final class AdminServer {
 
     private final Backend backend;
 
+    /** Admin operations that must not run on an event loop (config apply); one at a time. */
+    private static final java.util.concurrent.ExecutorService OPS = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "sidecar-admin");
+        t.setDaemon(true);
+        return t;
+    });
+
     /** The dashboard page: one self-contained file that polls the JSON endpoints. */
     private static final String DASHBOARD = resource("dashboard.html");
 
@@ -131,24 +138,47 @@ final class AdminServer {
     private final class Handler extends SimpleChannelInboundHandler<FullHttpRequest> {
         @Override
         protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest request) {
-            FullHttpResponse response;
             if (!request.decoderResult().isSuccess()) {
-                response = text(HttpResponseStatus.BAD_REQUEST, "bad request: " + request.decoderResult().cause().getMessage() + "\n");
+                FullHttpResponse response = text(HttpResponseStatus.BAD_REQUEST, "bad request: " + request.decoderResult().cause().getMessage() + "\n");
                 HttpUtil.setKeepAlive(response, false);
                 ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
                 return;
             }
-            try {
-                response = route(request);
-            } catch (RuntimeException e) {
-                response = text(HttpResponseStatus.INTERNAL_SERVER_ERROR, "admin error: " + e + "\n");
-            }
             boolean keepAlive = HttpUtil.isKeepAlive(request);
+            boolean head = request.method().equals(HttpMethod.HEAD);
+            QueryStringDecoder uri = new QueryStringDecoder(request.uri());
+            if (request.method().equals(HttpMethod.POST)
+                    && (uri.path().equals("/config/reload") || uri.path().equals("/config/rollback"))) {
+                // Applying a config binds sockets and waits on them, and stops health checkers:
+                // never on an event loop. Reads pause until the answer is written, so responses
+                // stay in request order.
+                ctx.channel().config().setAutoRead(false);
+                OPS.execute(() -> {
+                    FullHttpResponse response = guarded(() -> uri.path().equals("/config/reload") ? reload() : rollback(uri));
+                    ctx.executor().execute(() -> {
+                        respond(ctx, response, keepAlive, head);
+                        ctx.channel().config().setAutoRead(true);
+                    });
+                });
+                return;
+            }
+            respond(ctx, guarded(() -> route(request)), keepAlive, head);
+        }
+
+        private FullHttpResponse guarded(java.util.function.Supplier<FullHttpResponse> handler) {
+            try {
+                return handler.get();
+            } catch (RuntimeException e) {
+                return text(HttpResponseStatus.INTERNAL_SERVER_ERROR, "admin error: " + e + "\n");
+            }
+        }
+
+        private void respond(ChannelHandlerContext ctx, FullHttpResponse response, boolean keepAlive, boolean head) {
             HttpUtil.setKeepAlive(response, keepAlive);
-            if (request.method().equals(HttpMethod.HEAD)) {
-                FullHttpResponse head = response.replace(Unpooled.EMPTY_BUFFER);
+            if (head) {
+                FullHttpResponse empty = response.replace(Unpooled.EMPTY_BUFFER);
                 response.release();
-                response = head;
+                response = empty;
             }
             var write = ctx.writeAndFlush(response);
             if (!keepAlive) {

@@ -310,7 +310,7 @@ public final class ConfigLoader {
 
     /** {@code 200-399} or {@code 204}. */
     private HealthCheckConfig.StatusRange statusRange(JsonNode node, String path) {
-        if (node.isIntegralNumber()) {
+        if (node.isIntegralNumber() && node.canConvertToInt()) {
             return new HealthCheckConfig.StatusRange(node.intValue(), node.intValue());
         }
         if (node.isTextual()) {

@@ -13,6 +13,7 @@ import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.concurrent.Semaphore;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.logging.Level;
@@ -239,10 +240,16 @@ public final class Main implements Callable<Integer> {
         Logger log = LoggerFactory.getLogger(Main.class);
         Semaphore stop = new Semaphore(0);
         AtomicReference<Sidecar> running = new AtomicReference<>();
+        // The first stop request (a signal or POST /drain) starts the drain; only a second
+        // signal cuts it short. A drain the admin API started is not a signal: a preStop hook
+        // that posts /drain is followed by the kubelet's SIGTERM, which must not end the drain.
+        AtomicBoolean stopping = new AtomicBoolean();
         AtomicInteger signals = new AtomicInteger();
         Signals.onTerminate(() -> {
             if (signals.incrementAndGet() == 1) {
-                stop.release();
+                if (stopping.compareAndSet(false, true)) {
+                    stop.release();
+                }
             } else {
                 log.warn("second signal: stopping now");
                 Sidecar s = running.get();
@@ -270,7 +277,7 @@ public final class Main implements Callable<Integer> {
             }
         });
         sidecar.onStopRequest(() -> {
-            if (signals.incrementAndGet() == 1) {
+            if (stopping.compareAndSet(false, true)) {
                 stop.release();
             }
         });

@@ -187,6 +187,9 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
      * already handled keep their new state and the error says which one failed.
      */
     public synchronized ConfigVersions.Entry apply(ProxyConfig next, String source) {
+        if (readiness == AdminServer.Readiness.DRAINING) {
+            throw new IllegalStateException("draining: no config is applied any more");
+        }
         List<dev.sidecar.config.ConfigError> errors = next.validate();
         if (!errors.isEmpty()) {
             throw new dev.sidecar.config.ConfigException(errors);
@@ -338,7 +341,7 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
     }
 
     @Override
-    public Object listenersView() {
+    public synchronized Object listenersView() {
         List<Map<String, Object>> out = new ArrayList<>();
         for (Listener l : listeners.values()) {
             ListenerConfig lc = l.proxy().config();
@@ -370,7 +373,7 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
     }
 
     /** The port a listener is bound to (the real one when the config said port 0). */
-    public int listenerPort(String name) {
+    public synchronized int listenerPort(String name) {
         Listener l = listeners.get(name);
         if (l == null) {
             throw new IllegalArgumentException("no listener named '" + name + "'");
@@ -378,7 +381,7 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
         return ((InetSocketAddress) l.channel().localAddress()).getPort();
     }
 
-    public TcpListenerStats listenerStats(String name) {
+    public synchronized TcpListenerStats listenerStats(String name) {
         Listener l = listeners.get(name);
         if (l == null) {
             throw new IllegalArgumentException("no listener named '" + name + "'");
@@ -399,7 +402,7 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
     }
 
     /** Open downstream connections over all listeners. */
-    public int activeConnections() {
+    public synchronized int activeConnections() {
         return listeners.values().stream().mapToInt(l -> l.proxy().connections().size()).sum();
     }
 
@@ -418,10 +421,13 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
      * closed. Returns the number of connections that had to be closed.
      */
     public int drain(Duration timeout) {
-        readiness = AdminServer.Readiness.DRAINING;
         List<ChannelFuture> unbinds = new ArrayList<>();
-        for (Listener l : listeners.values()) {
-            unbinds.add(l.channel().close());
+        synchronized (this) {
+            // under the lock apply() takes, so no reload binds a listener after this point
+            readiness = AdminServer.Readiness.DRAINING;
+            for (Listener l : listeners.values()) {
+                unbinds.add(l.channel().close());
+            }
         }
         unbinds.forEach(ChannelFuture::awaitUninterruptibly);
         int open = activeConnections();
@@ -433,7 +439,11 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
             java.util.concurrent.locks.LockSupport.parkNanos(Math.min(TimeUnit.MILLISECONDS.toNanos(50), deadline - System.nanoTime()));
         }
         int left = activeConnections();
-        for (Listener l : listeners.values()) {
+        List<Listener> all;
+        synchronized (this) {
+            all = new ArrayList<>(listeners.values());
+        }
+        for (Listener l : all) {
             l.proxy().connections().close().awaitUninterruptibly();
         }
         log.info(left == 0 ? "drained" : "drain timeout: closed " + left + " connection" + (left == 1 ? "" : "s"));
@@ -457,11 +467,12 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
             metrics.remove(l.meters());
         }
         healthCheckers.values().forEach(HealthChecker::stop);
-        accessLogs.values().forEach(AccessLogWriter::close);
         if (adminChannel != null) {
             adminChannel.close();
         }
         eventLoops.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly();
+        // after the loops: the connections closed above have handed in their records by now
+        accessLogs.values().forEach(AccessLogWriter::close);
         metrics.close();
     }
 

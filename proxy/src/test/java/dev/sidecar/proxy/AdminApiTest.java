@@ -166,6 +166,10 @@ class AdminApiTest {
             });
             open.getOutputStream().write(6);
             assertEquals(6, open.getInputStream().read(), "the open connection works during the drain");
+            // a preStop hook posts /drain, then the kubelet sends SIGTERM: the drain goes on
+            process.terminate();
+            open.getOutputStream().write(7);
+            assertEquals(7, open.getInputStream().read(), "SIGTERM after /drain does not cut the drain short");
             open.close();
             assertEquals(0, process.waitForExit(Duration.ofSeconds(15)));
             assertTrue(process.output().contains("admin: drain requested"), process.output());

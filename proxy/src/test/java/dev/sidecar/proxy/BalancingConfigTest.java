@@ -108,6 +108,12 @@ class BalancingConfigTest {
     }
 
     @Test
+    void an_empty_status_list_is_refused_because_no_probe_could_pass() {
+        assertTrue(errors(EXAMPLE.replace("tcp_health_check: {}", "http_health_check: { path: /h, expected_statuses: [] }")).contains(
+                "clusters[0].health_checks[0].http_health_check.expected_statuses: is empty, so no probe could ever pass; leave it out for 200-399"));
+    }
+
+    @Test
     void a_health_check_needs_exactly_one_kind_and_grpc_loads() {
         assertTrue(errors(EXAMPLE.replace("tcp_health_check: {}", "interval_jitter2: 1s")).contains(
                 "clusters[0].health_checks[0]: must have exactly one of tcp_health_check, http_health_check, grpc_health_check"));

@@ -161,6 +161,27 @@ class ConfigReloadTest {
     }
 
     @Test
+    void an_admin_reload_that_adds_a_listener_works_with_one_event_loop() throws Exception {
+        // One loop serves the admin request and would own the new listener: applying on that
+        // loop would block on its own bind.
+        TcpUpstream a = track(TcpUpstream.echo());
+        Path file = dir.resolve("one.yaml");
+        String base = "server: { workers: 1, drain_timeout: 1s }\nadmin: { address: 127.0.0.1:0 }\nlisteners:\n"
+                + "  - { name: one, address: 127.0.0.1:0, cluster: c1 }\n%sclusters:\n  - { name: c1, endpoints: [{ address: "
+                + a.address() + " }] }\n";
+        Files.writeString(file, base.formatted(""));
+        Sidecar proxy = track(Sidecar.start(ConfigLoader.load(file)));
+        proxy.reloadFrom(() -> ConfigLoader.load(file), "file " + file);
+        for (int i = 0; i < 5; i++) {
+            String name = "extra" + i;
+            Files.writeString(file, base.formatted("  - { name: " + name + ", address: 127.0.0.1:0, cluster: c1 }\n"));
+            HttpResponse<String> r = post(proxy.adminPort(), "/config/reload");
+            assertEquals(200, r.statusCode(), r.body());
+            echoOnce(proxy.listenerPort(name), i);
+        }
+    }
+
+    @Test
     void sighup_reloads_the_file() throws Exception {
         TcpUpstream a = track(TcpUpstream.echo());
         String first = config("  - { name: one, address: 127.0.0.1:0, cluster: c1 }\n",

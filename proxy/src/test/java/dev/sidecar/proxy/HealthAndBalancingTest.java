@@ -170,6 +170,36 @@ class HealthAndBalancingTest {
     }
 
     @Test
+    void a_client_that_leaves_while_the_proxy_connects_is_not_the_endpoints_failure() throws Exception {
+        TcpUpstream hole = track(TcpUpstream.blackHole()); // connects hang
+        Sidecar proxy = proxy("""
+                admin: { address: 127.0.0.1:0 }
+                listeners: [{ name: in, address: 127.0.0.1:0, cluster: up }]
+                clusters:
+                  - name: up
+                    connect_timeout: 500ms
+                    outlier_detection: { consecutive_gateway_failure: 1, max_ejection_percent: 100 }
+                    endpoints: [{ address: %s }]
+                """.formatted(hole.address()));
+        Cluster cluster = proxy.clusters().get("up");
+        for (int i = 0; i < 3; i++) {
+            Socket s = Traffic.connect(proxy.listenerPort("in"));
+            int expected = i + 1;
+            Await.until("the connect attempt", () -> cluster.connections() == expected);
+            s.setSoLinger(true, 0);
+            s.close(); // the client gives up (a reset): the proxy abandons the connect it started
+        }
+        // the abandoned attempts end by close or, where the transport lets a connect run on, by
+        // their timeout; either way after the client left, so neither is the endpoint's failure.
+        // (A client that only half-closes may still want the answer: then the connect goes on, and
+        // its failure is the endpoint's.)
+        Await.until("the abandoned attempts to be counted down", () -> cluster.activeConnections() == 0);
+        assertEquals(0, cluster.connectFailures());
+        assertEquals(0, cluster.ejections());
+        assertEquals(0, proxy.listenerStats("in").upstreamFailures());
+    }
+
+    @Test
     void max_ejection_percent_keeps_the_last_endpoints() throws Exception {
         int r1 = TcpUpstream.refusingPort();
         int r2 = TcpUpstream.refusingPort();

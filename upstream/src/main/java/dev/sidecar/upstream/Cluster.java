@@ -227,6 +227,9 @@ public final class Cluster {
         // small cluster with a low percentage could never eject anything.
         long allowed = Math.max(1, (long) total * outlier.maxEjectionPercent() / 100);
         if (outlier.maxEjectionPercent() == 0 || ejectedNow >= allowed) {
+            // Refused: start the count again, so the next full run of failures asks again
+            // (as Envoy does) instead of the run growing past the threshold unnoticed.
+            endpoint.resetConsecutiveFailures();
             return;
         }
         endpoint.timesEjected++;
@@ -237,7 +240,13 @@ public final class Cluster {
         endpoint.ejected(true);
         ejections.increment();
         rebuild();
-        control.schedule(() -> unEject(endpoint), time.toNanos(), TimeUnit.NANOSECONDS);
+        int ejection = endpoint.timesEjected;
+        control.schedule(() -> {
+            // only the timer of the current ejection may end it, not one left from an earlier one
+            if (endpoint.timesEjected == ejection) {
+                unEject(endpoint);
+            }
+        }, time.toNanos(), TimeUnit.NANOSECONDS);
     }
 
     /** Returns an ejected endpoint to service (its time is up, or an active check passed). */

@@ -172,6 +172,21 @@ public final class HealthChecker {
             if (cancelled || stopped) {
                 return;
             }
+            try {
+                record(passed);
+            } finally {
+                // whatever happened while recording, this endpoint keeps being probed
+                HealthCheckConfig check = session.config();
+                long base = (session.healthy() ? intervalFor(check) : check.unhealthyInterval()).toNanos();
+                long jitter = check.intervalJitter().toNanos();
+                schedule(base + (jitter > 0 ? ThreadLocalRandom.current().nextLong(jitter + 1) : 0));
+            }
+        }
+
+        private void record(boolean passed) {
+            if (cluster.snapshot().config().healthChecks().isEmpty()) {
+                return; // the checks were just removed; a late result must not mark anything
+            }
             cluster.healthCheckResult(passed);
             if (session.record(passed)) {
                 boolean all = probes.getOrDefault(endpoint, List.of()).stream().allMatch(p -> p.session.healthy());
@@ -184,10 +199,6 @@ public final class HealthChecker {
             } else if (passed && endpoint.ejected()) {
                 cluster.unEject(endpoint);
             }
-            HealthCheckConfig check = session.config();
-            long base = (session.healthy() ? intervalFor(check) : check.unhealthyInterval()).toNanos();
-            long jitter = check.intervalJitter().toNanos();
-            schedule(base + (jitter > 0 ? ThreadLocalRandom.current().nextLong(jitter + 1) : 0));
         }
 
         private java.time.Duration intervalFor(HealthCheckConfig check) {

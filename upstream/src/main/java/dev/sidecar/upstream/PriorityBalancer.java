@@ -63,7 +63,9 @@ final class PriorityBalancer implements LoadBalancer {
             totalAvailability += a;
         }
         totalAvailability = Math.min(100, totalAvailability);
-        if (endpoints.isEmpty() || totalAvailability < settings.healthyPanicThreshold() || healthyTotal == 0) {
+        // No availability at all (nothing healthy, or too few for a whole percent) leaves no level
+        // to send to: balance over everything then, whatever the threshold says.
+        if (endpoints.isEmpty() || totalAvailability < settings.healthyPanicThreshold() || totalAvailability == 0) {
             LoadBalancer all = LoadBalancer.of(policy, settings, endpoints, weights, nanoClock);
             return new PriorityBalancer(new LoadBalancer[] {all}, new int[] {10_000}, !endpoints.isEmpty(), healthyTotal);
         }

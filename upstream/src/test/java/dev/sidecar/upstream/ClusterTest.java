@@ -52,6 +52,33 @@ class ClusterTest {
     }
 
     @Test
+    void an_ejection_refused_by_the_percentage_is_asked_again_after_the_next_run_of_failures() throws Exception {
+        java.util.concurrent.ScheduledExecutorService control = java.util.concurrent.Executors.newSingleThreadScheduledExecutor();
+        try {
+            ClusterConfig config = config("c", "10.0.0.1:80", "10.0.0.2:80", "10.0.0.3:80", "10.0.0.4:80").toBuilder()
+                    .outlierDetection(new dev.sidecar.config.OutlierDetectionConfig(2, Duration.ofMillis(200), Duration.ofSeconds(10), 25))
+                    .build();
+            Cluster cluster = new Cluster(config, System::nanoTime, control, Duration.ofSeconds(1));
+            Endpoint a = cluster.snapshot().endpoints().get(0);
+            Endpoint b = cluster.snapshot().endpoints().get(1);
+            cluster.connectFailed(a);
+            cluster.connectFailed(a);
+            dev.sidecar.testkit.Await.until("a ejected", a::ejected);
+            cluster.connectFailed(b);
+            cluster.connectFailed(b); // refused: 25 % of 4 is the one already out
+            control.submit(() -> { }).get(); // the refusal has run
+            assertEquals(false, b.ejected());
+            dev.sidecar.testkit.Await.until("a back after 200 ms", () -> !a.ejected());
+            cluster.connectFailed(b);
+            cluster.connectFailed(b); // a new run of two: asked again, and now there is room
+            dev.sidecar.testkit.Await.until("b ejected", b::ejected);
+            assertEquals(2, cluster.ejections());
+        } finally {
+            control.shutdownNow();
+        }
+    }
+
+    @Test
     void the_manager_adds_updates_and_removes_clusters() {
         ClusterManager m = new ClusterManager(List.of(config("a", "10.0.0.1:80"), config("b", "10.0.0.2:80")));
         Cluster a = m.get("a");

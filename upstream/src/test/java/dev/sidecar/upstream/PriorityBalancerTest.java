@@ -79,6 +79,25 @@ class PriorityBalancerTest {
     }
 
     @Test
+    void too_little_health_for_a_whole_percent_balances_over_everything_even_without_panic() {
+        // 1 healthy of 141: 140/141 of a percent rounds to 0 availability; with panic off there
+        // would be no level to send to at all
+        List<Endpoint> many = new ArrayList<>();
+        int[] w = new int[141];
+        int[] p = new int[141];
+        for (int i = 0; i < 141; i++) {
+            Endpoint e = Endpoint.of(new HostPort("10.1." + (i / 200) + "." + (i % 200), 80));
+            e.activeHealthy(i == 0);
+            many.add(e);
+            w[i] = 1;
+        }
+        PriorityBalancer b = PriorityBalancer.build(LbPolicy.ROUND_ROBIN, LbSettings.DEFAULT.withHealthyPanicThreshold(0),
+                many, w, p, System::nanoTime);
+        assertTrue(b.panic());
+        assertEquals(141, picks(b, 141).size());
+    }
+
+    @Test
     void a_panic_threshold_of_zero_never_panics() {
         for (int i = 0; i < 4; i++) {
             eps.get(i).activeHealthy(false);
