@@ -24,8 +24,9 @@ import org.slf4j.LoggerFactory;
  * (max_connections), the endpoint pick, and the connect with failover. Once connected it hands
  * over to a {@link Relay} on each side; an {@link IdleTimer} watches both.
  *
- * <p>Nothing is read from the client before the upstream is connected (AUTO_READ is off), so a
- * slow or failing connect buffers nothing.
+ * <p>While the upstream connects, one read batch from the client is asked for and held (see
+ * {@link #early}); no more is read until the relay exists, so a slow or failing connect
+ * buffers little.
  */
 final class Downstream extends ChannelInboundHandlerAdapter {
     private static final Logger log = LoggerFactory.getLogger(Downstream.class);
