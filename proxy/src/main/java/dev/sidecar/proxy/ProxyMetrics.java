@@ -19,6 +19,7 @@ import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.ByteBufAllocatorMetricProvider;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.ToDoubleFunction;
 
 /**
  * The Prometheus registry. Every meter here reads counters that the data plane already keeps
@@ -69,68 +70,71 @@ final class ProxyMetrics {
 
     /** Registers a TCP listener's meters; returns them so they can be removed with the listener. */
     List<Meter> bindListener(String name, TcpListenerStats stats) {
-        List<Meter> meters = new ArrayList<>();
-        meters.add(FunctionCounter.builder("sidecar.listener.connections.accepted", stats, TcpListenerStats::accepted)
-                .description("Connections accepted, including those refused for the connection limit")
-                .tag("listener", name).register(registry));
-        meters.add(FunctionCounter.builder("sidecar.listener.connections.refused", stats, TcpListenerStats::refused)
-                .description("Connections closed at once because the listener was at max_connections")
-                .tag("listener", name).register(registry));
-        meters.add(Gauge.builder("sidecar.listener.connections.active", stats, TcpListenerStats::active)
-                .description("Downstream connections open now")
-                .tag("listener", name).register(registry));
-        meters.add(FunctionCounter.builder("sidecar.listener.received", stats, TcpListenerStats::bytesIn)
-                .description("Bytes read from downstream clients").baseUnit("bytes")
-                .tag("listener", name).register(registry));
-        meters.add(FunctionCounter.builder("sidecar.listener.sent", stats, TcpListenerStats::bytesOut)
-                .description("Bytes sent to downstream clients").baseUnit("bytes")
-                .tag("listener", name).register(registry));
-        meters.add(FunctionCounter.builder("sidecar.listener.upstream.failures", stats, TcpListenerStats::upstreamFailures)
-                .description("Downstream connections closed because no upstream could be connected")
-                .tag("listener", name).register(registry));
-        return meters;
+        return new Tagged<>(stats, "listener", name)
+                .counter("sidecar.listener.connections.accepted", "Connections accepted, including those refused for the connection limit",
+                        TcpListenerStats::accepted)
+                .counter("sidecar.listener.connections.refused", "Connections closed at once because the listener was at max_connections",
+                        TcpListenerStats::refused)
+                .gauge("sidecar.listener.connections.active", "Downstream connections open now", TcpListenerStats::active)
+                .bytes("sidecar.listener.received", "Bytes read from downstream clients", TcpListenerStats::bytesIn)
+                .bytes("sidecar.listener.sent", "Bytes sent to downstream clients", TcpListenerStats::bytesOut)
+                .counter("sidecar.listener.upstream.failures", "Downstream connections closed because no upstream could be connected",
+                        TcpListenerStats::upstreamFailures)
+                .meters;
     }
 
     List<Meter> bindCluster(Cluster cluster) {
-        List<Meter> meters = new ArrayList<>();
-        meters.add(Gauge.builder("sidecar.cluster.connections.active", cluster, Cluster::activeConnections)
-                .description("Upstream connections open or being opened now")
-                .tag("cluster", cluster.name()).register(registry));
-        meters.add(FunctionCounter.builder("sidecar.cluster.connections", cluster, Cluster::connections)
-                .description("Upstream connections attempted")
-                .tag("cluster", cluster.name()).register(registry));
-        meters.add(FunctionCounter.builder("sidecar.cluster.connect.failures", cluster, Cluster::connectFailures)
-                .description("Upstream connects that failed (refused, timed out, unreachable)")
-                .tag("cluster", cluster.name()).register(registry));
-        meters.add(Gauge.builder("sidecar.cluster.endpoints", cluster, c -> c.snapshot().endpoints().size())
-                .description("Endpoints in the cluster")
-                .tag("cluster", cluster.name()).register(registry));
-        meters.add(Gauge.builder("sidecar.cluster.endpoints.healthy", cluster, c -> c.snapshot().healthyEndpoints())
-                .description("Endpoints passing their health checks and not ejected")
-                .tag("cluster", cluster.name()).register(registry));
-        meters.add(Gauge.builder("sidecar.cluster.panic", cluster, c -> c.snapshot().panic() ? 1 : 0)
-                .description("1 while too few endpoints are healthy and balancing ignores health")
-                .tag("cluster", cluster.name()).register(registry));
-        meters.add(FunctionCounter.builder("sidecar.cluster.health.check.passes", cluster, Cluster::healthCheckPasses)
-                .description("Active health-check probes that passed")
-                .tag("cluster", cluster.name()).register(registry));
-        meters.add(FunctionCounter.builder("sidecar.cluster.health.check.failures", cluster, Cluster::healthCheckFailures)
-                .description("Active health-check probes that failed")
-                .tag("cluster", cluster.name()).register(registry));
-        meters.add(FunctionCounter.builder("sidecar.cluster.outlier.ejections", cluster, Cluster::ejections)
-                .description("Endpoints ejected by outlier detection")
-                .tag("cluster", cluster.name()).register(registry));
-        meters.add(FunctionCounter.builder("sidecar.cluster.circuit.breaker.overflows", cluster, Cluster::overflows)
-                .description("Connections refused because the cluster was at circuit_breakers.max_connections")
-                .tag("cluster", cluster.name()).register(registry));
-        return meters;
+        return new Tagged<>(cluster, "cluster", cluster.name())
+                .gauge("sidecar.cluster.connections.active", "Upstream connections open or being opened now", Cluster::activeConnections)
+                .counter("sidecar.cluster.connections", "Upstream connections attempted", Cluster::connections)
+                .counter("sidecar.cluster.connect.failures", "Upstream connects that failed (refused, timed out, unreachable)",
+                        Cluster::connectFailures)
+                .gauge("sidecar.cluster.endpoints", "Endpoints in the cluster", c -> c.snapshot().endpoints().size())
+                .gauge("sidecar.cluster.endpoints.healthy", "Endpoints passing their health checks and not ejected",
+                        c -> c.snapshot().healthyEndpoints())
+                .gauge("sidecar.cluster.panic", "1 while too few endpoints are healthy and balancing ignores health",
+                        c -> c.snapshot().panic() ? 1 : 0)
+                .counter("sidecar.cluster.health.check.passes", "Active health-check probes that passed", Cluster::healthCheckPasses)
+                .counter("sidecar.cluster.health.check.failures", "Active health-check probes that failed", Cluster::healthCheckFailures)
+                .counter("sidecar.cluster.outlier.ejections", "Endpoints ejected by outlier detection", Cluster::ejections)
+                .counter("sidecar.cluster.circuit.breaker.overflows",
+                        "Connections refused because the cluster was at circuit_breakers.max_connections", Cluster::overflows)
+                .meters;
     }
 
     void bindAccessLog(String path, AccessLogWriter writer) {
-        FunctionCounter.builder("sidecar.access.log.written", writer, AccessLogWriter::written)
-                .description("Access-log lines written").tag("path", path).register(registry);
-        FunctionCounter.builder("sidecar.access.log.dropped", writer, AccessLogWriter::dropped)
-                .description("Access-log lines dropped because the writer fell behind").tag("path", path).register(registry);
+        new Tagged<>(writer, "path", path)
+                .counter("sidecar.access.log.written", "Access-log lines written", AccessLogWriter::written)
+                .counter("sidecar.access.log.dropped", "Access-log lines dropped because the writer fell behind", AccessLogWriter::dropped);
+    }
+
+    /** Function-backed meters over one object's counters, all with one tag; collected for removal. */
+    private final class Tagged<T> {
+        private final T source;
+        private final String tag;
+        private final String value;
+        private final List<Meter> meters = new ArrayList<>();
+
+        Tagged(T source, String tag, String value) {
+            this.source = source;
+            this.tag = tag;
+            this.value = value;
+        }
+
+        Tagged<T> counter(String name, String description, ToDoubleFunction<T> f) {
+            meters.add(FunctionCounter.builder(name, source, f).description(description).tag(tag, value).register(registry));
+            return this;
+        }
+
+        Tagged<T> bytes(String name, String description, ToDoubleFunction<T> f) {
+            meters.add(FunctionCounter.builder(name, source, f).description(description).baseUnit("bytes").tag(tag, value).register(registry));
+            return this;
+        }
+
+        Tagged<T> gauge(String name, String description, ToDoubleFunction<T> f) {
+            meters.add(Gauge.builder(name, source, f).description(description).tag(tag, value).register(registry));
+            return this;
+        }
     }
 
     void remove(List<Meter> meters) {

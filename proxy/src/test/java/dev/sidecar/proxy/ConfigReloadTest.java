@@ -10,6 +10,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.sidecar.config.ConfigException;
 import dev.sidecar.config.HostPort;
 import dev.sidecar.testkit.Await;
+import dev.sidecar.testkit.Closer;
 import dev.sidecar.testkit.ProxyProcess;
 import dev.sidecar.testkit.TcpUpstream;
 import dev.sidecar.testkit.Traffic;
@@ -23,7 +24,6 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -37,18 +37,15 @@ class ConfigReloadTest {
     @TempDir
     Path dir;
 
-    private final List<AutoCloseable> resources = new ArrayList<>();
+    private final Closer closer = new Closer();
 
     @AfterEach
     void tearDown() throws Exception {
-        for (int i = resources.size() - 1; i >= 0; i--) {
-            resources.get(i).close();
-        }
+        closer.close();
     }
 
-    private <T extends AutoCloseable> T track(T r) {
-        resources.add(r);
-        return r;
+    private <T extends AutoCloseable> T track(T resource) {
+        return closer.add(resource);
     }
 
     private static String config(String listeners, String clusters) {

@@ -8,6 +8,7 @@ import dev.sidecar.config.ClusterConfig;
 import dev.sidecar.config.EndpointConfig;
 import dev.sidecar.config.HostPort;
 import dev.sidecar.testkit.Await;
+import dev.sidecar.testkit.Closer;
 import dev.sidecar.testkit.TcpUpstream;
 import dev.sidecar.testkit.Traffic;
 import dev.sidecar.upstream.Cluster;
@@ -23,18 +24,15 @@ import org.junit.jupiter.api.Test;
 
 /** Health checks, outlier detection, circuit breakers, hashing and endpoint updates through the real L4 listener. */
 class HealthAndBalancingTest {
-    private final List<AutoCloseable> resources = new ArrayList<>();
+    private final Closer closer = new Closer();
 
     @AfterEach
     void tearDown() throws Exception {
-        for (int i = resources.size() - 1; i >= 0; i--) {
-            resources.get(i).close();
-        }
+        closer.close();
     }
 
-    private <T extends AutoCloseable> T track(T r) {
-        resources.add(r);
-        return r;
+    private <T extends AutoCloseable> T track(T resource) {
+        return closer.add(resource);
     }
 
     private Sidecar proxy(String yaml) {

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.sidecar.testkit.Await;
+import dev.sidecar.testkit.Closer;
 import dev.sidecar.testkit.TcpUpstream;
 import dev.sidecar.testkit.Traffic;
 import dev.sidecar.upstream.Cluster;
@@ -28,18 +29,15 @@ import org.junit.jupiter.params.provider.ValueSource;
 class TcpProxyTest {
     private static final long MiB = 1024 * 1024;
 
-    private final List<AutoCloseable> resources = new ArrayList<>();
+    private final Closer closer = new Closer();
 
     @AfterEach
     void tearDown() throws Exception {
-        for (int i = resources.size() - 1; i >= 0; i--) {
-            resources.get(i).close();
-        }
+        closer.close();
     }
 
     private <T extends AutoCloseable> T track(T resource) {
-        resources.add(resource);
-        return resource;
+        return closer.add(resource);
     }
 
     private Sidecar proxy(String listenerExtra, String clusterExtra, String... endpoints) {
