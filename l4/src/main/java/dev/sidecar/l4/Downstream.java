@@ -5,7 +5,6 @@ import dev.sidecar.upstream.Cluster;
 import dev.sidecar.upstream.ClusterSnapshot;
 import dev.sidecar.upstream.Endpoint;
 import dev.sidecar.upstream.PickContext;
-import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
@@ -112,9 +111,7 @@ final class Downstream extends ChannelInboundHandlerAdapter {
         }
         cluster.requestStarted(endpoint);
         long connectStart = proxy.nanoClock().getAsLong();
-        ChannelFuture connect = new Bootstrap()
-                .group(downstream.eventLoop())
-                .channelFactory(proxy.upstreamChannels())
+        ChannelFuture connect = proxy.dialer().bootstrap(downstream.eventLoop())
                 .option(ChannelOption.AUTO_READ, false)
                 .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .option(ChannelOption.TCP_NODELAY, true)

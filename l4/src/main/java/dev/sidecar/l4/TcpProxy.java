@@ -5,10 +5,10 @@ import static java.util.Objects.requireNonNull;
 import dev.sidecar.config.HashPolicy;
 import dev.sidecar.config.ListenerConfig;
 import dev.sidecar.upstream.ClusterManager;
+import dev.sidecar.upstream.Dialer;
 import dev.sidecar.upstream.PickContext;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelFactory;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.WriteBufferWaterMark;
@@ -36,25 +36,24 @@ public final class TcpProxy {
 
     private volatile Settings settings;
     private final ClusterManager clusters;
-    private final ChannelFactory<? extends Channel> upstreamChannels;
+    private final Dialer dialer;
     private final ByteBufAllocator allocator;
     private final TcpListenerStats stats = new TcpListenerStats();
     private final ChannelGroup connections;
     private final LongSupplier nanoClock;
     private volatile ConnectionLog connectionLog;
 
-    public TcpProxy(ListenerConfig config, ClusterManager clusters,
-                    ChannelFactory<? extends Channel> upstreamChannels, ByteBufAllocator allocator) {
-        this(config, clusters, upstreamChannels, allocator, System::nanoTime);
+    public TcpProxy(ListenerConfig config, ClusterManager clusters, Dialer dialer, ByteBufAllocator allocator) {
+        this(config, clusters, dialer, allocator, System::nanoTime);
     }
 
     /** As above, with the monotonic clock that idle timeouts read (tests pass their own). */
-    public TcpProxy(ListenerConfig config, ClusterManager clusters, ChannelFactory<? extends Channel> upstreamChannels,
+    public TcpProxy(ListenerConfig config, ClusterManager clusters, Dialer dialer,
                     ByteBufAllocator allocator, LongSupplier nanoClock) {
         this.nanoClock = requireNonNull(nanoClock, "nanoClock");
         this.settings = Settings.of(requireNonNull(config, "config"));
         this.clusters = requireNonNull(clusters, "clusters");
-        this.upstreamChannels = requireNonNull(upstreamChannels, "upstreamChannels");
+        this.dialer = requireNonNull(dialer, "dialer");
         this.allocator = requireNonNull(allocator, "allocator");
         this.connections = new DefaultChannelGroup(config.name(), GlobalEventExecutor.INSTANCE);
     }
@@ -151,8 +150,8 @@ public final class TcpProxy {
         return clusters;
     }
 
-    ChannelFactory<? extends Channel> upstreamChannels() {
-        return upstreamChannels;
+    Dialer dialer() {
+        return dialer;
     }
 
     ByteBufAllocator allocator() {

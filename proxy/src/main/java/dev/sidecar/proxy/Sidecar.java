@@ -13,6 +13,7 @@ import dev.sidecar.upstream.ClusterManager;
 import dev.sidecar.upstream.ClusterSnapshot;
 import dev.sidecar.upstream.Endpoint;
 import dev.sidecar.upstream.ControlExecutor;
+import dev.sidecar.upstream.Dialer;
 import dev.sidecar.upstream.HealthChecker;
 import io.micrometer.core.instrument.Meter;
 import io.netty.bootstrap.ServerBootstrap;
@@ -59,6 +60,7 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
     private final EventLoopGroup eventLoops;
     private final ByteBufAllocator allocator = ByteBufAllocator.DEFAULT;
     private final ProxyMetrics metrics;
+    private final Dialer dialer;
     private final ClusterManager clusters;
     private final Map<String, Listener> listeners = new LinkedHashMap<>();
     private volatile AdminServer.Readiness readiness = AdminServer.Readiness.STARTING;
@@ -77,6 +79,7 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
         this.workers = config.server().workers() > 0 ? config.server().workers() : Runtime.getRuntime().availableProcessors();
         this.eventLoops = new MultiThreadIoEventLoopGroup(workers, new DefaultThreadFactory("sidecar-worker", true), transport.ioHandlerFactory());
         this.metrics = new ProxyMetrics(allocator, eventLoops);
+        this.dialer = transport.dialer();
         // A removed endpoint's connections get the same grace as the whole proxy's on SIGTERM.
         this.clusters = new ClusterManager(config.clusters(), System::nanoTime, ControlExecutor.shared(), config.server().drainTimeout());
     }
@@ -123,7 +126,7 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
             boolean checked = !cluster.snapshot().config().healthChecks().isEmpty();
             HealthChecker checker = healthCheckers.get(cluster.name());
             if (checked && checker == null) {
-                checker = new HealthChecker(cluster, eventLoops, transport.socketChannels(), ControlExecutor.shared());
+                checker = new HealthChecker(cluster, eventLoops, dialer, ControlExecutor.shared());
                 healthCheckers.put(cluster.name(), checker);
             }
             if (checked) {
@@ -157,7 +160,7 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
     }
 
     private void addListener(ListenerConfig lc) {
-        TcpProxy proxy = new TcpProxy(lc, clusters, transport.socketChannels(), allocator);
+        TcpProxy proxy = new TcpProxy(lc, clusters, dialer, allocator);
         proxy.connectionLog(accessLog(lc));
         ServerBootstrap b = new ServerBootstrap().childHandler(proxy.childInitializer());
         TcpProxy.configureChild(b::childOption);
@@ -470,6 +473,9 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
         if (adminChannel != null) {
             adminChannel.close();
         }
+        // before the loops: the resolver's datagram channels must close (and release their
+        // pending read buffers) on loops that still run
+        dialer.resolver().close();
         eventLoops.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly();
         // after the loops: the connections closed above have handed in their records by now
         accessLogs.values().forEach(AccessLogWriter::close);

@@ -16,6 +16,13 @@ import io.netty.channel.uring.IoUring;
 import io.netty.channel.uring.IoUringIoHandler;
 import io.netty.channel.uring.IoUringServerSocketChannel;
 import io.netty.channel.uring.IoUringSocketChannel;
+import io.netty.channel.uring.IoUringDatagramChannel;
+import io.netty.channel.epoll.EpollDatagramChannel;
+import io.netty.channel.socket.DatagramChannel;
+import io.netty.channel.socket.nio.NioDatagramChannel;
+import io.netty.resolver.dns.DnsAddressResolverGroup;
+import io.netty.resolver.dns.DnsNameResolverBuilder;
+import dev.sidecar.upstream.Dialer;
 import java.util.function.Supplier;
 
 /**
@@ -23,21 +30,34 @@ import java.util.function.Supplier;
  * else epoll, else NIO. Chosen once at start; every channel of the process uses it.
  */
 enum Transport {
-    IO_URING("io_uring", IoUringIoHandler::newFactory, IoUringServerSocketChannel::new, IoUringSocketChannel::new),
-    EPOLL("epoll", EpollIoHandler::newFactory, EpollServerSocketChannel::new, EpollSocketChannel::new),
-    NIO("nio", NioIoHandler::newFactory, NioServerSocketChannel::new, NioSocketChannel::new);
+    IO_URING("io_uring", IoUringIoHandler::newFactory, IoUringServerSocketChannel::new, IoUringSocketChannel::new,
+            IoUringDatagramChannel::new),
+    EPOLL("epoll", EpollIoHandler::newFactory, EpollServerSocketChannel::new, EpollSocketChannel::new, EpollDatagramChannel::new),
+    NIO("nio", NioIoHandler::newFactory, NioServerSocketChannel::new, NioSocketChannel::new, NioDatagramChannel::new);
 
     private final String configName;
     private final Supplier<IoHandlerFactory> ioHandlers;
     private final ChannelFactory<? extends ServerChannel> serverChannels;
     private final ChannelFactory<? extends Channel> socketChannels;
+    private final ChannelFactory<? extends DatagramChannel> datagramChannels;
 
     Transport(String configName, Supplier<IoHandlerFactory> ioHandlers,
-              ChannelFactory<? extends ServerChannel> serverChannels, ChannelFactory<? extends Channel> socketChannels) {
+              ChannelFactory<? extends ServerChannel> serverChannels, ChannelFactory<? extends Channel> socketChannels,
+              ChannelFactory<? extends DatagramChannel> datagramChannels) {
         this.configName = configName;
         this.ioHandlers = ioHandlers;
         this.serverChannels = serverChannels;
         this.socketChannels = socketChannels;
+        this.datagramChannels = datagramChannels;
+    }
+
+    /**
+     * How upstream connections are opened on this transport: its socket channels, and DNS over
+     * its own datagram channels (Netty's resolver: /etc/hosts, then the servers in
+     * /etc/resolv.conf, with caching), so no host name is ever looked up on an event loop.
+     */
+    Dialer dialer() {
+        return new Dialer(socketChannels, new DnsAddressResolverGroup(new DnsNameResolverBuilder().datagramChannelFactory(datagramChannels)));
     }
 
     String configName() {
@@ -50,10 +70,6 @@ enum Transport {
 
     ChannelFactory<? extends ServerChannel> serverChannels() {
         return serverChannels;
-    }
-
-    ChannelFactory<? extends Channel> socketChannels() {
-        return socketChannels;
     }
 
     /** Why this transport cannot run here, or null if it can. */

@@ -156,6 +156,23 @@ class TcpProxyTest {
         }
     }
 
+    /** Host-name endpoints go through the non-blocking resolver (here: /etc/hosts) on every transport. */
+    @ParameterizedTest
+    @ValueSource(strings = {"io_uring", "epoll", "nio"})
+    void a_host_name_endpoint_is_resolved_and_reached(String transport) {
+        TcpUpstream echo = track(TcpUpstream.echo());
+        Sidecar proxy = track(Sidecar.start(ConfigLoader.parse("""
+                server: { transport: %s }
+                admin: { address: 127.0.0.1:0 }
+                listeners: [{ name: in, address: 127.0.0.1:0, cluster: up, max_connect_attempts: 1 }]
+                clusters: [{ name: up, endpoints: [{ address: "localhost:%d" }] }]
+                """.formatted(transport, echo.port()))));
+        assertTrue(proxy.clusters().get("up").snapshot().endpoints().get(0).socketAddress().isUnresolved(), "a name, left for the resolver");
+        for (int i = 0; i < 3; i++) {
+            assertTrue(Traffic.echo(port(proxy), 100, i).exact());
+        }
+    }
+
     @Test
     void client_half_close_still_gets_the_whole_reply() throws Exception {
         TcpUpstream echo = track(TcpUpstream.echo());

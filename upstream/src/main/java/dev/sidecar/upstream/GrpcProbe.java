@@ -67,13 +67,13 @@ final class GrpcProbe {
 
     private GrpcProbe() {}
 
-    static void run(EventLoopGroup loops, ChannelFactory<? extends Channel> channels, Endpoint endpoint,
+    static void run(EventLoopGroup loops, Dialer dialer, Endpoint endpoint,
                     HealthCheckConfig check, Consumer<Boolean> result) {
         String service = ((HealthCheckConfig.Grpc) check.kind()).serviceName();
         String authority = endpoint.address().toString();
         long timeoutMillis = Math.max(1, check.timeout().toMillis());
         Verdict verdict = new Verdict(result);
-        HealthChecker.probeBootstrap(loops, channels, timeoutMillis)
+        HealthChecker.probeBootstrap(loops, dialer, timeoutMillis)
                 .handler(new ChannelInitializer<Channel>() {
                     @Override
                     protected void initChannel(Channel ch) {

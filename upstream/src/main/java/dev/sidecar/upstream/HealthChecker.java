@@ -33,7 +33,7 @@ import java.util.function.Consumer;
 public final class HealthChecker {
     private final Cluster cluster;
     private final EventLoopGroup loops;
-    private final ChannelFactory<? extends Channel> channels;
+    private final Dialer dialer;
     private final ScheduledExecutorService control;
     private final Map<Endpoint, List<Probe>> probes = new HashMap<>();
     private boolean stopped;
@@ -45,11 +45,10 @@ public final class HealthChecker {
      */
     static final int MAX_IN_FLIGHT = 64;
 
-    public HealthChecker(Cluster cluster, EventLoopGroup loops, ChannelFactory<? extends Channel> channels,
-                         ScheduledExecutorService control) {
+    public HealthChecker(Cluster cluster, EventLoopGroup loops, Dialer dialer, ScheduledExecutorService control) {
         this.cluster = cluster;
         this.loops = loops;
-        this.channels = channels;
+        this.dialer = dialer;
         this.control = control;
     }
 
@@ -118,10 +117,8 @@ public final class HealthChecker {
     }
 
     /** A bootstrap for one probe connection, whose connect may take at most the check's timeout. */
-    static Bootstrap probeBootstrap(EventLoopGroup loops, ChannelFactory<? extends Channel> channels, long timeoutMillis) {
-        return new Bootstrap()
-                .group(loops)
-                .channelFactory(channels)
+    static Bootstrap probeBootstrap(EventLoopGroup loops, Dialer dialer, long timeoutMillis) {
+        return dialer.bootstrap(loops)
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, timeoutMillis));
     }
 
@@ -161,9 +158,9 @@ public final class HealthChecker {
             inFlight++;
             HealthCheckConfig check = session.config();
             if (check.kind() instanceof HealthCheckConfig.Grpc) {
-                GrpcProbe.run(loops, channels, endpoint, check, passed -> control.execute(() -> done(passed)));
+                GrpcProbe.run(loops, dialer, endpoint, check, passed -> control.execute(() -> done(passed)));
             } else {
-                TcpProbe.run(loops, channels, endpoint, check, passed -> control.execute(() -> done(passed)));
+                TcpProbe.run(loops, dialer, endpoint, check, passed -> control.execute(() -> done(passed)));
             }
         }
 
@@ -218,7 +215,7 @@ public final class HealthChecker {
 
         private TcpProbe() {}
 
-        static void run(EventLoopGroup loops, ChannelFactory<? extends Channel> channels, Endpoint endpoint,
+        static void run(EventLoopGroup loops, Dialer dialer, Endpoint endpoint,
                         HealthCheckConfig check, Consumer<Boolean> result) {
             byte[] send;
             java.util.function.Supplier<ReplyCheck> reply;
@@ -240,7 +237,7 @@ public final class HealthChecker {
                     result.accept(passed);
                 }
             };
-            probeBootstrap(loops, channels, timeoutMillis)
+            probeBootstrap(loops, dialer, timeoutMillis)
                     .handler(new ChannelInitializer<Channel>() {
                         @Override
                         protected void initChannel(Channel ch) {

@@ -1,0 +1,28 @@
+package dev.sidecar.upstream;
+
+import static java.util.Objects.requireNonNull;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFactory;
+import io.netty.channel.EventLoopGroup;
+import io.netty.resolver.AddressResolverGroup;
+import java.net.SocketAddress;
+
+/**
+ * How the proxy opens upstream connections: the transport's socket channels and the resolver
+ * for endpoint host names. The resolver must not block: Netty's default resolves with
+ * {@code InetAddress.getByName} on the event loop, where a slow DNS server would stall every
+ * connection of that loop. (IP-literal endpoints are resolved once, when the config is built.)
+ */
+public record Dialer(ChannelFactory<? extends Channel> channels, AddressResolverGroup<? extends SocketAddress> resolver) {
+    public Dialer {
+        requireNonNull(channels, "channels");
+        requireNonNull(resolver, "resolver");
+    }
+
+    /** A bootstrap for one upstream connection on {@code group}, with this dialer's channels and resolver. */
+    public Bootstrap bootstrap(EventLoopGroup group) {
+        return new Bootstrap().group(group).channelFactory(channels).resolver(resolver);
+    }
+}
