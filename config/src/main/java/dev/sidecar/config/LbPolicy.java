@@ -20,9 +20,4 @@ public enum LbPolicy {
     public String configName() {
         return configName;
     }
-
-    /** True for the policies that map a request's hash key to an endpoint. */
-    public boolean usesHash() {
-        return this == RING_HASH || this == MAGLEV;
-    }
 }

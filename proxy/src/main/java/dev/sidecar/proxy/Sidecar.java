@@ -400,9 +400,6 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
         return config;
     }
 
-    String transportName() {
-        return transport.configName();
-    }
 
     /** Open downstream connections over all listeners. */
     public synchronized int activeConnections() {

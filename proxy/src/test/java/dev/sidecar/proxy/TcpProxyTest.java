@@ -41,7 +41,12 @@ class TcpProxyTest {
     }
 
     private Sidecar proxy(String listenerExtra, String clusterExtra, String... endpoints) {
-        StringBuilder yaml = new StringBuilder("""
+        return proxyOn("auto", listenerExtra, clusterExtra, endpoints);
+    }
+
+    private Sidecar proxyOn(String transport, String listenerExtra, String clusterExtra, String... endpoints) {
+        StringBuilder yaml = new StringBuilder("server: { transport: " + transport + " }\n");
+        yaml.append("""
                 admin: { address: 127.0.0.1:0 }
                 listeners:
                   - name: in
@@ -144,12 +149,7 @@ class TcpProxyTest {
     @ValueSource(strings = {"io_uring", "epoll", "nio"})
     void clients_that_send_and_close_at_once_are_served_on_every_transport(String transport) {
         TcpUpstream echo = track(TcpUpstream.echo());
-        Sidecar proxy = track(Sidecar.start(ConfigLoader.parse("""
-                server: { transport: %s }
-                admin: { address: 127.0.0.1:0 }
-                listeners: [{ name: in, address: 127.0.0.1:0, cluster: up }]
-                clusters: [{ name: up, endpoints: [{ address: %s }] }]
-                """.formatted(transport, echo.address()))));
+        Sidecar proxy = proxyOn(transport, "", "", echo.address());
         for (int i = 0; i < 300; i++) {
             Traffic.EchoResult r = Traffic.echo(port(proxy), 1 + i * 7, i);
             assertTrue(r.exact(), transport + " connection " + i + ": " + r);
@@ -161,12 +161,7 @@ class TcpProxyTest {
     @ValueSource(strings = {"io_uring", "epoll", "nio"})
     void a_host_name_endpoint_is_resolved_and_reached(String transport) {
         TcpUpstream echo = track(TcpUpstream.echo());
-        Sidecar proxy = track(Sidecar.start(ConfigLoader.parse("""
-                server: { transport: %s }
-                admin: { address: 127.0.0.1:0 }
-                listeners: [{ name: in, address: 127.0.0.1:0, cluster: up, max_connect_attempts: 1 }]
-                clusters: [{ name: up, endpoints: [{ address: "localhost:%d" }] }]
-                """.formatted(transport, echo.port()))));
+        Sidecar proxy = proxyOn(transport, "max_connect_attempts: 1", "", "localhost:" + echo.port());
         assertTrue(proxy.clusters().get("up").snapshot().endpoints().get(0).socketAddress().isUnresolved(), "a name, left for the resolver");
         for (int i = 0; i < 3; i++) {
             assertTrue(Traffic.echo(port(proxy), 100, i).exact());

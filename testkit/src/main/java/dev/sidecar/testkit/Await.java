@@ -2,7 +2,6 @@ package dev.sidecar.testkit;
 
 import java.time.Duration;
 import java.util.function.BooleanSupplier;
-import java.util.function.Supplier;
 
 /** Waiting on a condition, with a bound: the only way tests wait. */
 public final class Await {
@@ -23,19 +22,5 @@ public final class Await {
 
     public static void until(String what, BooleanSupplier condition) {
         until(what, Duration.ofSeconds(10), condition);
-    }
-
-    /** Like {@link #until}, with the last value seen in the failure message. */
-    public static <T> void untilValue(String what, Duration limit, Supplier<T> value, java.util.function.Predicate<T> ok) {
-        Object[] last = new Object[1];
-        try {
-            until(what, limit, () -> {
-                T v = value.get();
-                last[0] = v;
-                return ok.test(v);
-            });
-        } catch (AssertionError e) {
-            throw new AssertionError(e.getMessage() + " (last value: " + last[0] + ")", e);
-        }
     }
 }
