@@ -10,6 +10,8 @@ import java.util.Optional;
  * A named set of upstream endpoints and how to balance, check and reach them.
  *
  * @param outlierDetection null when passive outlier detection is off
+ * @param upstreamProtocol what the endpoints speak when HTTP listeners route to the cluster
+ * @param httpPool the upstream connection pools of HTTP traffic
  */
 public record ClusterConfig(
         String name,
@@ -19,7 +21,9 @@ public record ClusterConfig(
         LbSettings lbSettings,
         List<HealthCheckConfig> healthChecks,
         OutlierDetectionConfig outlierDetection,
-        CircuitBreakersConfig circuitBreakers) {
+        CircuitBreakersConfig circuitBreakers,
+        UpstreamProtocol upstreamProtocol,
+        HttpPoolConfig httpPool) {
 
     public static final LbPolicy DEFAULT_LB_POLICY = LbPolicy.ROUND_ROBIN;
     /** Envoy's default; long enough for a loaded host, short enough to fail over quickly. */
@@ -33,6 +37,8 @@ public record ClusterConfig(
         requireNonNull(lbSettings, "lbSettings");
         healthChecks = List.copyOf(healthChecks);
         requireNonNull(circuitBreakers, "circuitBreakers");
+        requireNonNull(upstreamProtocol, "upstreamProtocol");
+        requireNonNull(httpPool, "httpPool");
     }
 
     /** A cluster with defaults for everything but these. */
@@ -55,7 +61,7 @@ public record ClusterConfig(
     public Builder toBuilder() {
         return new Builder(name).lbPolicy(lbPolicy).connectTimeout(connectTimeout).endpoints(endpoints)
                 .lbSettings(lbSettings).healthChecks(healthChecks).outlierDetection(outlierDetection)
-                .circuitBreakers(circuitBreakers);
+                .circuitBreakers(circuitBreakers).upstreamProtocol(upstreamProtocol).httpPool(httpPool);
     }
 
     public static final class Builder {
@@ -67,6 +73,8 @@ public record ClusterConfig(
         private List<HealthCheckConfig> healthChecks = List.of();
         private OutlierDetectionConfig outlierDetection;
         private CircuitBreakersConfig circuitBreakers = CircuitBreakersConfig.DEFAULT;
+        private UpstreamProtocol upstreamProtocol = UpstreamProtocol.HTTP1;
+        private HttpPoolConfig httpPool = HttpPoolConfig.DEFAULT;
 
         private Builder(String name) {
             this.name = name;
@@ -107,8 +115,19 @@ public record ClusterConfig(
             return this;
         }
 
+        public Builder upstreamProtocol(UpstreamProtocol v) {
+            upstreamProtocol = v;
+            return this;
+        }
+
+        public Builder httpPool(HttpPoolConfig v) {
+            httpPool = v;
+            return this;
+        }
+
         public ClusterConfig build() {
-            return new ClusterConfig(name, lbPolicy, connectTimeout, endpoints, lbSettings, healthChecks, outlierDetection, circuitBreakers);
+            return new ClusterConfig(name, lbPolicy, connectTimeout, endpoints, lbSettings, healthChecks, outlierDetection, circuitBreakers,
+                    upstreamProtocol, httpPool);
         }
     }
 }

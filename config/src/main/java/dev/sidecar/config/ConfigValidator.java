@@ -91,8 +91,12 @@ final class ConfigValidator {
                     error(path + ".address", l.address() + " is already the address of listeners[" + first + "]");
                 }
             }
-            if (l.cluster().isEmpty()) {
-                error(path + ".cluster", "is required");
+            if (l.protocol() == ListenerProtocol.HTTP && l.routeConfig() != null) {
+                if (!l.cluster().isEmpty()) {
+                    error(path + ".cluster", "an http listener has either cluster or route_config, not both");
+                }
+            } else if (l.cluster().isEmpty()) {
+                error(path + ".cluster", l.protocol() == ListenerProtocol.HTTP ? "is required (or a route_config)" : "is required");
             } else if (!clusterNames.contains(l.cluster())) {
                 error(path + ".cluster", "no cluster named '" + l.cluster() + "'" + known(clusterNames));
             }

@@ -15,6 +15,10 @@ import java.util.List;
  * @param accessLog where finished connections are logged; null when off (the default)
  * @param hashPolicy where the hash key for ring_hash and maglev clusters comes from; on L4 only
  *     the source IP
+ * @param cluster where a TCP listener's connections go; on an HTTP listener, a shorthand for a
+ *     route table that sends every request there ("" when {@code routeConfig} is set)
+ * @param routeConfig an HTTP listener's routing; null on TCP listeners and with the shorthand
+ * @param http an HTTP listener's limits and timeouts
  */
 public record ListenerConfig(
         String name,
@@ -25,7 +29,9 @@ public record ListenerConfig(
         Duration idleTimeout,
         int maxConnectAttempts,
         List<HashPolicy> hashPolicy,
-        AccessLogConfig accessLog) {
+        AccessLogConfig accessLog,
+        RouteConfig routeConfig,
+        HttpSettings http) {
 
     public static final int DEFAULT_MAX_CONNECTIONS = 10_000;
     public static final Duration DEFAULT_IDLE_TIMEOUT = Duration.ofHours(1);
@@ -38,6 +44,12 @@ public record ListenerConfig(
         requireNonNull(cluster, "cluster");
         requireNonNull(idleTimeout, "idleTimeout");
         hashPolicy = List.copyOf(hashPolicy);
+        requireNonNull(http, "http");
+    }
+
+    /** The routing an HTTP listener runs: its route_config, or the one-cluster shorthand. */
+    public RouteConfig routes() {
+        return routeConfig != null ? routeConfig : RouteConfig.toCluster(cluster);
     }
 
     public static Builder builder(String name, HostPort address, String cluster) {
@@ -54,6 +66,8 @@ public record ListenerConfig(
         private int maxConnectAttempts = DEFAULT_MAX_CONNECT_ATTEMPTS;
         private List<HashPolicy> hashPolicy = List.of();
         private AccessLogConfig accessLog;
+        private RouteConfig routeConfig;
+        private HttpSettings http = HttpSettings.DEFAULT;
 
         private Builder(String name, HostPort address, String cluster) {
             this.name = name;
@@ -91,9 +105,19 @@ public record ListenerConfig(
             return this;
         }
 
+        public Builder routeConfig(RouteConfig routeConfig) {
+            this.routeConfig = routeConfig;
+            return this;
+        }
+
+        public Builder http(HttpSettings http) {
+            this.http = http;
+            return this;
+        }
+
         public ListenerConfig build() {
             return new ListenerConfig(name, address, protocol, cluster, maxConnections, idleTimeout, maxConnectAttempts, hashPolicy,
-                    accessLog);
+                    accessLog, routeConfig, http);
         }
     }
 }

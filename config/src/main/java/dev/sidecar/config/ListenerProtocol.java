@@ -1,8 +1,10 @@
 package dev.sidecar.config;
 
-/** What a listener speaks. HTTP comes with the L7 listeners. */
+/** What a listener speaks: bytes relayed to one cluster, or HTTP requests routed one by one. */
 public enum ListenerProtocol {
-    TCP("tcp");
+    TCP("tcp"),
+    /** HTTP/1.1 and HTTP/2 (prior knowledge or h2c upgrade) on the same port. */
+    HTTP("http");
 
     private final String configName;
 
