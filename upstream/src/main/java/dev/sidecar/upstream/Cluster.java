@@ -26,6 +26,9 @@ import java.util.function.LongSupplier;
 public final class Cluster {
     private final String name;
     private final AtomicInteger activeConnections = new AtomicInteger();
+    private final AtomicInteger activeRequests = new AtomicInteger();
+    private final AtomicInteger activeRetries = new AtomicInteger();
+    private final LongAdder requests = new LongAdder();
     private final LongAdder connections = new LongAdder();
     private final LongAdder connectFailures = new LongAdder();
     private final LongAdder overflows = new LongAdder();
@@ -175,6 +178,54 @@ public final class Cluster {
         endpoint.requestFinished();
     }
 
+    /**
+     * Starts an HTTP request unless the cluster has {@code circuit_breakers.max_requests} in
+     * flight; false (and an overflow counted) when it has. Pair a true with {@link #requestEnded}.
+     */
+    public boolean tryRequest(int maxRequests) {
+        if (activeRequests.incrementAndGet() > maxRequests) {
+            activeRequests.decrementAndGet();
+            overflows.increment();
+            return false;
+        }
+        requests.increment();
+        return true;
+    }
+
+    public void requestEnded() {
+        activeRequests.decrementAndGet();
+    }
+
+    /** HTTP requests in flight over all endpoints. */
+    public int activeRequests() {
+        return activeRequests.get();
+    }
+
+    public long requests() {
+        return requests.sum();
+    }
+
+    /**
+     * Admits one retry. Retries in flight are bounded twice: by {@code circuit_breakers.max_retries}
+     * and by a budget of a fifth of the requests in flight (never below 3, Envoy's
+     * min_retry_concurrency), so a failing upstream cannot be hit by a retry storm that multiplies
+     * its load. Pair a true with {@link #retryEnded}.
+     */
+    public boolean tryRetry(int maxRetries) {
+        int budget = Math.max(3, activeRequests.get() / 5);
+        int limit = Math.min(maxRetries, budget);
+        if (activeRetries.incrementAndGet() > limit) {
+            activeRetries.decrementAndGet();
+            overflows.increment();
+            return false;
+        }
+        return true;
+    }
+
+    public void retryEnded() {
+        activeRetries.decrementAndGet();
+    }
+
     /** Work refused because a circuit breaker was open. */
     public long overflows() {
         return overflows.sum();
@@ -201,6 +252,19 @@ public final class Cluster {
         if (reset) {
             gatewayFailure(endpoint, endpoint.failedInARow());
         } else if (sawEof) {
+            endpoint.resetConsecutiveFailures();
+        }
+    }
+
+    /**
+     * The outcome of one HTTP request for outlier detection: a gateway error (502, 503, 504, or a
+     * reset or timeout before the response) extends the endpoint's run of failures; any other
+     * response ends it.
+     */
+    public void httpResult(Endpoint endpoint, boolean gatewayError) {
+        if (gatewayError) {
+            gatewayFailure(endpoint, endpoint.failedInARow());
+        } else {
             endpoint.resetConsecutiveFailures();
         }
     }

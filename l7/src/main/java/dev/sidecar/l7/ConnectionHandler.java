@@ -1,0 +1,274 @@
+package dev.sidecar.l7;
+
+import dev.sidecar.config.HttpSettings;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelDuplexHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.ChannelPromise;
+import io.netty.handler.codec.ByteToMessageDecoder;
+import io.netty.handler.codec.http.HttpDecoderConfig;
+import io.netty.handler.codec.http.HttpServerUpgradeHandler;
+import io.netty.handler.codec.http2.DefaultHttp2GoAwayFrame;
+import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
+import io.netty.handler.codec.http2.Http2CodecUtil;
+import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2FrameCodec;
+import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
+import io.netty.handler.codec.http2.Http2MultiplexHandler;
+import io.netty.handler.codec.http2.Http2ServerUpgradeCodec;
+import io.netty.handler.codec.http2.Http2Settings;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec;
+import io.netty.util.AsciiString;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.net.InetSocketAddress;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * First in every downstream connection's pipeline, for its whole life: admission against
+ * {@code max_connections}, the connection idle timeout, the requests in flight, and the drain.
+ * It starts with a {@link Sniffer} behind it that looks at the first bytes and installs either
+ * the HTTP/2 pipeline (the client sent the connection preface: prior knowledge) or the HTTP/1.1
+ * one (which can still become HTTP/2 through an h2c upgrade).
+ */
+final class ConnectionHandler extends ChannelDuplexHandler {
+    private static final byte[] PREFACE = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+
+    final HttpProxy proxy;
+    final HttpProxy.Settings settings;
+    private ChannelHandlerContext ctx;
+    private boolean h2;
+    private boolean admitted;
+    private boolean draining;
+    private int activeRequests;
+    private long lastActivity;
+    /** The client's address as x-forwarded-for carries it; computed once per connection. */
+    String clientIp = "";
+
+    ConnectionHandler(HttpProxy proxy, HttpProxy.Settings settings) {
+        this.proxy = proxy;
+        this.settings = settings;
+    }
+
+    boolean h2() {
+        return h2;
+    }
+
+    boolean draining() {
+        return draining || proxy.draining();
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        this.ctx = ctx;
+    }
+
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) throws Exception {
+        HttpListenerStats stats = proxy.stats();
+        if (stats.activeConnections.incrementAndGet() > settings.config().maxConnections()) {
+            stats.activeConnections.decrementAndGet();
+            stats.refused.increment();
+            ctx.close();
+            return;
+        }
+        admitted = true;
+        stats.accepted.increment();
+        proxy.connections().add(ctx.channel());
+        if (ctx.channel().remoteAddress() instanceof InetSocketAddress a && a.getAddress() != null) {
+            clientIp = a.getAddress().getHostAddress();
+        }
+        lastActivity = proxy.nanoClock().getAsLong();
+        scheduleIdleCheck(settings.config().idleTimeout().toNanos());
+        ctx.pipeline().addAfter(ctx.name(), "sniffer", new Sniffer());
+        super.channelActive(ctx);
+        ctx.read();
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+        if (admitted) {
+            proxy.stats().activeConnections.decrementAndGet();
+        }
+        super.channelInactive(ctx);
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        lastActivity = proxy.nanoClock().getAsLong();
+        ctx.fireChannelRead(msg);
+    }
+
+    @Override
+    public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
+        lastActivity = proxy.nanoClock().getAsLong();
+        ctx.write(msg, promise);
+    }
+
+    void requestStarted() {
+        activeRequests++;
+        proxy.stats().activeRequests.incrementAndGet();
+    }
+
+    void requestEnded() {
+        activeRequests--;
+        proxy.stats().activeRequests.decrementAndGet();
+        if (activeRequests == 0 && draining() && h2) {
+            ctx.close();
+        }
+    }
+
+    /** The connection idle timeout: closes a connection with no request in flight and no bytes either way. */
+    private void scheduleIdleCheck(long delayNanos) {
+        ctx.executor().schedule(() -> {
+            if (!ctx.channel().isActive()) {
+                return;
+            }
+            long idle = settings.config().idleTimeout().toNanos();
+            long quiet = proxy.nanoClock().getAsLong() - lastActivity;
+            if (activeRequests == 0 && quiet >= idle) {
+                ctx.close();
+            } else {
+                scheduleIdleCheck(Math.max(idle - quiet, idle / 8));
+            }
+        }, delayNanos, TimeUnit.NANOSECONDS);
+    }
+
+    /** Graceful drain of this connection: HTTP/2 gets GOAWAY; HTTP/1.1 closes after its response. */
+    void drain() {
+        if (!ctx.channel().isActive() || draining) {
+            return;
+        }
+        draining = true;
+        if (h2) {
+            ctx.channel().writeAndFlush(new DefaultHttp2GoAwayFrame(Http2Error.NO_ERROR));
+        }
+        if (activeRequests == 0) {
+            ctx.close();
+        }
+    }
+
+    private void installHttp2(ChannelHandlerContext at) {
+        h2 = true;
+        proxy.stats().h2Connections.increment();
+        at.pipeline().addAfter(at.name(), "h2", http2Codec());
+        at.pipeline().addAfter("h2", "h2-streams", http2Streams());
+        at.pipeline().addAfter("h2-streams", "sink", new Sink());
+        at.channel().config().setAutoRead(true); // streams apply backpressure through their windows
+        growConnectionWindow(at);
+    }
+
+    private Http2FrameCodec http2Codec() {
+        HttpSettings s = settings.http();
+        int windowSeconds = (int) Math.max(1, s.resetWindow().toSeconds());
+        return Http2FrameCodecBuilder.forServer()
+                .initialSettings(Http2Settings.defaultSettings()
+                        .maxConcurrentStreams(s.maxConcurrentStreams())
+                        .initialWindowSize(s.initialStreamWindow())
+                        .maxHeaderListSize(s.maxHeaderListSize()))
+                .validateHeaders(true)
+                .decoderEnforceMaxRstFramesPerWindow(s.maxResetsPerWindow(), windowSeconds)
+                .encoderEnforceMaxRstFramesPerWindow(s.maxResetsPerWindow(), windowSeconds)
+                .decoderEnforceMaxConsecutiveEmptyDataFrames(s.maxConsecutiveEmptyFrames())
+                .encoderEnforceMaxQueuedControlFrames(s.maxQueuedControlFrames())
+                .build();
+    }
+
+    private Http2MultiplexHandler http2Streams() {
+        return new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
+            @Override
+            protected void initChannel(Http2StreamChannel ch) {
+                ch.config().setAutoRead(false);
+                ch.config().setOption(ChannelOption.WRITE_BUFFER_WATER_MARK, HttpProxy.WATER_MARK);
+                ch.pipeline().addLast(new Http2StreamFrameToHttpObjectCodec(true, true));
+                ch.pipeline().addLast(new DownstreamHandler(ConnectionHandler.this, true));
+            }
+        });
+    }
+
+    /** RFC 9113 starts the connection window at 65,535 whatever SETTINGS say; grow it to the configured size. */
+    private void growConnectionWindow(ChannelHandlerContext at) {
+        int delta = settings.http().initialConnectionWindow() - Http2CodecUtil.DEFAULT_WINDOW_SIZE;
+        if (delta > 0) {
+            at.channel().writeAndFlush(new DefaultHttp2WindowUpdateFrame(delta));
+        }
+    }
+
+    private void installHttp1(ChannelHandlerContext at) {
+        HttpSettings s = settings.http();
+        HttpDecoderConfig decoder = new HttpDecoderConfig()
+                .setMaxInitialLineLength(s.maxUriLength() + 64)
+                .setMaxHeaderSize(s.maxHeaderListSize())
+                .setMaxChunkSize(16 * 1024)
+                .setAllowDuplicateContentLengths(false)
+                .setAllowPartialChunks(true)
+                .setStrictLineParsing(true)
+                .setValidateHeaders(true);
+        Http1ServerCodec codec = new Http1ServerCodec(decoder);
+        at.pipeline().addAfter(at.name(), "h1", codec);
+        at.pipeline().addAfter("h1", "h2c-upgrade", new HttpServerUpgradeHandler(codec, protocol -> {
+            if (AsciiString.contentEquals(Http2CodecUtil.HTTP_UPGRADE_PROTOCOL_NAME, protocol)) {
+                h2 = true;
+                proxy.stats().h2Connections.increment();
+                return new Http2ServerUpgradeCodec(http2Codec(), http2Streams());
+            }
+            return null;
+        }, s.bufferLimit()));
+        at.pipeline().addAfter("h2c-upgrade", "request", new DownstreamHandler(this, false));
+    }
+
+    /**
+     * Decides the protocol from the first bytes, then leaves the pipeline (handing on what it
+     * read). A client that sends nothing within the request-headers timeout is closed.
+     */
+    private final class Sniffer extends ByteToMessageDecoder {
+        private ScheduledFuture<?> timer;
+
+        @Override
+        public void handlerAdded(ChannelHandlerContext ctx) throws Exception {
+            super.handlerAdded(ctx);
+            timer = ctx.executor().schedule(() -> {
+                ctx.close();
+            }, settings.http().requestHeadersTimeout().toNanos(), TimeUnit.NANOSECONDS);
+        }
+
+        @Override
+        protected void handlerRemoved0(ChannelHandlerContext ctx) {
+            timer.cancel(false);
+        }
+
+        @Override
+        protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
+            int n = Math.min(in.readableBytes(), PREFACE.length);
+            for (int i = 0; i < n; i++) {
+                if (in.getByte(in.readerIndex() + i) != PREFACE[i]) {
+                    installHttp1(ctx);
+                    ctx.pipeline().remove(this);
+                    return;
+                }
+            }
+            if (n == PREFACE.length) {
+                installHttp2(ctx);
+                ctx.pipeline().remove(this);
+            }
+        }
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        ctx.close();
+    }
+
+    /** A stray message at the end of the pipeline (e.g. connection frames after an upgrade). */
+    static final class Sink extends ChannelInboundHandlerAdapter {
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            ReferenceCountUtil.release(msg);
+        }
+    }
+}

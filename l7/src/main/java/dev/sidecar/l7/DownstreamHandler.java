@@ -1,0 +1,183 @@
+package dev.sidecar.l7;
+
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpObject;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpServerUpgradeHandler;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.util.ArrayDeque;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The downstream end of requests: on an HTTP/1.1 connection, one request after another (a
+ * pipelined request waits, decoded, until the one before it is answered); on an HTTP/2 stream
+ * channel, its one request. Each request becomes an {@link Exchange}. Reads are explicit
+ * (AUTO_READ off): the exchange asks for more of the request body only while its upstream is
+ * writable.
+ */
+final class DownstreamHandler extends ChannelInboundHandlerAdapter {
+    final ConnectionHandler connection;
+    final boolean h2;
+    ChannelHandlerContext ctx;
+    private Exchange exchange;
+    private final ArrayDeque<HttpObject> queued = new ArrayDeque<>(2);
+    private ScheduledFuture<?> headersTimer;
+    private boolean closed;
+
+    DownstreamHandler(ConnectionHandler connection, boolean h2) {
+        this.connection = connection;
+        this.h2 = h2;
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        this.ctx = ctx;
+        if (!h2) {
+            armHeadersTimer();
+        }
+        if (ctx.channel().isActive()) {
+            ctx.read();
+        }
+    }
+
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) throws Exception {
+        ctx.read();
+        super.channelActive(ctx);
+    }
+
+    /** Slowloris guard: the next request's headers must be complete within the timeout. */
+    private void armHeadersTimer() {
+        headersTimer = ctx.executor().schedule(() -> {
+            if (exchange == null && queued.isEmpty()) {
+                ctx.close();
+            }
+        }, connection.settings.http().requestHeadersTimeout().toNanos(), TimeUnit.NANOSECONDS);
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (!(msg instanceof HttpObject o) || closed) {
+            ReferenceCountUtil.release(msg);
+            return;
+        }
+        if (exchange != null || !queued.isEmpty()) {
+            if (exchange != null && queued.isEmpty() && o instanceof HttpContent c && !exchange.requestComplete()) {
+                exchange.onRequestContent(c);
+            } else {
+                queued.add(o);
+            }
+            return;
+        }
+        handle(o);
+    }
+
+    private void handle(HttpObject o) {
+        if (o instanceof HttpRequest request) {
+            if (headersTimer != null) {
+                headersTimer.cancel(false);
+                headersTimer = null;
+            }
+            exchange = new Exchange(this, request);
+            exchange.start();
+        } else {
+            ReferenceCountUtil.release(o); // the rest of a request that was answered without it
+        }
+    }
+
+    /** The exchange wants more of its request body. */
+    void readRequest() {
+        ctx.read();
+    }
+
+    /**
+     * The exchange is over. On HTTP/1.1, the next queued request starts, or the connection reads
+     * for one, or it closes ({@code keepAlive} false, or draining); on HTTP/2 the stream channel
+     * has ended with the response, or is reset here if the request had not.
+     */
+    void exchangeFinished(boolean keepAlive) {
+        exchange = null;
+        if (h2) {
+            if (!keepAlive) {
+                ctx.close();
+            }
+            return;
+        }
+        if (!keepAlive || connection.draining()) {
+            closed = true;
+            releaseQueued();
+            ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+            return;
+        }
+        HttpObject next;
+        while (exchange == null && (next = queued.poll()) != null) {
+            handle(next);
+        }
+        while (exchange != null && !exchange.requestComplete() && queued.peek() instanceof HttpContent c) {
+            queued.poll();
+            exchange.onRequestContent(c);
+        }
+        if (exchange == null) {
+            armHeadersTimer();
+            ctx.read();
+        }
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+        if (exchange != null) {
+            exchange.onRequestReadComplete();
+        }
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) throws Exception {
+        if (exchange != null && ctx.channel().isWritable()) {
+            exchange.onDownstreamWritable();
+        }
+        super.channelWritabilityChanged(ctx);
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+        closed = true;
+        if (headersTimer != null) {
+            headersTimer.cancel(false);
+        }
+        if (exchange != null) {
+            exchange.onDownstreamClosed();
+        }
+        releaseQueued();
+        super.channelInactive(ctx);
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+        if (evt instanceof HttpServerUpgradeHandler.UpgradeEvent) {
+            // h2c: the upgrade request continues as stream 1 of the new HTTP/2 connection
+            if (headersTimer != null) {
+                headersTimer.cancel(false);
+            }
+            releaseQueued();
+            ctx.pipeline().replace(this, "sink", new ConnectionHandler.Sink());
+        }
+        super.userEventTriggered(ctx, evt);
+    }
+
+    private void releaseQueued() {
+        HttpObject o;
+        while ((o = queued.poll()) != null) {
+            ReferenceCountUtil.release(o);
+        }
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        ctx.close();
+    }
+}

@@ -1,0 +1,308 @@
+package dev.sidecar.l7;
+
+import dev.sidecar.config.ClusterConfig;
+import dev.sidecar.upstream.Cluster;
+import dev.sidecar.upstream.Endpoint;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
+import io.netty.handler.codec.http.HttpClientCodec;
+import io.netty.handler.codec.http2.Http2FrameCodec;
+import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
+import io.netty.handler.codec.http2.Http2GoAwayFrame;
+import io.netty.handler.codec.http2.Http2MultiplexHandler;
+import io.netty.handler.codec.http2.Http2Settings;
+import io.netty.handler.codec.http2.Http2SettingsFrame;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
+import io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.Future;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The upstream connections of one endpoint on one event loop, for one protocol. Only that loop
+ * touches it, so it has no locks; a request's upstream channel is always on its downstream
+ * channel's loop, so a proxied byte never changes thread.
+ *
+ * <p>HTTP/1.1: idle keep-alive connections in a LIFO (the most recently used is the least likely
+ * to have been closed by the upstream), each closed after the cluster's pool idle timeout.
+ * HTTP/2: multiplexed connections, each taking streams up to the peer's
+ * SETTINGS_MAX_CONCURRENT_STREAMS; another connection is opened when all are full, and one that
+ * received GOAWAY takes no new streams and closes when its last one ends.
+ */
+final class EndpointPool {
+    /** Until the peer's SETTINGS say otherwise; RFC 9113 recommends at least 100. */
+    private static final int ASSUMED_MAX_STREAMS = 100;
+
+    final Endpoint endpoint;
+    private final Cluster cluster;
+    private final EventLoop loop;
+    private final UpstreamPools pools;
+    private final boolean h2;
+    private final ArrayDeque<UpstreamStream> idle = new ArrayDeque<>();
+    private final List<H2Connection> connections = new ArrayList<>();
+    private ClusterConfig config;
+
+    EndpointPool(Endpoint endpoint, Cluster cluster, EventLoop loop, UpstreamPools pools, boolean h2) {
+        this.endpoint = endpoint;
+        this.cluster = cluster;
+        this.loop = loop;
+        this.pools = pools;
+        this.h2 = h2;
+    }
+
+    /** Called by an exchange wanting a channel to send one request on. */
+    void acquire(ClusterConfig config, UpstreamPools.Acquirer acquirer) {
+        this.config = config;
+        if (h2) {
+            acquireStream(acquirer);
+            return;
+        }
+        UpstreamStream s;
+        while (!acquirer.wantsFreshConnection() && (s = idle.pollFirst()) != null) {
+            if (s.channel.isActive()) {
+                acquirer.acquired(s, true);
+                return;
+            }
+        }
+        connectHttp1(acquirer);
+    }
+
+    int idleConnections() {
+        return idle.size();
+    }
+
+    private boolean admitConnection(UpstreamPools.Acquirer acquirer) {
+        if (!cluster.tryConnectionOpened(endpoint, config.circuitBreakers().maxConnections())) {
+            acquirer.failed(new PoolOverflow("cluster " + cluster.name() + " is at circuit_breakers.max_connections"), false);
+            return false;
+        }
+        return true;
+    }
+
+    private Bootstrap bootstrap(boolean autoRead) {
+        return pools.dialer().bootstrap(loop)
+                .option(ChannelOption.AUTO_READ, autoRead)
+                .option(ChannelOption.TCP_NODELAY, true)
+                .option(ChannelOption.ALLOCATOR, pools.allocator())
+                .option(ChannelOption.WRITE_BUFFER_WATER_MARK, HttpProxy.WATER_MARK)
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.max(1, Math.min(Integer.MAX_VALUE, config.connectTimeout().toMillis())));
+    }
+
+    private void connectHttp1(UpstreamPools.Acquirer acquirer) {
+        if (!admitConnection(acquirer)) {
+            return;
+        }
+        Bootstrap b = bootstrap(false).handler(new ChannelInitializer<>() {
+            @Override
+            protected void initChannel(Channel ch) {
+                ch.pipeline().addLast(new HttpClientCodec(4096, HttpProxy.MAX_UPSTREAM_HEADER_BYTES, 64 * 1024));
+                ch.pipeline().addLast(new UpstreamStream(ch, EndpointPool.this, null));
+            }
+        });
+        ChannelFuture f = b.connect(endpoint.socketAddress());
+        Channel ch = f.channel();
+        endpoint.track(ch);
+        ch.closeFuture().addListener(x -> cluster.connectionClosed(endpoint));
+        f.addListener(x -> {
+            if (f.isSuccess()) {
+                acquirer.acquired(ch.pipeline().get(UpstreamStream.class), false);
+            } else {
+                cluster.connectFailed(endpoint);
+                acquirer.failed(f.cause(), true);
+            }
+        });
+    }
+
+    /** A connection that finished a request cleanly is kept for the next one, up to the pool's cap. */
+    void offerIdle(UpstreamStream s) {
+        int max = config.httpPool().maxIdleConnections();
+        int maxUses = config.httpPool().maxRequestsPerConnection();
+        if (idle.size() >= max || (maxUses > 0 && s.uses >= maxUses) || pools.closing()) {
+            s.channel.close();
+            return;
+        }
+        long since = System.nanoTime();
+        s.idleSince = since;
+        idle.addFirst(s);
+        s.channel.config().setAutoRead(true); // so a close by the upstream is noticed while idle
+        long idleNanos = config.httpPool().idleTimeout().toNanos();
+        loop.schedule(() -> {
+            if (s.idleSince == since && s.exchange() == null && idle.remove(s)) {
+                s.channel.close();
+            }
+        }, idleNanos, TimeUnit.NANOSECONDS);
+    }
+
+    void closed(UpstreamStream s) {
+        idle.remove(s);
+    }
+
+    /** Closes every idle connection (the proxy is shutting down or the endpoint went away). */
+    void closeIdle() {
+        UpstreamStream s;
+        while ((s = idle.pollFirst()) != null) {
+            s.channel.close();
+        }
+        for (H2Connection c : new ArrayList<>(connections)) {
+            if (c.streams == 0) {
+                c.channel.close();
+            }
+        }
+    }
+
+    // ---- HTTP/2 ----
+
+    private void acquireStream(UpstreamPools.Acquirer acquirer) {
+        for (H2Connection c : connections) {
+            if (c.hasRoom()) {
+                c.open(acquirer);
+                return;
+            }
+        }
+        if (!admitConnection(acquirer)) {
+            return;
+        }
+        H2Connection c = new H2Connection();
+        connections.add(c);
+        c.connect(acquirer);
+    }
+
+    /** One multiplexed upstream connection. */
+    final class H2Connection {
+        Channel channel;
+        private boolean connected;
+        boolean goingAway;
+        /** Streams handed out and not yet ended, plus those waiting for the connect. */
+        int streams;
+        private int maxStreams = ASSUMED_MAX_STREAMS;
+        private final ArrayDeque<UpstreamPools.Acquirer> waiting = new ArrayDeque<>();
+        private long idleSince;
+
+        boolean hasRoom() {
+            return !goingAway && (channel == null || channel.isActive()) && streams < maxStreams;
+        }
+
+        void connect(UpstreamPools.Acquirer first) {
+            streams++;
+            waiting.add(first);
+            Http2FrameCodec codec = Http2FrameCodecBuilder.forClient()
+                    .initialSettings(Http2Settings.defaultSettings().pushEnabled(false).initialWindowSize(HttpProxy.UPSTREAM_STREAM_WINDOW))
+                    .validateHeaders(true)
+                    .build();
+            Bootstrap b = bootstrap(true).handler(new ChannelInitializer<>() {
+                @Override
+                protected void initChannel(Channel ch) {
+                    ch.pipeline().addLast(codec);
+                    ch.pipeline().addLast(new Http2MultiplexHandler(new ChannelInboundHandlerAdapter()));
+                    ch.pipeline().addLast(new ConnectionEvents());
+                }
+            });
+            ChannelFuture f = b.connect(endpoint.socketAddress());
+            channel = f.channel();
+            endpoint.track(channel);
+            channel.closeFuture().addListener(x -> {
+                cluster.connectionClosed(endpoint);
+                connections.remove(this);
+            });
+            f.addListener(x -> {
+                if (f.isSuccess()) {
+                    connected = true;
+                    UpstreamPools.Acquirer a;
+                    while ((a = waiting.poll()) != null) {
+                        streams--;
+                        open(a);
+                    }
+                } else {
+                    cluster.connectFailed(endpoint);
+                    connections.remove(this);
+                    UpstreamPools.Acquirer a;
+                    while ((a = waiting.poll()) != null) {
+                        streams--;
+                        a.failed(f.cause(), true);
+                    }
+                }
+            });
+        }
+
+        void open(UpstreamPools.Acquirer acquirer) {
+            streams++;
+            if (!connected) {
+                waiting.add(acquirer);
+                return;
+            }
+            new Http2StreamChannelBootstrap(channel)
+                    .option(ChannelOption.AUTO_READ, false)
+                    .handler(new ChannelInitializer<Http2StreamChannel>() {
+                        @Override
+                        protected void initChannel(Http2StreamChannel ch) {
+                            ch.pipeline().addLast(new Http2StreamFrameToHttpObjectCodec(false, true));
+                            ch.pipeline().addLast(new UpstreamStream(ch, EndpointPool.this, H2Connection.this));
+                        }
+                    })
+                    .open()
+                    .addListener((Future<Http2StreamChannel> f) -> {
+                        if (f.isSuccess()) {
+                            acquirer.acquired(f.getNow().pipeline().get(UpstreamStream.class), false);
+                        } else {
+                            streams--;
+                            acquirer.failed(f.cause(), false);
+                        }
+                    });
+        }
+
+        void streamEnded() {
+            streams--;
+            if (streams == 0) {
+                if (goingAway || pools.closing()) {
+                    channel.close();
+                    return;
+                }
+                long since = System.nanoTime();
+                idleSince = since;
+                loop.schedule(() -> {
+                    if (streams == 0 && idleSince == since) {
+                        channel.close();
+                    }
+                }, config.httpPool().idleTimeout().toNanos(), TimeUnit.NANOSECONDS);
+            }
+        }
+
+        /** Connection-level frames the multiplexer passes up: the peer's limits and its GOAWAY. */
+        private final class ConnectionEvents extends ChannelInboundHandlerAdapter {
+            @Override
+            public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                if (msg instanceof Http2SettingsFrame s && s.settings().maxConcurrentStreams() != null) {
+                    maxStreams = (int) Math.min(Integer.MAX_VALUE, s.settings().maxConcurrentStreams());
+                } else if (msg instanceof Http2GoAwayFrame) {
+                    goingAway = true;
+                    if (streams == 0) {
+                        ctx.close();
+                    }
+                }
+                ReferenceCountUtil.release(msg);
+            }
+
+            @Override
+            public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+                ctx.close();
+            }
+        }
+    }
+
+    /** A request refused because the cluster's connection limit is reached. */
+    static final class PoolOverflow extends RuntimeException {
+        PoolOverflow(String message) {
+            super(message, null, false, false);
+        }
+    }
+}

@@ -1,0 +1,201 @@
+package dev.sidecar.l7;
+
+import dev.sidecar.config.RouteConfig;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.util.AsciiString;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * What the proxy does to headers on the way through: hop-by-hop headers end at each hop
+ * (RFC 9110 section 7.6.1), forwarding headers are added, a request id and a trace context are
+ * created when missing, and the route's own additions and removals are applied.
+ */
+final class HeaderPolicy {
+    static final AsciiString X_FORWARDED_FOR = AsciiString.cached("x-forwarded-for");
+    static final AsciiString X_FORWARDED_PROTO = AsciiString.cached("x-forwarded-proto");
+    static final AsciiString X_REQUEST_ID = AsciiString.cached("x-request-id");
+    static final AsciiString TRACEPARENT = AsciiString.cached("traceparent");
+    static final AsciiString GRPC_TIMEOUT = AsciiString.cached("grpc-timeout");
+    static final AsciiString GRPC_STATUS = AsciiString.cached("grpc-status");
+    static final AsciiString GRPC_MESSAGE = AsciiString.cached("grpc-message");
+    static final AsciiString OVERLOADED = AsciiString.cached("x-sidecar-overloaded");
+    static final AsciiString KEEP_ALIVE = AsciiString.cached("keep-alive");
+    static final AsciiString PROXY_CONNECTION = AsciiString.cached("proxy-connection");
+    /** Netty's HTTP/2 conversion carries pseudo-headers in these; a client must never set them. */
+    private static final String NETTY_EXTENSION_PREFIX = "x-http2-";
+
+    private HeaderPolicy() {}
+
+    /**
+     * Removes hop-by-hop headers: Connection and every header it names, Keep-Alive,
+     * Proxy-Connection, TE except {@code trailers}, Transfer-Encoding and Upgrade (the caller
+     * restores framing and an upgrade it carries on), and Netty's HTTP/2 extension headers.
+     */
+    static void stripHopByHop(HttpHeaders h) {
+        List<String> connection = h.getAll(HttpHeaderNames.CONNECTION);
+        if (!connection.isEmpty()) {
+            for (String value : connection) {
+                for (String token : value.split(",")) {
+                    String name = token.trim();
+                    if (!name.isEmpty()) {
+                        h.remove(name);
+                    }
+                }
+            }
+            h.remove(HttpHeaderNames.CONNECTION);
+        }
+        h.remove(KEEP_ALIVE);
+        h.remove(PROXY_CONNECTION);
+        h.remove(HttpHeaderNames.TRANSFER_ENCODING);
+        h.remove(HttpHeaderNames.UPGRADE);
+        String te = h.get(HttpHeaderNames.TE);
+        if (te != null) {
+            h.remove(HttpHeaderNames.TE);
+            if (containsToken(te, "trailers")) {
+                h.set(HttpHeaderNames.TE, HttpHeaderValues.TRAILERS);
+            }
+        }
+        stripExtensions(h);
+    }
+
+    static void stripExtensions(HttpHeaders h) {
+        if (h.isEmpty()) {
+            return;
+        }
+        boolean any = false;
+        for (Iterator<Map.Entry<CharSequence, CharSequence>> it = h.iteratorCharSequence(); it.hasNext(); ) {
+            CharSequence name = it.next().getKey();
+            if (name.length() > NETTY_EXTENSION_PREFIX.length() && AsciiString.regionMatches(name, true, 0, NETTY_EXTENSION_PREFIX, 0, 8)) {
+                any = true;
+                break;
+            }
+        }
+        if (any) {
+            h.names().stream().filter(n -> n.regionMatches(true, 0, NETTY_EXTENSION_PREFIX, 0, 8)).toList().forEach(h::remove);
+        }
+    }
+
+    static boolean containsToken(String value, String token) {
+        for (String part : value.split(",")) {
+            String t = part.trim();
+            int semi = t.indexOf(';');
+            if ((semi < 0 ? t : t.substring(0, semi).trim()).equalsIgnoreCase(token)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** x-forwarded-for gets the client's address appended; x-forwarded-proto says how it reached us. */
+    static void forwarded(HttpHeaders h, String clientIp, String scheme) {
+        String xff = h.get(X_FORWARDED_FOR);
+        if (!clientIp.isEmpty()) {
+            h.set(X_FORWARDED_FOR, xff == null ? clientIp : xff + ", " + clientIp);
+        }
+        h.set(X_FORWARDED_PROTO, scheme);
+    }
+
+    /**
+     * Adds x-request-id and a W3C traceparent when missing. A created trace id is the request id's
+     * 128 bits, so logs keyed by either find the same request.
+     */
+    static void requestIdentity(HttpHeaders h, boolean generateRequestId) {
+        String id = h.get(X_REQUEST_ID);
+        boolean hasTrace = h.contains(TRACEPARENT);
+        if (id != null && hasTrace) {
+            return;
+        }
+        ThreadLocalRandom r = ThreadLocalRandom.current();
+        long hi = r.nextLong();
+        long lo = r.nextLong();
+        if (id == null && generateRequestId) {
+            // a version-4 UUID: 4 in the version nibble, 10 in the variant bits
+            long vhi = (hi & ~0xF000L) | 0x4000L;
+            long vlo = (lo & 0x3FFFFFFFFFFFFFFFL) | 0x8000000000000000L;
+            h.set(X_REQUEST_ID, new java.util.UUID(vhi, vlo).toString());
+            hi = vhi;
+            lo = vlo;
+        }
+        if (!hasTrace) {
+            h.set(TRACEPARENT, "00-" + hex(hi) + hex(lo) + "-" + hex(r.nextLong() | 1) + "-00");
+        }
+    }
+
+    private static String hex(long v) {
+        String s = Long.toHexString(v);
+        return s.length() == 16 ? s : "0".repeat(16 - s.length()) + s;
+    }
+
+    static void applyRequest(HttpHeaders h, RouteConfig.HeaderMutations m) {
+        if (m.isEmpty()) {
+            return;
+        }
+        for (String name : m.requestRemove()) {
+            h.remove(name);
+        }
+        for (RouteConfig.HeaderValue v : m.requestAdd()) {
+            if (v.append()) {
+                h.add(v.name(), v.value());
+            } else {
+                h.set(v.name(), v.value());
+            }
+        }
+    }
+
+    static void applyResponse(HttpHeaders h, RouteConfig.HeaderMutations m) {
+        if (m.isEmpty()) {
+            return;
+        }
+        for (String name : m.responseRemove()) {
+            h.remove(name);
+        }
+        for (RouteConfig.HeaderValue v : m.responseAdd()) {
+            if (v.append()) {
+                h.add(v.name(), v.value());
+            } else {
+                h.set(v.name(), v.value());
+            }
+        }
+    }
+
+    /** Rewrites the matched prefix of the request's path, keeping the rest and the query. */
+    static void rewritePrefix(HttpRequest request, String prefix, String replacement) {
+        String uri = request.uri();
+        if (prefix != null && uri.startsWith(prefix)) {
+            request.setUri(replacement + uri.substring(prefix.length()));
+        }
+    }
+
+    /**
+     * A gRPC timeout ({@code grpc-timeout}: up to 8 digits and a unit, H M S m u n) in
+     * nanoseconds, or -1 when absent or malformed.
+     */
+    static long grpcTimeoutNanos(String v) {
+        if (v == null || v.length() < 2 || v.length() > 9) {
+            return -1;
+        }
+        long n = 0;
+        for (int i = 0; i < v.length() - 1; i++) {
+            char c = v.charAt(i);
+            if (c < '0' || c > '9') {
+                return -1;
+            }
+            n = n * 10 + (c - '0');
+        }
+        return switch (v.charAt(v.length() - 1)) {
+            case 'H' -> n * 3_600_000_000_000L;
+            case 'M' -> n * 60_000_000_000L;
+            case 'S' -> n * 1_000_000_000L;
+            case 'm' -> n * 1_000_000L;
+            case 'u' -> n * 1_000L;
+            case 'n' -> n;
+            default -> -1;
+        };
+    }
+}

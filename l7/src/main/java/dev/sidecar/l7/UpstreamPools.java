@@ -1,0 +1,84 @@
+package dev.sidecar.l7;
+
+import static java.util.Objects.requireNonNull;
+
+import dev.sidecar.config.ClusterConfig;
+import dev.sidecar.upstream.Cluster;
+import dev.sidecar.upstream.Dialer;
+import dev.sidecar.upstream.Endpoint;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.channel.EventLoop;
+import io.netty.util.concurrent.FastThreadLocal;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Every HTTP listener's upstream connection pools: per event loop, per endpoint, per protocol.
+ * Endpoints keep their identity across config updates, so their pooled connections survive an
+ * update that keeps them; a removed endpoint's connections are closed by its drain.
+ */
+public final class UpstreamPools {
+    private final Dialer dialer;
+    private final ByteBufAllocator allocator;
+    private final List<Map<Endpoint, EndpointPool[]>> all = new ArrayList<>();
+    private volatile boolean closing;
+    private final FastThreadLocal<Map<Endpoint, EndpointPool[]>> perLoop = new FastThreadLocal<>() {
+        @Override
+        protected Map<Endpoint, EndpointPool[]> initialValue() {
+            Map<Endpoint, EndpointPool[]> m = new HashMap<>();
+            synchronized (all) {
+                all.add(m);
+            }
+            return m;
+        }
+    };
+
+    public UpstreamPools(Dialer dialer, ByteBufAllocator allocator) {
+        this.dialer = requireNonNull(dialer, "dialer");
+        this.allocator = requireNonNull(allocator, "allocator");
+    }
+
+    /** Gets a channel for one request to {@code endpoint}; must run on {@code loop}. */
+    void acquire(EventLoop loop, Cluster cluster, ClusterConfig config, Endpoint endpoint, boolean h2, Acquirer acquirer) {
+        EndpointPool[] pair = perLoop.get().computeIfAbsent(endpoint, e -> new EndpointPool[2]);
+        int i = h2 ? 1 : 0;
+        EndpointPool pool = pair[i];
+        if (pool == null) {
+            pool = pair[i] = new EndpointPool(endpoint, cluster, loop, this, h2);
+        }
+        pool.acquire(config, acquirer);
+    }
+
+    /** From now on, connections are not kept idle, and the idle ones are closed. */
+    public void close() {
+        closing = true;
+    }
+
+    boolean closing() {
+        return closing;
+    }
+
+    Dialer dialer() {
+        return dialer;
+    }
+
+    ByteBufAllocator allocator() {
+        return allocator;
+    }
+
+    /** Told when a channel for one request is ready, or why none could be had. */
+    interface Acquirer {
+        /** @param reused the channel carried earlier requests (a failure on it may be a stale connection) */
+        void acquired(UpstreamStream stream, boolean reused);
+
+        /** @param connectFailure the endpoint could not be reached (not a local limit) */
+        void failed(Throwable cause, boolean connectFailure);
+
+        /** True when a pooled idle connection must not be used (the last one turned out stale). */
+        default boolean wantsFreshConnection() {
+            return false;
+        }
+    }
+}
