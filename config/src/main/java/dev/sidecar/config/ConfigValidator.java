@@ -1,13 +1,16 @@
 package dev.sidecar.config;
 
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.regex.Pattern;
+import java.util.regex.PatternSyntaxException;
 
 /**
  * The semantic rules of a {@link ProxyConfig}: ranges, names, references between sections.
@@ -58,6 +61,7 @@ final class ConfigValidator {
             }
             c.outlierDetectionIfEnabled().ifPresent(o -> outlierDetection(path + ".outlier_detection", o));
             circuitBreakers(path + ".circuit_breakers", c.circuitBreakers());
+            httpPool(path + ".http_pool", c.httpPool());
             Map<HostPort, Integer> seen = new HashMap<>();
             for (int j = 0; j < c.endpoints().size(); j++) {
                 EndpointConfig e = c.endpoints().get(j);
@@ -113,9 +117,331 @@ final class ConfigValidator {
                 HashPolicy p = l.hashPolicy().get(h);
                 if (l.protocol() == ListenerProtocol.TCP && !(p instanceof HashPolicy.SourceIp)) {
                     error(path + ".hash_policy[" + h + "]", "a tcp listener can hash only on source_ip");
+                } else {
+                    hashPolicy(path + ".hash_policy[" + h + "]", p);
+                }
+            }
+            if (l.protocol() == ListenerProtocol.HTTP) {
+                if (l.routeConfig() != null) {
+                    routeConfig(path + ".route_config", l.routeConfig(), clusterNames);
+                }
+                httpSettings(path + ".http", l.http());
+            } else {
+                if (l.routeConfig() != null) {
+                    error(path + ".route_config", "only for protocol: http");
+                }
+                if (!l.http().equals(HttpSettings.DEFAULT)) {
+                    error(path + ".http", "only for protocol: http");
                 }
             }
         }
+    }
+
+    private void hashPolicy(String path, HashPolicy p) {
+        if (p instanceof HashPolicy.Header h) {
+            headerName(path + ".header", h.name(), true);
+        } else if (p instanceof HashPolicy.Cookie c) {
+            if (c.name().isEmpty()) {
+                error(path + ".cookie.name", "is required");
+            }
+            if (c.ttl() != null) {
+                positive(path + ".cookie.ttl", c.ttl(), true);
+            }
+        } else if (p instanceof HashPolicy.QueryParameter q && q.name().isEmpty()) {
+            error(path + ".query_parameter", "is required");
+        }
+    }
+
+    private void httpSettings(String path, HttpSettings h) {
+        range(path + ".buffer_limit", h.bufferLimit(), 1024, 16 * 1024 * 1024);
+        range(path + ".max_concurrent_streams", h.maxConcurrentStreams(), 1, Integer.MAX_VALUE);
+        range(path + ".initial_stream_window", h.initialStreamWindow(), 1024, Integer.MAX_VALUE);
+        // every HTTP/2 connection window starts at 65535 and SETTINGS cannot lower it (only
+        // WINDOW_UPDATE changes it, upwards), so a smaller value could not be honoured
+        range(path + ".initial_connection_window", h.initialConnectionWindow(), 65_535, Integer.MAX_VALUE);
+        range(path + ".max_header_list_size", h.maxHeaderListSize(), 1024, 1024 * 1024);
+        range(path + ".max_headers", h.maxHeaders(), 1, 10_000);
+        range(path + ".max_uri_length", h.maxUriLength(), 256, 1024 * 1024);
+        range(path + ".max_resets_per_window", h.maxResetsPerWindow(), 1, 1_000_000);
+        positive(path + ".reset_window", h.resetWindow(), false);
+        range(path + ".max_continuation_frames", h.maxContinuationFrames(), 1, 10_000);
+        range(path + ".max_queued_control_frames", h.maxQueuedControlFrames(), 1, 1_000_000);
+        range(path + ".max_consecutive_empty_frames", h.maxConsecutiveEmptyFrames(), 1, 10_000);
+        // a client may otherwise hold a connection open forever by sending headers slowly
+        positive(path + ".request_headers_timeout", h.requestHeadersTimeout(), false);
+        positive(path + ".stream_idle_timeout", h.streamIdleTimeout(), true);
+        positive(path + ".route_timeout", h.routeTimeout(), true);
+    }
+
+    private void httpPool(String path, HttpPoolConfig p) {
+        positive(path + ".idle_timeout", p.idleTimeout(), false);
+        range(path + ".max_idle_connections", p.maxIdleConnections(), 0, 10_000);
+        range(path + ".max_requests_per_connection", p.maxRequestsPerConnection(), 0, Integer.MAX_VALUE);
+    }
+
+    // ---- route_config ----
+
+    /**
+     * An exact host (with an optional port), a host with one wildcard at either end
+     * ({@code *.api.local}, {@code *-api.local}, {@code api.*}), or {@code *} alone.
+     */
+    private static final Pattern DOMAIN = Pattern.compile(
+            "(?:\\*[A-Za-z0-9._-]+|[A-Za-z0-9._-]+\\*|[A-Za-z0-9_-]+(?:\\.[A-Za-z0-9_-]+)*|\\[[0-9A-Fa-f:.]+\\])(?::(\\d{1,5}))?");
+    /** RFC 9110 token: what a header name may contain. */
+    private static final Pattern TOKEN = Pattern.compile("[!#$%&'*+.^_`|~0-9A-Za-z-]+");
+    private static final Set<Integer> REDIRECT_CODES = Set.of(301, 302, 303, 307, 308);
+    /** Large enough for an error page; a direct response is held in memory by every route that has it. */
+    static final int MAX_DIRECT_RESPONSE_BODY = 4096;
+
+    private void routeConfig(String path, RouteConfig rc, Set<String> clusterNames) {
+        if (rc.virtualHosts().isEmpty()) {
+            error(path + ".virtual_hosts", "is empty: give at least one virtual host (domains: [\"*\"] matches every request)");
+        }
+        Set<String> names = new HashSet<>();
+        // Envoy rejects a domain two virtual hosts share: which one a request reaches would
+        // depend on their order, silently
+        Map<String, String> domains = new HashMap<>();
+        for (int i = 0; i < rc.virtualHosts().size(); i++) {
+            RouteConfig.VirtualHost vh = rc.virtualHosts().get(i);
+            String vp = path + ".virtual_hosts[" + i + "]";
+            if (vh.name().isEmpty()) {
+                error(vp + ".name", "is required");
+            } else if (!names.add(vh.name())) {
+                error(vp + ".name", "duplicate virtual host name '" + vh.name() + "'");
+            }
+            if (vh.domains().isEmpty()) {
+                error(vp + ".domains", "is empty: list the hosts this virtual host serves, or \"*\" for any");
+            }
+            for (int d = 0; d < vh.domains().size(); d++) {
+                String dp = vp + ".domains[" + d + "]";
+                String domain = vh.domains().get(d);
+                if (domain(dp, domain)) {
+                    String first = domains.putIfAbsent(domain.toLowerCase(Locale.ROOT), "virtual_hosts[" + i + "].domains[" + d + "]");
+                    if (first != null) {
+                        error(dp, "'" + domain + "' is already " + first);
+                    }
+                }
+            }
+            for (int r = 0; r < vh.routes().size(); r++) {
+                route(vp + ".routes[" + r + "]", vh.routes().get(r), clusterNames);
+            }
+            headerMutations(vp, vh.headers());
+            rateLimit(vp + ".rate_limit", vh.rateLimit());
+        }
+    }
+
+    private boolean domain(String path, String domain) {
+        var m = DOMAIN.matcher(domain);
+        if (!domain.equals("*") && !m.matches()) {
+            error(path, "'" + domain + "' is not a domain: write a host (api.local, api.local:8080), *.suffix, prefix.* or *"
+                    + " (one wildcard, at an end)");
+            return false;
+        }
+        if (!domain.equals("*") && m.group(1) != null && Integer.parseInt(m.group(1)) > 65535) {
+            error(path, "'" + domain + "' has port " + m.group(1) + ", out of range 0..65535");
+            return false;
+        }
+        return true;
+    }
+
+    private void route(String path, RouteConfig.Route r, Set<String> clusterNames) {
+        match(path + ".match", r.match());
+        if (r.action() instanceof RouteConfig.Forward f) {
+            forward(path + ".route", f, clusterNames);
+        } else if (r.action() instanceof RouteConfig.Redirect rd) {
+            redirect(path + ".redirect", rd);
+        } else if (r.action() instanceof RouteConfig.DirectResponse d) {
+            range(path + ".direct_response.status", d.status(), 200, 599);
+            int bytes = d.body().getBytes(StandardCharsets.UTF_8).length;
+            if (bytes > MAX_DIRECT_RESPONSE_BODY) {
+                error(path + ".direct_response.body", bytes + " bytes is more than the " + MAX_DIRECT_RESPONSE_BODY + " allowed");
+            }
+        }
+        headerMutations(path, r.headers());
+        rateLimit(path + ".rate_limit", r.rateLimit());
+    }
+
+    private void match(String path, RouteConfig.Match m) {
+        RouteConfig.PathMatch p = m.path();
+        switch (p.kind()) {
+            case PREFIX -> startsWithSlash(path + ".prefix", p.value());
+            case EXACT -> startsWithSlash(path + ".path", p.value());
+            case REGEX -> regex(path + ".safe_regex", p.value());
+        }
+        for (int h = 0; h < m.headers().size(); h++) {
+            RouteConfig.HeaderMatcher hm = m.headers().get(h);
+            String hp = path + ".headers[" + h + "]";
+            headerName(hp + ".name", hm.name(), true);
+            if (hm.kind() == RouteConfig.HeaderMatcher.Kind.REGEX) {
+                regex(hp + ".safe_regex", hm.value());
+            }
+        }
+        for (int q = 0; q < m.queryParameters().size(); q++) {
+            RouteConfig.QueryMatcher qm = m.queryParameters().get(q);
+            String qp = path + ".query_parameters[" + q + "]";
+            if (qm.name().isEmpty()) {
+                error(qp + ".name", "is required");
+            }
+            if (qm.kind() == RouteConfig.HeaderMatcher.Kind.REGEX) {
+                regex(qp + ".safe_regex", qm.value());
+            }
+        }
+    }
+
+    private void startsWithSlash(String path, String value) {
+        if (!value.startsWith("/")) {
+            error(path, "'" + value + "' must start with '/'");
+        }
+    }
+
+    private void regex(String path, String regex) {
+        try {
+            Pattern.compile(regex);
+        } catch (PatternSyntaxException e) {
+            error(path, "'" + regex + "' is not a valid regular expression: " + e.getDescription()
+                    + (e.getIndex() >= 0 ? " at index " + e.getIndex() : ""));
+        }
+    }
+
+    private void forward(String path, RouteConfig.Forward f, Set<String> clusterNames) {
+        if (f.clusters().isEmpty()) {
+            error(path + ".weighted_clusters", "is empty: name at least one cluster");
+        }
+        // the record does not say which spelling a single cluster had: take the usual one, cluster: NAME
+        boolean single = f.clusters().size() == 1;
+        for (int w = 0; w < f.clusters().size(); w++) {
+            RouteConfig.WeightedCluster wc = f.clusters().get(w);
+            String wp = single ? path + ".cluster" : path + ".weighted_clusters[" + w + "].name";
+            if (wc.name().isEmpty()) {
+                error(wp, "is required");
+            } else if (!clusterNames.contains(wc.name())) {
+                error(wp, "no cluster named '" + wc.name() + "'" + known(clusterNames));
+            }
+            // every weight at least 1, so the total is too: no split can send nowhere
+            range(path + ".weighted_clusters[" + w + "].weight", wc.weight(), 1, 10_000);
+        }
+        if (f.timeout() != null) {
+            positive(path + ".timeout", f.timeout(), true);
+        }
+        if (f.retryPolicy() != null) {
+            retryPolicy(path + ".retry_policy", f.retryPolicy());
+        }
+        for (int h = 0; h < f.hashPolicy().size(); h++) {
+            hashPolicy(path + ".hash_policy[" + h + "]", f.hashPolicy().get(h));
+        }
+        if (f.prefixRewrite() != null) {
+            headerValue(path + ".prefix_rewrite", f.prefixRewrite());
+        }
+        if (f.hostRewrite() != null) {
+            if (f.hostRewrite().isEmpty()) {
+                error(path + ".host_rewrite", "is empty; leave it out to keep the request's host");
+            }
+            headerValue(path + ".host_rewrite", f.hostRewrite());
+        }
+    }
+
+    private void retryPolicy(String path, RouteConfig.RetryPolicy p) {
+        range(path + ".num_retries", p.numRetries(), 0, 10);
+        positive(path + ".per_try_timeout", p.perTryTimeout(), true);
+        positive(path + ".retry_back_off.base_interval", p.baseInterval(), false);
+        if (p.maxInterval().compareTo(p.baseInterval()) < 0) {
+            error(path + ".retry_back_off.max_interval", "must be at least base_interval (" + Durations.format(p.baseInterval()) + ")");
+        }
+        for (int i = 0; i < p.retriableStatusCodes().size(); i++) {
+            range(path + ".retriable_status_codes[" + i + "]", p.retriableStatusCodes().get(i), 100, 599);
+        }
+    }
+
+    private void redirect(String path, RouteConfig.Redirect r) {
+        if (r.scheme() != null && !r.scheme().equals("http") && !r.scheme().equals("https")) {
+            error(path + ".scheme_redirect", "'" + r.scheme() + "' is not one of http | https");
+        }
+        if (r.host() != null) {
+            if (r.host().isEmpty()) {
+                error(path + ".host_redirect", "is empty; leave it out to keep the request's host");
+            }
+            headerValue(path + ".host_redirect", r.host());
+        }
+        range(path + ".port_redirect", r.port(), 0, 65535);
+        if (r.path() != null && r.prefixRewrite() != null) {
+            error(path + ".prefix_rewrite", "a redirect has either path_redirect or prefix_rewrite, not both");
+        }
+        // these end up in the Location header
+        if (r.path() != null) {
+            startsWithSlash(path + ".path_redirect", r.path());
+            headerValue(path + ".path_redirect", r.path());
+        }
+        if (r.prefixRewrite() != null) {
+            headerValue(path + ".prefix_rewrite", r.prefixRewrite());
+        }
+        if (!REDIRECT_CODES.contains(r.responseCode())) {
+            error(path + ".response_code", r.responseCode() + " is not a redirect status: use 301, 302, 303, 307 or 308");
+        }
+    }
+
+    private void rateLimit(String path, RouteConfig.RateLimit r) {
+        if (r == null) {
+            return;
+        }
+        range(path + ".max_tokens", r.maxTokens(), 1, Integer.MAX_VALUE);
+        range(path + ".tokens_per_fill", r.tokensPerFill(), 1, Integer.MAX_VALUE);
+        if (r.fillInterval().compareTo(Duration.ofMillis(1)) < 0) {
+            error(path + ".fill_interval", "must be at least 1ms");
+        }
+    }
+
+    private void headerMutations(String path, RouteConfig.HeaderMutations m) {
+        headersToAdd(path + ".request_headers_to_add", m.requestAdd(), true);
+        headersToRemove(path + ".request_headers_to_remove", m.requestRemove(), true);
+        headersToAdd(path + ".response_headers_to_add", m.responseAdd(), false);
+        headersToRemove(path + ".response_headers_to_remove", m.responseRemove(), false);
+    }
+
+    private void headersToAdd(String path, List<RouteConfig.HeaderValue> headers, boolean request) {
+        for (int i = 0; i < headers.size(); i++) {
+            RouteConfig.HeaderValue h = headers.get(i);
+            String hp = path + "[" + i + "].header";
+            mutableHeader(hp + ".key", h.name(), request);
+            headerValue(hp + ".value", h.value());
+        }
+    }
+
+    private void headersToRemove(String path, List<String> names, boolean request) {
+        for (int i = 0; i < names.size(); i++) {
+            mutableHeader(path + "[" + i + "]", names.get(i), request);
+        }
+    }
+
+    /** Pseudo-headers are the proxy's to set; Host is the request's own (use host_rewrite). */
+    private void mutableHeader(String path, String name, boolean request) {
+        if (name.startsWith(":")) {
+            error(path, "'" + name + "' is a pseudo-header; the proxy sets those itself");
+        } else if (request && name.equalsIgnoreCase("host")) {
+            error(path, "the request's host is changed with host_rewrite, not a header mutation");
+        } else {
+            headerName(path, name, false);
+        }
+    }
+
+    /** @param pseudo whether a pseudo-header such as :method or :authority may be named (to match or hash on) */
+    private void headerName(String path, String name, boolean pseudo) {
+        String token = pseudo && name.startsWith(":") ? name.substring(1) : name;
+        if (name.isEmpty()) {
+            error(path, "is required");
+        } else if (!TOKEN.matcher(token).matches()) {
+            error(path, "'" + printable(name) + "' is not a valid header name: use letters, digits and !#$%&'*+-.^_`|~");
+        }
+    }
+
+    /** CR or LF in a value would let it end the header and start another (response splitting). */
+    private void headerValue(String path, String value) {
+        if (value.indexOf('\r') >= 0 || value.indexOf('\n') >= 0 || value.indexOf('\0') >= 0) {
+            error(path, "'" + printable(value) + "' contains CR, LF or NUL, which cannot be sent in a header");
+        }
+    }
+
+    private static String printable(String s) {
+        return s.replace("\r", "\\r").replace("\n", "\\n").replace("\0", "\\0");
     }
 
     private void lbSettings(String path, ClusterConfig c) {

@@ -18,6 +18,8 @@ import dev.sidecar.config.EndpointConfig;
 import dev.sidecar.config.HashPolicy;
 import dev.sidecar.config.HealthCheckConfig;
 import dev.sidecar.config.HealthStatus;
+import dev.sidecar.config.HttpPoolConfig;
+import dev.sidecar.config.HttpSettings;
 import dev.sidecar.config.LbSettings;
 import dev.sidecar.config.OutlierDetectionConfig;
 import dev.sidecar.config.HostPort;
@@ -25,8 +27,10 @@ import dev.sidecar.config.LbPolicy;
 import dev.sidecar.config.ListenerConfig;
 import dev.sidecar.config.ListenerProtocol;
 import dev.sidecar.config.ProxyConfig;
+import dev.sidecar.config.RouteConfig;
 import dev.sidecar.config.ServerConfig;
 import dev.sidecar.config.TransportChoice;
+import dev.sidecar.config.UpstreamProtocol;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -35,9 +39,12 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.EnumSet;
+import java.util.HashSet;
 import java.util.Iterator;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.function.Function;
 
@@ -53,6 +60,8 @@ public final class ConfigLoader {
             .build();
 
     private final List<ConfigError> errors = new ArrayList<>();
+    /** Clusters that left lb_policy out: their default depends on which listeners use them. */
+    private final Set<String> defaultLbPolicy = new HashSet<>();
 
     private ConfigLoader() {}
 
@@ -106,7 +115,42 @@ public final class ConfigLoader {
         AdminConfig admin = admin(root.get("admin"), "admin");
         List<ListenerConfig> listeners = list(root.get("listeners"), "listeners", this::listener);
         List<ClusterConfig> clusters = list(root.get("clusters"), "clusters", this::cluster);
-        return new ProxyConfig(server, admin, listeners, clusters);
+        return new ProxyConfig(server, admin, listeners, defaultLbPolicies(clusters, listeners));
+    }
+
+    /**
+     * A cluster that sets no lb_policy and carries only HTTP traffic balances with least_request:
+     * HTTP picks an endpoint per request, and counting requests in flight steers them away from a
+     * slow endpoint, where round robin keeps sending it its share. A cluster a TCP listener also
+     * uses keeps round_robin, the L4 default, so adding an HTTP route never changes how its
+     * connections are spread.
+     */
+    private List<ClusterConfig> defaultLbPolicies(List<ClusterConfig> clusters, List<ListenerConfig> listeners) {
+        Set<String> http = new HashSet<>();
+        Set<String> tcp = new HashSet<>();
+        for (ListenerConfig l : listeners) {
+            if (l.protocol() == ListenerProtocol.HTTP) {
+                http.addAll(routedClusters(l.routes()));
+            } else {
+                tcp.add(l.cluster());
+            }
+        }
+        return clusters.stream()
+                .map(c -> defaultLbPolicy.contains(c.name()) && http.contains(c.name()) && !tcp.contains(c.name())
+                        ? c.toBuilder().lbPolicy(LbPolicy.LEAST_REQUEST).build() : c)
+                .toList();
+    }
+
+    private static Set<String> routedClusters(RouteConfig routes) {
+        Set<String> names = new HashSet<>();
+        for (RouteConfig.VirtualHost vh : routes.virtualHosts()) {
+            for (RouteConfig.Route r : vh.routes()) {
+                if (r.action() instanceof RouteConfig.Forward f) {
+                    f.clusters().forEach(w -> names.add(w.name()));
+                }
+            }
+        }
+        return names;
     }
 
     private ServerConfig server(JsonNode node, String path) {
@@ -134,7 +178,7 @@ public final class ConfigLoader {
 
     private ListenerConfig listener(JsonNode node, String path) {
         knownKeys(node, path, "name", "address", "protocol", "cluster", "max_connections", "idle_timeout", "max_connect_attempts",
-                "hash_policy", "access_log");
+                "hash_policy", "access_log", "route_config", "http");
         AccessLogConfig accessLog = null;
         JsonNode al = section(node, "access_log", path);
         if (al != null) {
@@ -142,14 +186,351 @@ public final class ConfigLoader {
             knownKeys(al, p, "path", "queue_size");
             accessLog = new AccessLogConfig(requiredString(al, "path", p), integer(al, "queue_size", p, AccessLogConfig.DEFAULT_QUEUE_SIZE));
         }
-        return ListenerConfig.builder(requiredString(node, "name", path), address(node, "address", path, null), requiredString(node, "cluster", path))
+        JsonNode rc = section(node, "route_config", path);
+        JsonNode http = section(node, "http", path);
+        // cluster may be absent: an http listener can route with route_config instead; the
+        // validator says which of the two each protocol needs
+        return ListenerConfig.builder(requiredString(node, "name", path), address(node, "address", path, null), optionalString(node, "cluster", path))
                 .protocol(choice(node, "protocol", path, ListenerProtocol.values(), ListenerProtocol::configName, ListenerProtocol.TCP))
                 .maxConnections(integer(node, "max_connections", path, ListenerConfig.DEFAULT_MAX_CONNECTIONS))
                 .idleTimeout(duration(node, "idle_timeout", path, ListenerConfig.DEFAULT_IDLE_TIMEOUT))
                 .maxConnectAttempts(integer(node, "max_connect_attempts", path, ListenerConfig.DEFAULT_MAX_CONNECT_ATTEMPTS))
                 .hashPolicy(list(node.get("hash_policy"), path + ".hash_policy", this::hashPolicy))
                 .accessLog(accessLog)
+                .routeConfig(rc == null ? null : routeConfig(rc, join(path, "route_config")))
+                .http(http == null ? HttpSettings.DEFAULT : httpSettings(http, join(path, "http")))
                 .build();
+    }
+
+    private HttpSettings httpSettings(JsonNode node, String path) {
+        HttpSettings d = HttpSettings.DEFAULT;
+        knownKeys(node, path, "buffer_limit", "max_concurrent_streams", "initial_stream_window", "initial_connection_window",
+                "max_header_list_size", "max_headers", "max_uri_length", "max_resets_per_window", "reset_window",
+                "max_continuation_frames", "max_queued_control_frames", "max_consecutive_empty_frames", "request_headers_timeout",
+                "stream_idle_timeout", "route_timeout", "generate_request_id");
+        return new HttpSettings(
+                integer(node, "buffer_limit", path, d.bufferLimit()),
+                integer(node, "max_concurrent_streams", path, d.maxConcurrentStreams()),
+                integer(node, "initial_stream_window", path, d.initialStreamWindow()),
+                integer(node, "initial_connection_window", path, d.initialConnectionWindow()),
+                integer(node, "max_header_list_size", path, d.maxHeaderListSize()),
+                integer(node, "max_headers", path, d.maxHeaders()),
+                integer(node, "max_uri_length", path, d.maxUriLength()),
+                integer(node, "max_resets_per_window", path, d.maxResetsPerWindow()),
+                duration(node, "reset_window", path, d.resetWindow()),
+                integer(node, "max_continuation_frames", path, d.maxContinuationFrames()),
+                integer(node, "max_queued_control_frames", path, d.maxQueuedControlFrames()),
+                integer(node, "max_consecutive_empty_frames", path, d.maxConsecutiveEmptyFrames()),
+                duration(node, "request_headers_timeout", path, d.requestHeadersTimeout()),
+                duration(node, "stream_idle_timeout", path, d.streamIdleTimeout()),
+                duration(node, "route_timeout", path, d.routeTimeout()),
+                bool(node, "generate_request_id", path, d.generateRequestId()));
+    }
+
+    // ---- route_config, in Envoy's vocabulary ----
+
+    private RouteConfig routeConfig(JsonNode node, String path) {
+        knownKeys(node, path, "virtual_hosts");
+        return new RouteConfig(list(node.get("virtual_hosts"), path + ".virtual_hosts", this::virtualHost));
+    }
+
+    private RouteConfig.VirtualHost virtualHost(JsonNode node, String path) {
+        knownKeys(node, path, "name", "domains", "routes", "request_headers_to_add", "request_headers_to_remove",
+                "response_headers_to_add", "response_headers_to_remove", "rate_limit");
+        return new RouteConfig.VirtualHost(requiredString(node, "name", path),
+                list(node.get("domains"), path + ".domains", this::string, false),
+                list(node.get("routes"), path + ".routes", this::route),
+                headerMutations(node, path), rateLimit(node, path));
+    }
+
+    private RouteConfig.Route route(JsonNode node, String path) {
+        knownKeys(node, path, "name", "match", "route", "redirect", "direct_response", "request_headers_to_add",
+                "request_headers_to_remove", "response_headers_to_add", "response_headers_to_remove", "rate_limit");
+        RouteConfig.Match match = RouteConfig.Match.ANY;
+        JsonNode m = section(node, "match", path);
+        if (m != null) {
+            match = match(m, join(path, "match"));
+        } else if (!node.hasNonNull("match")) {
+            error(join(path, "match"), "is required (match: { prefix: / } matches every request)");
+        }
+        RouteConfig.Action action = new RouteConfig.DirectResponse(404, "");
+        String kind = exactlyOne(node, path, "route", "redirect", "direct_response");
+        JsonNode a = kind == null ? null : section(node, kind, path);
+        if (a != null) {
+            String p = join(path, kind);
+            action = switch (kind) {
+                case "route" -> forward(a, p);
+                case "redirect" -> redirect(a, p);
+                default -> directResponse(a, p);
+            };
+        } else if (kind != null && !node.hasNonNull(kind)) {
+            error(join(path, kind), "must be a mapping of keys to values, not null");
+        }
+        return new RouteConfig.Route(optionalString(node, "name", path), match, action, headerMutations(node, path), rateLimit(node, path));
+    }
+
+    private RouteConfig.Match match(JsonNode node, String path) {
+        knownKeys(node, path, "prefix", "path", "safe_regex", "headers", "query_parameters");
+        RouteConfig.PathMatch pathMatch = RouteConfig.Match.ANY.path();
+        String kind = exactlyOne(node, path, "prefix", "path", "safe_regex");
+        if (kind != null) {
+            pathMatch = switch (kind) {
+                case "prefix" -> new RouteConfig.PathMatch(RouteConfig.PathMatch.Kind.PREFIX, requiredString(node, kind, path));
+                case "path" -> new RouteConfig.PathMatch(RouteConfig.PathMatch.Kind.EXACT, requiredString(node, kind, path));
+                default -> new RouteConfig.PathMatch(RouteConfig.PathMatch.Kind.REGEX, regex(node, kind, path));
+            };
+        }
+        return new RouteConfig.Match(pathMatch, list(node.get("headers"), path + ".headers", this::headerMatcher),
+                list(node.get("query_parameters"), path + ".query_parameters", this::queryMatcher));
+    }
+
+    private RouteConfig.HeaderMatcher headerMatcher(JsonNode node, String path) {
+        knownKeys(node, path, "name", "exact", "prefix", "present", "safe_regex", "invert_match");
+        String name = requiredString(node, "name", path);
+        boolean invert = bool(node, "invert_match", path, false);
+        String kind = exactlyOne(node, path, "exact", "prefix", "present", "safe_regex");
+        if (kind == null) {
+            return new RouteConfig.HeaderMatcher(name, RouteConfig.HeaderMatcher.Kind.PRESENT, "", invert);
+        }
+        return switch (kind) {
+            case "exact" -> new RouteConfig.HeaderMatcher(name, RouteConfig.HeaderMatcher.Kind.EXACT, requiredString(node, kind, path), invert);
+            case "prefix" -> new RouteConfig.HeaderMatcher(name, RouteConfig.HeaderMatcher.Kind.PREFIX, requiredString(node, kind, path), invert);
+            case "present" -> {
+                // as in Envoy, present: false matches a request without the header
+                boolean present = bool(node, kind, path, true);
+                yield new RouteConfig.HeaderMatcher(name, RouteConfig.HeaderMatcher.Kind.PRESENT, "", present ? invert : !invert);
+            }
+            default -> new RouteConfig.HeaderMatcher(name, RouteConfig.HeaderMatcher.Kind.REGEX, regex(node, kind, path), invert);
+        };
+    }
+
+    private RouteConfig.QueryMatcher queryMatcher(JsonNode node, String path) {
+        knownKeys(node, path, "name", "exact", "present", "safe_regex");
+        String name = requiredString(node, "name", path);
+        String kind = exactlyOne(node, path, "exact", "present", "safe_regex");
+        if (kind == null) {
+            return new RouteConfig.QueryMatcher(name, RouteConfig.HeaderMatcher.Kind.PRESENT, "");
+        }
+        return switch (kind) {
+            case "exact" -> new RouteConfig.QueryMatcher(name, RouteConfig.HeaderMatcher.Kind.EXACT, requiredString(node, kind, path));
+            case "present" -> {
+                flagTrue(node.get(kind), join(path, kind));
+                yield new RouteConfig.QueryMatcher(name, RouteConfig.HeaderMatcher.Kind.PRESENT, "");
+            }
+            default -> new RouteConfig.QueryMatcher(name, RouteConfig.HeaderMatcher.Kind.REGEX, regex(node, kind, path));
+        };
+    }
+
+    /**
+     * A regular expression: a string, or Envoy's {@code { regex: "..." }}. Envoy configs may also
+     * name the engine ({@code google_re2: {}}); it is accepted and ignored, there being one engine.
+     * The validator compiles it.
+     */
+    private String regex(JsonNode parent, String key, String path) {
+        JsonNode node = parent.get(key);
+        if (node != null && node.isObject()) {
+            String p = join(path, key);
+            knownKeys(node, p, "regex", "google_re2");
+            return requiredString(node, "regex", p);
+        }
+        return requiredString(parent, key, path);
+    }
+
+    private RouteConfig.Forward forward(JsonNode node, String path) {
+        knownKeys(node, path, "cluster", "weighted_clusters", "timeout", "retry_policy", "hash_policy", "prefix_rewrite", "host_rewrite",
+                "host_rewrite_literal");
+        List<RouteConfig.WeightedCluster> clusters = List.of();
+        String kind = exactlyOne(node, path, "cluster", "weighted_clusters");
+        if ("cluster".equals(kind)) {
+            clusters = List.of(new RouteConfig.WeightedCluster(requiredString(node, kind, path), 1));
+        } else if (kind != null) {
+            clusters = weightedClusters(node.get(kind), join(path, kind));
+        }
+        RouteConfig.RetryPolicy retry = null;
+        JsonNode r = section(node, "retry_policy", path);
+        if (r != null) {
+            retry = retryPolicy(r, join(path, "retry_policy"));
+        }
+        // host_rewrite_literal is Envoy's name, host_rewrite the short one; either, not both
+        String hostKey = node.has("host_rewrite_literal") && !node.has("host_rewrite") ? "host_rewrite_literal" : "host_rewrite";
+        if (node.has("host_rewrite_literal") && node.has("host_rewrite")) {
+            error(path, "has either host_rewrite or host_rewrite_literal, not both");
+        }
+        return new RouteConfig.Forward(clusters, duration(node, "timeout", path, null), retry,
+                list(node.get("hash_policy"), path + ".hash_policy", this::hashPolicy),
+                nullableString(node, "prefix_rewrite", path), nullableString(node, hostKey, path));
+    }
+
+    /** A list of {@code {name, weight}}, or Envoy's {@code { clusters: [...] }} around it. Weight defaults to 1. */
+    private List<RouteConfig.WeightedCluster> weightedClusters(JsonNode node, String path) {
+        String p = path;
+        if (node.isObject()) {
+            knownKeys(node, path, "clusters");
+            p = join(path, "clusters");
+            node = node.get("clusters");
+            if (node == null || node.isNull()) {
+                error(p, "is required");
+                return List.of();
+            }
+        }
+        return list(node, p, (n, np) -> {
+            knownKeys(n, np, "name", "weight");
+            return new RouteConfig.WeightedCluster(requiredString(n, "name", np), integer(n, "weight", np, 1));
+        });
+    }
+
+    private RouteConfig.RetryPolicy retryPolicy(JsonNode node, String path) {
+        knownKeys(node, path, "retry_on", "num_retries", "per_try_timeout", "retry_back_off", "retriable_status_codes");
+        Duration base = RouteConfig.RetryPolicy.DEFAULT_BASE_INTERVAL;
+        Duration max = null;
+        JsonNode b = section(node, "retry_back_off", path);
+        if (b != null) {
+            String p = join(path, "retry_back_off");
+            knownKeys(b, p, "base_interval", "max_interval");
+            base = duration(b, "base_interval", p, base);
+            max = duration(b, "max_interval", p, null);
+        }
+        return new RouteConfig.RetryPolicy(retryOn(node, path), integer(node, "num_retries", path, 1),
+                duration(node, "per_try_timeout", path, Duration.ZERO), base,
+                max != null ? max : base.multipliedBy(10), // Envoy's default: ten times the base
+                list(node.get("retriable_status_codes"), path + ".retriable_status_codes", this::statusCode, false));
+    }
+
+    /** Envoy's comma-separated {@code retry_on}: {@code "connect-failure,5xx"}. */
+    private Set<RouteConfig.RetryOn> retryOn(JsonNode parent, String path) {
+        JsonNode node = parent.get("retry_on");
+        String text = requiredString(parent, "retry_on", path);
+        Set<RouteConfig.RetryOn> out = EnumSet.noneOf(RouteConfig.RetryOn.class);
+        if (node == null || !node.isTextual()) {
+            return out; // reported: a policy without conditions would never retry
+        }
+        for (String part : text.split(",", -1)) {
+            RouteConfig.RetryOn on = Arrays.stream(RouteConfig.RetryOn.values())
+                    .filter(v -> v.configName().equals(part.strip())).findFirst().orElse(null);
+            if (on == null) {
+                error(join(path, "retry_on"), "'" + part.strip() + "' is not one of "
+                        + String.join(" | ", Arrays.stream(RouteConfig.RetryOn.values()).map(RouteConfig.RetryOn::configName).toList()));
+            } else {
+                out.add(on);
+            }
+        }
+        return out;
+    }
+
+    private int statusCode(JsonNode node, String path) {
+        if (node.isIntegralNumber() && node.canConvertToInt()) {
+            return node.intValue();
+        }
+        error(path, "must be an HTTP status such as 503, not " + describe(node));
+        return 503;
+    }
+
+    /** Envoy's names for the redirect statuses, beside the numbers. */
+    private static final Map<String, Integer> REDIRECT_CODES = Map.of("MOVED_PERMANENTLY", 301, "FOUND", 302, "SEE_OTHER", 303,
+            "TEMPORARY_REDIRECT", 307, "PERMANENT_REDIRECT", 308);
+
+    private RouteConfig.Redirect redirect(JsonNode node, String path) {
+        knownKeys(node, path, "scheme_redirect", "host_redirect", "port_redirect", "path_redirect", "prefix_rewrite", "response_code",
+                "strip_query");
+        return new RouteConfig.Redirect(nullableString(node, "scheme_redirect", path), nullableString(node, "host_redirect", path),
+                integer(node, "port_redirect", path, 0), nullableString(node, "path_redirect", path),
+                nullableString(node, "prefix_rewrite", path), redirectCode(node, "response_code", path),
+                bool(node, "strip_query", path, false));
+    }
+
+    /** 301 by default, as in Envoy; the validator checks a number is a redirect status. */
+    private int redirectCode(JsonNode parent, String key, String path) {
+        JsonNode node = parent.get(key);
+        if (node == null || node.isNull()) {
+            return 301;
+        }
+        if (node.isIntegralNumber() && node.canConvertToInt()) {
+            return node.intValue();
+        }
+        if (node.isTextual() && REDIRECT_CODES.containsKey(node.asText())) {
+            return REDIRECT_CODES.get(node.asText());
+        }
+        error(join(path, key), describe(node) + " is not one of 301 | 302 | 303 | 307 | 308 | MOVED_PERMANENTLY | FOUND | SEE_OTHER"
+                + " | TEMPORARY_REDIRECT | PERMANENT_REDIRECT");
+        return 301;
+    }
+
+    /** {@code { status, body }}; body is a string or Envoy's {@code { inline_string: "..." }}. */
+    private RouteConfig.DirectResponse directResponse(JsonNode node, String path) {
+        knownKeys(node, path, "status", "body");
+        int status = 200;
+        if (!node.hasNonNull("status")) {
+            error(join(path, "status"), "is required");
+        } else {
+            status = integer(node, "status", path, status);
+        }
+        String body = "";
+        JsonNode b = node.get("body");
+        if (b != null && b.isObject()) {
+            String p = join(path, "body");
+            knownKeys(b, p, "inline_string");
+            body = optionalString(b, "inline_string", p);
+        } else {
+            body = optionalString(node, "body", path);
+        }
+        return new RouteConfig.DirectResponse(status, body);
+    }
+
+    private RouteConfig.HeaderMutations headerMutations(JsonNode node, String path) {
+        return new RouteConfig.HeaderMutations(
+                list(node.get("request_headers_to_add"), path + ".request_headers_to_add", this::headerValue),
+                list(node.get("request_headers_to_remove"), path + ".request_headers_to_remove", this::string, false),
+                list(node.get("response_headers_to_add"), path + ".response_headers_to_add", this::headerValue),
+                list(node.get("response_headers_to_remove"), path + ".response_headers_to_remove", this::string, false));
+    }
+
+    /** Envoy's {@code { header: { key, value }, append }}, or the flat {@code { name, value, append }}. */
+    private RouteConfig.HeaderValue headerValue(JsonNode node, String path) {
+        knownKeys(node, path, "header", "append", "name", "value");
+        boolean append = bool(node, "append", path, false);
+        if (!node.has("header")) {
+            return new RouteConfig.HeaderValue(requiredString(node, "name", path), requiredString(node, "value", path), append);
+        }
+        if (node.has("name") || node.has("value")) {
+            error(path, "has either header: { key, value } or name and value, not both");
+        }
+        JsonNode h = section(node, "header", path);
+        if (h == null) {
+            if (node.get("header").isNull()) {
+                error(join(path, "header"), "must be a mapping of keys to values, not null");
+            }
+            return new RouteConfig.HeaderValue("", "", append);
+        }
+        String p = join(path, "header");
+        knownKeys(h, p, "key", "value");
+        return new RouteConfig.HeaderValue(requiredString(h, "key", p), requiredString(h, "value", p), append);
+    }
+
+    /**
+     * Envoy's local rate limit token bucket, {@code { max_tokens, tokens_per_fill, fill_interval }},
+     * directly or inside {@code token_bucket}; null when the key is absent.
+     */
+    private RouteConfig.RateLimit rateLimit(JsonNode parent, String parentPath) {
+        JsonNode node = section(parent, "rate_limit", parentPath);
+        if (node == null) {
+            return null;
+        }
+        String path = join(parentPath, "rate_limit");
+        knownKeys(node, path, "max_tokens", "tokens_per_fill", "fill_interval", "token_bucket");
+        if (node.has("token_bucket")) {
+            if (node.size() > 1) {
+                error(path, "has either token_bucket or its fields, not both");
+            }
+            node = section(node, "token_bucket", path);
+            if (node == null) {
+                error(join(path, "token_bucket"), "is required");
+                return null;
+            }
+            path = join(path, "token_bucket");
+            knownKeys(node, path, "max_tokens", "tokens_per_fill", "fill_interval");
+        }
+        return new RouteConfig.RateLimit(requiredInteger(node, "max_tokens", path, 1), integer(node, "tokens_per_fill", path, 1),
+                requiredDuration(node, "fill_interval", path, Duration.ofSeconds(1)));
     }
 
     /** One of {@code source_ip: true}, {@code header: NAME}, {@code cookie: NAME | {name, ttl, path}}, {@code query_parameter: NAME}, {@code path: true}. */
@@ -196,7 +577,8 @@ public final class ConfigLoader {
 
     private ClusterConfig cluster(JsonNode node, String path) {
         knownKeys(node, path, "name", "lb_policy", "connect_timeout", "endpoints", "least_request_lb_config", "maglev_lb_config",
-                "ring_hash_lb_config", "common_lb_config", "health_checks", "outlier_detection", "circuit_breakers");
+                "ring_hash_lb_config", "common_lb_config", "health_checks", "outlier_detection", "circuit_breakers", "upstream_protocol",
+                "http_pool");
         LbSettings lb = LbSettings.DEFAULT;
         JsonNode n;
         if ((n = section(node, "least_request_lb_config", path)) != null) {
@@ -241,7 +623,20 @@ public final class ConfigLoader {
                     integer(n, "max_requests", p, breakers.maxRequests()),
                     integer(n, "max_retries", p, breakers.maxRetries()));
         }
-        return ClusterConfig.builder(requiredString(node, "name", path))
+        HttpPoolConfig pool = HttpPoolConfig.DEFAULT;
+        if ((n = section(node, "http_pool", path)) != null) {
+            String p = join(path, "http_pool");
+            knownKeys(n, p, "idle_timeout", "max_idle_connections", "max_requests_per_connection");
+            pool = new HttpPoolConfig(
+                    duration(n, "idle_timeout", p, pool.idleTimeout()),
+                    integer(n, "max_idle_connections", p, pool.maxIdleConnections()),
+                    integer(n, "max_requests_per_connection", p, pool.maxRequestsPerConnection()));
+        }
+        String name = requiredString(node, "name", path);
+        if (!node.hasNonNull("lb_policy")) {
+            defaultLbPolicy.add(name);
+        }
+        return ClusterConfig.builder(name)
                 .lbPolicy(choice(node, "lb_policy", path, LbPolicy.values(), LbPolicy::configName, ClusterConfig.DEFAULT_LB_POLICY))
                 .connectTimeout(duration(node, "connect_timeout", path, ClusterConfig.DEFAULT_CONNECT_TIMEOUT))
                 .endpoints(list(node.get("endpoints"), path + ".endpoints", this::endpoint))
@@ -249,24 +644,18 @@ public final class ConfigLoader {
                 .healthChecks(list(node.get("health_checks"), path + ".health_checks", this::healthCheck))
                 .outlierDetection(outlier)
                 .circuitBreakers(breakers)
+                .upstreamProtocol(choice(node, "upstream_protocol", path, UpstreamProtocol.values(), UpstreamProtocol::configName,
+                        UpstreamProtocol.HTTP1))
+                .httpPool(pool)
                 .build();
     }
 
     private HealthCheckConfig healthCheck(JsonNode node, String path) {
         knownKeys(node, path, "timeout", "interval", "interval_jitter", "initial_jitter", "unhealthy_interval", "no_traffic_interval",
                 "unhealthy_threshold", "healthy_threshold", "initially_healthy", "tcp_health_check", "http_health_check", "grpc_health_check");
-        List<String> kinds = new ArrayList<>();
-        for (String k : List.of("tcp_health_check", "http_health_check", "grpc_health_check")) {
-            if (node.has(k)) {
-                kinds.add(k);
-            }
-        }
         HealthCheckConfig.Kind kind = HealthCheckConfig.Tcp.connectOnly();
-        if (kinds.size() != 1) {
-            error(path, "must have exactly one of tcp_health_check, http_health_check, grpc_health_check"
-                    + (kinds.isEmpty() ? "" : " (found " + String.join(", ", kinds) + ")"));
-        } else {
-            String k = kinds.get(0);
+        String k = exactlyOne(node, path, "tcp_health_check", "http_health_check", "grpc_health_check");
+        if (k != null) {
             String p = join(path, k);
             JsonNode v = node.get(k);
             if (v.isNull()) {
@@ -346,6 +735,26 @@ public final class ConfigLoader {
 
     // ---- field readers: each reports its own error and returns a harmless value ----
 
+    /** The one of {@code keys} that {@code node} has, or null (reported) when it has none or several. */
+    private String exactlyOne(JsonNode node, String path, String... keys) {
+        List<String> found = Arrays.stream(keys).filter(node::has).toList();
+        if (found.size() == 1) {
+            return found.get(0);
+        }
+        error(path, "must have exactly one of " + String.join(", ", keys)
+                + (found.isEmpty() ? "" : " (found " + String.join(", ", found) + ")"));
+        return null;
+    }
+
+    /** A list item that must be a string. */
+    private String string(JsonNode node, String path) {
+        if (node.isTextual()) {
+            return node.asText();
+        }
+        error(path, "must be a string, not " + describe(node));
+        return "";
+    }
+
     private <T> List<T> list(JsonNode node, String path, ItemReader<T> item) {
         return list(node, path, item, true);
     }
@@ -412,6 +821,31 @@ public final class ConfigLoader {
             return "";
         }
         return requiredString(parent, key, path);
+    }
+
+    /** A string whose absence means "not set": null then. */
+    private String nullableString(JsonNode parent, String key, String path) {
+        JsonNode node = parent.get(key);
+        if (node == null || node.isNull()) {
+            return null;
+        }
+        return requiredString(parent, key, path);
+    }
+
+    private int requiredInteger(JsonNode parent, String key, String path, int harmless) {
+        if (!parent.hasNonNull(key)) {
+            error(join(path, key), "is required");
+            return harmless;
+        }
+        return integer(parent, key, path, harmless);
+    }
+
+    private Duration requiredDuration(JsonNode parent, String key, String path, Duration harmless) {
+        if (!parent.hasNonNull(key)) {
+            error(join(path, key), "is required");
+            return harmless;
+        }
+        return duration(parent, key, path, harmless);
     }
 
     private boolean bool(JsonNode parent, String key, String path, boolean dflt) {

@@ -122,7 +122,7 @@ class ConfigLoaderTest {
     void bad_values_of_each_kind() {
         assertHas(errors(EXAMPLE.replace("lb_policy: least_connection", "lb_policy: fastest")),
                 "clusters[0].lb_policy: 'fastest' is not one of round_robin | least_connection | random | least_request | peak_ewma | ring_hash | maglev");
-        assertHas(errors(EXAMPLE.replace("protocol: tcp", "protocol: udp")), "listeners[0].protocol: 'udp' is not one of tcp");
+        assertHas(errors(EXAMPLE.replace("protocol: tcp", "protocol: udp")), "listeners[0].protocol: 'udp' is not one of tcp | http");
         assertHas(errors(EXAMPLE.replace("max_connections: 10000", "max_connections: lots")),
                 "listeners[0].max_connections: must be a whole number, not 'lots'");
         assertHas(errors(EXAMPLE.replace("max_connections: 10000", "max_connections: 0")),

@@ -34,6 +34,74 @@ class ConfigMutationTest {
                 max_connect_attempts: 2
                 hash_policy: [{ source_ip: true }]
                 access_log: { path: /dev/null, queue_size: 10 }
+              - name: web
+                address: 127.0.0.1:0
+                protocol: http
+                hash_policy: [{ header: x-user }, { cookie: { name: s, ttl: 1h, path: / } }, { query_parameter: u }, { path: true }]
+                http:
+                  buffer_limit: 65536
+                  max_concurrent_streams: 50
+                  initial_stream_window: 65536
+                  initial_connection_window: 1048576
+                  max_header_list_size: 32768
+                  max_headers: 50
+                  max_uri_length: 4096
+                  max_resets_per_window: 100
+                  reset_window: 10s
+                  max_continuation_frames: 8
+                  max_queued_control_frames: 1000
+                  max_consecutive_empty_frames: 2
+                  request_headers_timeout: 5s
+                  stream_idle_timeout: 1m
+                  route_timeout: 10s
+                  generate_request_id: true
+                route_config:
+                  virtual_hosts:
+                    - name: api
+                      domains: [api.local, "*.api.local", "api.*"]
+                      request_headers_to_add: [{ header: { key: x-a, value: "1" }, append: true }, { name: x-b, value: "2", append: false }]
+                      request_headers_to_remove: [x-internal]
+                      response_headers_to_add: [{ header: { key: x-c, value: "3" } }]
+                      response_headers_to_remove: [server]
+                      rate_limit: { token_bucket: { max_tokens: 10, tokens_per_fill: 1, fill_interval: 1s } }
+                      routes:
+                        - name: split
+                          match:
+                            safe_regex: { regex: "/v[0-9]+/.*" }
+                            headers:
+                              - { name: x-canary, exact: "1", invert_match: true }
+                              - { name: x-p, prefix: a }
+                              - { name: x-q, present: true }
+                              - { name: x-r, safe_regex: "b+" }
+                            query_parameters: [{ name: a, exact: "1" }, { name: b, present: true }, { name: c, safe_regex: { regex: "[0-9]+" } }]
+                          route:
+                            weighted_clusters: { clusters: [{ name: api, weight: 90 }, { name: web, weight: 10 }] }
+                            timeout: 5s
+                            retry_policy:
+                              retry_on: "5xx,reset,retriable-status-codes"
+                              num_retries: 2
+                              per_try_timeout: 1s
+                              retry_back_off: { base_interval: 10ms, max_interval: 100ms }
+                              retriable_status_codes: [503]
+                            hash_policy: [{ header: x-user }]
+                            prefix_rewrite: /
+                            host_rewrite_literal: api.internal
+                          request_headers_to_add: [{ header: { key: x-d, value: "4" } }]
+                          rate_limit: { max_tokens: 5, tokens_per_fill: 1, fill_interval: 100ms }
+                        - match: { path: /one, headers: [], query_parameters: [] }
+                          route: { cluster: web, host_rewrite: w.internal }
+                        - match: { prefix: /old }
+                          redirect: { scheme_redirect: https, host_redirect: new.local, port_redirect: 8443, prefix_rewrite: /new, response_code: FOUND, strip_query: true }
+                        - match: { prefix: /older }
+                          redirect: { path_redirect: /new, response_code: 308 }
+                        - match: { prefix: /teapot }
+                          direct_response: { status: 418, body: { inline_string: short } }
+                        - match: { prefix: / }
+                          direct_response: { status: 404, body: nothing here }
+                    - name: rest
+                      domains: ["*"]
+                      routes: [{ match: { prefix: / }, route: { weighted_clusters: [{ name: web, weight: 1 }] } }]
+              - { name: short, address: 127.0.0.1:0, protocol: http, cluster: web }
             clusters:
               - name: api
                 lb_policy: ring_hash
@@ -57,6 +125,10 @@ class ConfigMutationTest {
                 circuit_breakers: { max_connections: 10, max_pending_requests: 10, max_requests: 10, max_retries: 1 }
                 endpoints:
                   - { address: 127.0.0.1:7001, weight: 2, priority: 0, health_status: healthy }
+              - name: web
+                upstream_protocol: h2c
+                http_pool: { idle_timeout: 2s, max_idle_connections: 8, max_requests_per_connection: 100 }
+                endpoints: [{ address: 127.0.0.1:7002 }]
             """;
 
     private static final JsonNodeFactory F = JsonNodeFactory.instance;
