@@ -1,5 +1,11 @@
 package dev.sidecar.proxy;
 
+import dev.sidecar.l7.HttpListenerStats;
+import dev.sidecar.l7.HttpProxy;
+import io.micrometer.core.instrument.Timer;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+
 import dev.sidecar.l4.TcpListenerStats;
 import dev.sidecar.upstream.Cluster;
 import io.micrometer.core.instrument.FunctionCounter;
@@ -83,6 +89,42 @@ final class ProxyMetrics {
                 .meters;
     }
 
+    /**
+     * Registers an HTTP listener's meters, and a request-duration timer the listener reports to
+     * through the returned observer (few buckets: the data path records into a fixed array).
+     */
+    List<Meter> bindHttpListener(String name, HttpListenerStats stats, HttpProxy proxy) {
+        Tagged<HttpListenerStats> t = new Tagged<>(stats, "listener", name)
+                .counter("sidecar.listener.connections.accepted", "Connections accepted, including those refused for the connection limit",
+                        HttpListenerStats::accepted)
+                .counter("sidecar.listener.connections.refused", "Connections closed at once because the listener was at max_connections",
+                        HttpListenerStats::refused)
+                .gauge("sidecar.listener.connections.active", "Downstream connections open now", HttpListenerStats::activeConnections)
+                .counter("sidecar.http.connections.h2", "Downstream connections that spoke HTTP/2", HttpListenerStats::h2Connections)
+                .gauge("sidecar.http.requests.active", "Requests in flight", HttpListenerStats::activeRequests)
+                .counter("sidecar.http.retries", "Requests sent again after a failed attempt", HttpListenerStats::retries)
+                .counter("sidecar.http.timeouts", "Route and per-try timeouts that fired", HttpListenerStats::timeouts)
+                .counter("sidecar.http.rate.limited", "Requests answered 429 by a local rate limit", HttpListenerStats::rateLimited)
+                .counter("sidecar.http.shed", "Requests refused by a circuit breaker", HttpListenerStats::shed)
+                .counter("sidecar.http.resets", "Requests cut off after their response began", HttpListenerStats::resets);
+        List<Meter> meters = new ArrayList<>(t.meters);
+        for (int c = 1; c <= 5; c++) {
+            int statusClass = c;
+            meters.add(FunctionCounter.builder("sidecar.http.responses", stats, s -> s.responses(statusClass))
+                    .description("Responses sent downstream, by status class")
+                    .tag("listener", name).tag("status_class", c + "xx").register(registry));
+        }
+        Timer timer = Timer.builder("sidecar.http.request.duration")
+                .description("From the request's headers to the end of its response")
+                .tag("listener", name)
+                .serviceLevelObjectives(Duration.ofMillis(1), Duration.ofMillis(5), Duration.ofMillis(25), Duration.ofMillis(100),
+                        Duration.ofMillis(500), Duration.ofSeconds(2), Duration.ofSeconds(10))
+                .register(registry);
+        meters.add(timer);
+        proxy.observer((listener, status, nanos) -> timer.record(nanos, TimeUnit.NANOSECONDS));
+        return meters;
+    }
+
     List<Meter> bindCluster(Cluster cluster) {
         return new Tagged<>(cluster, "cluster", cluster.name())
                 .gauge("sidecar.cluster.connections.active", "Upstream connections open or being opened now", Cluster::activeConnections)
@@ -98,7 +140,9 @@ final class ProxyMetrics {
                 .counter("sidecar.cluster.health.check.failures", "Active health-check probes that failed", Cluster::healthCheckFailures)
                 .counter("sidecar.cluster.outlier.ejections", "Endpoints ejected by outlier detection", Cluster::ejections)
                 .counter("sidecar.cluster.circuit.breaker.overflows",
-                        "Connections refused because the cluster was at circuit_breakers.max_connections", Cluster::overflows)
+                        "Connections, requests or retries refused because the cluster was at a circuit_breakers limit", Cluster::overflows)
+                .gauge("sidecar.cluster.requests.active", "HTTP requests in flight to the cluster", Cluster::activeRequests)
+                .counter("sidecar.cluster.requests", "HTTP requests sent to the cluster", Cluster::requests)
                 .meters;
     }
 

@@ -8,6 +8,11 @@ import dev.sidecar.config.ListenerConfig;
 import dev.sidecar.config.ProxyConfig;
 import dev.sidecar.l4.TcpListenerStats;
 import dev.sidecar.l4.TcpProxy;
+import dev.sidecar.config.ListenerProtocol;
+import dev.sidecar.l7.HttpListenerStats;
+import dev.sidecar.l7.HttpProxy;
+import dev.sidecar.l7.UpstreamPools;
+import io.netty.channel.group.ChannelGroup;
 import dev.sidecar.upstream.Cluster;
 import dev.sidecar.upstream.ClusterManager;
 import dev.sidecar.upstream.ClusterSnapshot;
@@ -71,7 +76,18 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
     private volatile String reloadDescription;
     private boolean closed;
 
-    private record Listener(TcpProxy proxy, Channel channel, List<Meter> meters) {}
+    private final UpstreamPools pools;
+
+    /** A bound listener: a TCP proxy or an HTTP proxy (exactly one is set), its socket and its meters. */
+    private record Listener(TcpProxy tcp, HttpProxy http, Channel channel, List<Meter> meters) {
+        ListenerConfig config() {
+            return tcp != null ? tcp.config() : http.config();
+        }
+
+        ChannelGroup connections() {
+            return tcp != null ? tcp.connections() : http.connections();
+        }
+    }
 
     private Sidecar(ProxyConfig config) {
         this.config = requireNonNull(config, "config");
@@ -80,6 +96,7 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
         this.eventLoops = new MultiThreadIoEventLoopGroup(workers, new DefaultThreadFactory("sidecar-worker", true), transport.ioHandlerFactory());
         this.metrics = new ProxyMetrics(allocator, eventLoops);
         this.dialer = transport.dialer();
+        this.pools = new UpstreamPools(dialer, allocator);
         // A removed endpoint's connections get the same grace as the whole proxy's on SIGTERM.
         this.clusters = new ClusterManager(config.clusters(), System::nanoTime, ControlExecutor.shared(), config.server().drainTimeout());
     }
@@ -160,12 +177,22 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
     }
 
     private void addListener(ListenerConfig lc) {
+        if (lc.protocol() == ListenerProtocol.HTTP) {
+            HttpProxy proxy = new HttpProxy(lc, clusters, pools);
+            ServerBootstrap b = new ServerBootstrap().childHandler(proxy.childInitializer());
+            HttpProxy.configureChild(b::childOption);
+            Channel ch = bind("listener " + lc.name(), lc.address(), b);
+            listeners.put(lc.name(), new Listener(null, proxy, ch, metrics.bindHttpListener(lc.name(), proxy.stats(), proxy)));
+            log.info("listener " + lc.name() + " listening on " + describe(ch) + " (http) -> "
+                    + (lc.routeConfig() == null ? "cluster " + lc.cluster() : lc.routeConfig().virtualHosts().size() + " virtual host(s)"));
+            return;
+        }
         TcpProxy proxy = new TcpProxy(lc, clusters, dialer, allocator);
         proxy.connectionLog(accessLog(lc));
         ServerBootstrap b = new ServerBootstrap().childHandler(proxy.childInitializer());
         TcpProxy.configureChild(b::childOption);
         Channel ch = bind("listener " + lc.name(), lc.address(), b);
-        listeners.put(lc.name(), new Listener(proxy, ch, metrics.bindListener(lc.name(), proxy.stats())));
+        listeners.put(lc.name(), new Listener(proxy, null, ch, metrics.bindListener(lc.name(), proxy.stats())));
         log.info("listener " + lc.name() + " listening on " + describe(ch) + " -> cluster " + lc.cluster());
     }
 
@@ -177,8 +204,11 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
         Listener l = listeners.remove(name);
         l.channel().close().awaitUninterruptibly();
         metrics.remove(l.meters());
-        eventLoops.schedule(() -> l.proxy().connections().close(), config.server().drainTimeout().toNanos(), TimeUnit.NANOSECONDS);
-        log.info("listener " + name + " removed; its " + l.proxy().connections().size() + " open connection(s) drain");
+        if (l.http() != null) {
+            l.http().drain(config.server().drainTimeout());
+        }
+        eventLoops.schedule(() -> l.connections().close(), config.server().drainTimeout().toNanos(), TimeUnit.NANOSECONDS);
+        log.info("listener " + name + " removed; its " + l.connections().size() + " open connection(s) drain");
     }
 
     /**
@@ -206,11 +236,13 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
         for (String name : new ArrayList<>(listeners.keySet())) {
             ListenerConfig lc = wanted.get(name);
             Listener l = listeners.get(name);
-            if (lc == null || !lc.address().equals(l.proxy().config().address())) {
+            if (lc == null || !lc.address().equals(l.config().address()) || lc.protocol() != l.config().protocol()) {
                 removeListener(name);
+            } else if (l.tcp() != null) {
+                l.tcp().update(lc);
+                l.tcp().connectionLog(accessLog(lc));
             } else {
-                l.proxy().update(lc);
-                l.proxy().connectionLog(accessLog(lc));
+                l.http().update(lc);
             }
         }
         config = next.withServer(before.server()).withAdmin(before.admin());
@@ -347,19 +379,35 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
     public synchronized Object listenersView() {
         List<Map<String, Object>> out = new ArrayList<>();
         for (Listener l : listeners.values()) {
-            ListenerConfig lc = l.proxy().config();
-            TcpListenerStats st = l.proxy().stats();
+            ListenerConfig lc = l.config();
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("name", lc.name());
             m.put("address", l.channel().isOpen() ? describe(l.channel()) : lc.address().toString());
             m.put("accepting", l.channel().isOpen());
             m.put("protocol", lc.protocol().configName());
-            m.put("cluster", lc.cluster());
-            m.put("active_connections", st.active());
-            m.put("accepted_total", st.accepted());
-            m.put("refused_total", st.refused());
-            m.put("received_bytes_total", st.bytesIn());
-            m.put("sent_bytes_total", st.bytesOut());
+            if (l.tcp() != null) {
+                TcpListenerStats st = l.tcp().stats();
+                m.put("cluster", lc.cluster());
+                m.put("active_connections", st.active());
+                m.put("accepted_total", st.accepted());
+                m.put("refused_total", st.refused());
+                m.put("received_bytes_total", st.bytesIn());
+                m.put("sent_bytes_total", st.bytesOut());
+            } else {
+                HttpListenerStats st = l.http().stats();
+                if (lc.routeConfig() == null) {
+                    m.put("cluster", lc.cluster());
+                } else {
+                    m.put("virtual_hosts", lc.routeConfig().virtualHosts().stream().map(v -> v.name()).toList());
+                }
+                m.put("active_connections", st.activeConnections());
+                m.put("accepted_total", st.accepted());
+                m.put("refused_total", st.refused());
+                m.put("active_requests", st.activeRequests());
+                m.put("requests_total", st.requests());
+                m.put("retries_total", st.retries());
+                m.put("timeouts_total", st.timeouts());
+            }
             out.add(m);
         }
         return Map.of("listeners", out);
@@ -386,10 +434,18 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
 
     public synchronized TcpListenerStats listenerStats(String name) {
         Listener l = listeners.get(name);
-        if (l == null) {
-            throw new IllegalArgumentException("no listener named '" + name + "'");
+        if (l == null || l.tcp() == null) {
+            throw new IllegalArgumentException("no tcp listener named '" + name + "'");
         }
-        return l.proxy().stats();
+        return l.tcp().stats();
+    }
+
+    public synchronized HttpListenerStats httpListenerStats(String name) {
+        Listener l = listeners.get(name);
+        if (l == null || l.http() == null) {
+            throw new IllegalArgumentException("no http listener named '" + name + "'");
+        }
+        return l.http().stats();
     }
 
     public int adminPort() {
@@ -403,7 +459,7 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
 
     /** Open downstream connections over all listeners. */
     public synchronized int activeConnections() {
-        return listeners.values().stream().mapToInt(l -> l.proxy().connections().size()).sum();
+        return listeners.values().stream().mapToInt(l -> l.connections().size()).sum();
     }
 
     public ClusterManager clusters() {
@@ -427,6 +483,9 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
             readiness = AdminServer.Readiness.DRAINING;
             for (Listener l : listeners.values()) {
                 unbinds.add(l.channel().close());
+                if (l.http() != null) {
+                    l.http().drain(timeout);
+                }
             }
         }
         unbinds.forEach(ChannelFuture::awaitUninterruptibly);
@@ -444,7 +503,7 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
             all = new ArrayList<>(listeners.values());
         }
         for (Listener l : all) {
-            l.proxy().connections().close().awaitUninterruptibly();
+            l.connections().close().awaitUninterruptibly();
         }
         log.info(left == 0 ? "drained" : "drain timeout: closed " + left + " connection" + (left == 1 ? "" : "s"));
         return left;
@@ -463,10 +522,11 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
         readiness = AdminServer.Readiness.DRAINING;
         for (Listener l : listeners.values()) {
             l.channel().close();
-            l.proxy().connections().close();
+            l.connections().close();
             metrics.remove(l.meters());
         }
         healthCheckers.values().forEach(HealthChecker::stop);
+        pools.close();
         if (adminChannel != null) {
             adminChannel.close();
         }
