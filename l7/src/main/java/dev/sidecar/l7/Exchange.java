@@ -412,6 +412,16 @@ final class Exchange implements UpstreamPools.Acquirer {
             c.release();
             return;
         }
+        if (c.decoderResult().isFailure()) {
+            // A body that breaks its framing (a bad chunk size, say): the request must not reach
+            // the upstream as if it had ended, so the attempt is cut off and the client told 400.
+            c.release();
+            requestComplete = true;
+            keepAliveDownstream = false;
+            abandonAttempt();
+            localReply(400, "bad request body", GRPC_UNAVAILABLE, false);
+            return;
+        }
         if (replayable) {
             int n = c.content().readableBytes();
             if (replayBytes + n <= http.bufferLimit()) {

@@ -1,0 +1,391 @@
+package dev.sidecar.proxy;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.sidecar.testkit.Await;
+import dev.sidecar.testkit.Closer;
+import dev.sidecar.testkit.HttpUpstream;
+import dev.sidecar.testkit.TcpUpstream;
+import java.io.ByteArrayOutputStream;
+import java.io.InputStream;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/** HTTP listeners through the real proxy on real sockets: proxying, translation, routing, resilience. */
+class HttpProxyTest {
+    private static final HttpClient H1 = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+            .connectTimeout(Duration.ofSeconds(5)).build();
+    private final Closer closer = new Closer();
+
+    @AfterEach
+    void tearDown() throws Exception {
+        closer.close();
+    }
+
+    private Sidecar start(String yaml) {
+        return closer.add(Sidecar.start(ConfigLoader.parse("admin: { address: 127.0.0.1:0 }\n" + yaml)));
+    }
+
+    private HttpUpstream upstream(String name) {
+        return closer.add(new HttpUpstream(name));
+    }
+
+    static HttpResponse<String> get(int port, String path, String... headers) throws Exception {
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)).timeout(Duration.ofSeconds(10));
+        for (int i = 0; i < headers.length; i += 2) {
+            b.header(headers[i], headers[i + 1]);
+        }
+        return H1.send(b.build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    /** Sends raw bytes, returns everything the proxy answers until it closes (or 5 s pass). */
+    static String raw(int port, String request) throws Exception {
+        try (Socket s = new Socket("127.0.0.1", port)) {
+            s.setSoTimeout(5000);
+            s.getOutputStream().write(request.getBytes(StandardCharsets.ISO_8859_1));
+            s.getOutputStream().flush();
+            InputStream in = s.getInputStream();
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            byte[] buf = new byte[8192];
+            try {
+                for (int n; (n = in.read(buf)) > 0; ) {
+                    out.write(buf, 0, n);
+                }
+            } catch (java.net.SocketTimeoutException e) {
+                out.write("<timeout>".getBytes(StandardCharsets.ISO_8859_1));
+            }
+            return out.toString(StandardCharsets.ISO_8859_1);
+        }
+    }
+
+    /** A response read off a raw HTTP/1.1 exchange (the JDK client will not send a Host of our choosing). */
+    record Resp(int statusCode, Map<String, String> headers, String body) {
+        String header(String name) {
+            return headers.get(name.toLowerCase());
+        }
+    }
+
+    static Resp hget(int port, String host, String path, String... headers) throws Exception {
+        StringBuilder req = new StringBuilder("GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n");
+        for (int i = 0; i < headers.length; i += 2) {
+            req.append(headers[i]).append(": ").append(headers[i + 1]).append("\r\n");
+        }
+        String answer = raw(port, req.append("\r\n").toString());
+        int end = answer.indexOf("\r\n\r\n");
+        String[] lines = answer.substring(0, end).split("\r\n");
+        Map<String, String> h = new HashMap<>();
+        for (int i = 1; i < lines.length; i++) {
+            int colon = lines[i].indexOf(':');
+            h.put(lines[i].substring(0, colon).trim().toLowerCase(), lines[i].substring(colon + 1).trim());
+        }
+        return new Resp(Integer.parseInt(lines[0].split(" ")[1]), h, answer.substring(end + 4));
+    }
+
+    private static String oneCluster(String cluster, String... endpoints) {
+        StringBuilder sb = new StringBuilder("  - name: " + cluster + "\n    endpoints:\n");
+        for (String e : endpoints) {
+            sb.append("      - { address: ").append(e).append(" }\n");
+        }
+        return sb.toString();
+    }
+
+    @Test
+    void http1_requests_are_proxied_on_kept_alive_connections_with_forwarding_headers_and_without_hop_by_hop_ones() throws Exception {
+        HttpUpstream up = upstream("a");
+        Sidecar p = start("""
+                listeners: [{ name: web, address: 127.0.0.1:0, protocol: http, cluster: app }]
+                clusters:
+                """ + oneCluster("app", up.address()));
+        int port = p.listenerPort("web");
+        for (int i = 0; i < 3; i++) {
+            HttpResponse<String> r = get(port, "/hello?x=" + i, "x-request-id", "req-" + i);
+            assertEquals(200, r.statusCode());
+            assertEquals("a", r.body());
+            assertEquals("h1", r.headers().firstValue("x-upstream-protocol").orElseThrow());
+        }
+        assertEquals(3, up.requestCount());
+        assertEquals(1, up.connections(), "the three requests share one pooled upstream connection");
+        HttpUpstream.Received first = up.received().get(0);
+        assertEquals("/hello?x=0", first.uri());
+        assertEquals("127.0.0.1", first.header("x-forwarded-for"));
+        assertEquals("http", first.header("x-forwarded-proto"));
+        assertEquals("req-0", first.header("x-request-id"));
+        assertTrue(first.header("traceparent").matches("00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]"), first.header("traceparent"));
+
+        String answer = raw(port, "GET /hop HTTP/1.1\r\nHost: x\r\nConnection: close, x-secret\r\nx-secret: 1\r\nKeep-Alive: 5\r\n"
+                + "Proxy-Connection: keep-alive\r\nTE: trailers, deflate\r\nx-forwarded-for: 10.0.0.1\r\nx-http2-path: /evil\r\n\r\n");
+        assertTrue(answer.startsWith("HTTP/1.1 200"), answer);
+        assertTrue(answer.toLowerCase().contains("connection: close"), answer);
+        HttpUpstream.Received hop = up.received().get(3);
+        assertNull(hop.header("x-secret"));
+        assertNull(hop.header("keep-alive"));
+        assertNull(hop.header("proxy-connection"));
+        assertNull(hop.header("x-http2-path"));
+        assertEquals("trailers", hop.header("te"));
+        assertEquals("10.0.0.1, 127.0.0.1", hop.header("x-forwarded-for"));
+        assertNotNull(hop.header("x-request-id"), "created when missing");
+    }
+
+    @Test
+    void routes_by_domain_header_query_and_path_with_rewrites_redirects_direct_responses_and_header_changes() throws Exception {
+        HttpUpstream a = upstream("a");
+        HttpUpstream b = upstream("b");
+        Sidecar p = start("""
+                listeners:
+                  - name: web
+                    address: 127.0.0.1:0
+                    protocol: http
+                    route_config:
+                      virtual_hosts:
+                        - name: api
+                          domains: ["api.local", "*.api.local"]
+                          response_headers_to_add: [{ header: { key: x-vhost, value: api } }]
+                          routes:
+                            - match: { prefix: /v2/, headers: [{ name: x-canary, exact: "1" }] }
+                              route: { cluster: b }
+                            - match: { path: /exact, query_parameters: [{ name: debug, exact: "on" }] }
+                              route: { cluster: b }
+                            - match: { safe_regex: "/items/[0-9]+" }
+                              route: { cluster: b, prefix_rewrite: /things/ }
+                            - match: { prefix: /old/ }
+                              redirect: { prefix_rewrite: /new/, response_code: 308 }
+                            - match: { prefix: /teapot }
+                              direct_response: { status: 418, body: "short and stout" }
+                            - match: { prefix: /rewrite/ }
+                              route: { cluster: b, prefix_rewrite: /r/, host_rewrite: internal.b }
+                              request_headers_to_add: [{ header: { key: x-added, value: "yes" } }]
+                              request_headers_to_remove: [x-drop]
+                              response_headers_to_remove: [x-upstream-protocol]
+                            - match: { prefix: / }
+                              route: { cluster: a }
+                        - name: other
+                          domains: ["other.*"]
+                          routes: [{ match: { prefix: / }, route: { cluster: b } }]
+                clusters:
+                """ + oneCluster("a", a.address()) + oneCluster("b", b.address()));
+        int port = p.listenerPort("web");
+        assertEquals("b", hget(port, "api.local", "/v2/x", "x-canary", "1").body());
+        assertEquals("a", hget(port, "api.local", "/v2/x", "x-canary", "2").body());
+        assertEquals("a", hget(port, "api.local", "/v2/x").body());
+        assertEquals("b", hget(port, "api.local", "/exact?debug=on").body());
+        assertEquals("a", hget(port, "api.local", "/exact?debug=off").body());
+        assertEquals("a", hget(port, "api.local", "/exact/more?debug=on").body());
+        assertEquals("b", hget(port, "other.example:8080", "/x").body());
+        assertEquals("a", hget(port, "eu.api.local", "/x").body());
+        assertEquals(404, hget(port, "unknown.example", "/x").statusCode(), "no virtual host matches and none is *");
+
+        Resp items = hget(port, "api.local", "/items/42");
+        assertEquals("b", items.body());
+        assertEquals("api", items.header("x-vhost"));
+        Resp redirect = hget(port, "api.local:9000", "/old/page?q=1");
+        assertEquals(308, redirect.statusCode());
+        assertEquals("http://api.local:9000/new/page?q=1", redirect.header("location"));
+        Resp teapot = hget(port, "api.local", "/teapot");
+        assertEquals(418, teapot.statusCode());
+        assertEquals("short and stout\n", teapot.body());
+
+        Resp rw = hget(port, "api.local", "/rewrite/deep/path?k=v", "x-drop", "1");
+        assertNull(rw.header("x-upstream-protocol"), "removed from the response");
+        HttpUpstream.Received seen = b.received().get(b.received().size() - 1);
+        assertEquals("/r/deep/path?k=v", seen.uri());
+        assertEquals("internal.b", seen.header("host"));
+        assertEquals("yes", seen.header("x-added"));
+        assertNull(seen.header("x-drop"));
+    }
+
+    @Test
+    void weighted_clusters_hold_their_split_over_ten_thousand_requests() throws Exception {
+        HttpUpstream a = upstream("a");
+        HttpUpstream b = upstream("b");
+        Sidecar p = start("""
+                listeners:
+                  - name: web
+                    address: 127.0.0.1:0
+                    protocol: http
+                    route_config:
+                      virtual_hosts:
+                        - name: all
+                          domains: ["*"]
+                          routes:
+                            - match: { prefix: / }
+                              route: { weighted_clusters: [{ name: a, weight: 90 }, { name: b, weight: 10 }] }
+                clusters:
+                """ + oneCluster("a", a.address()) + oneCluster("b", b.address()));
+        int port = p.listenerPort("web");
+        int n = 10_000;
+        List<CompletableFuture<HttpResponse<Void>>> batch = new java.util.ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            batch.add(H1.sendAsync(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/w")).build(),
+                    HttpResponse.BodyHandlers.discarding()));
+            if (batch.size() == 32) {
+                batch.forEach(CompletableFuture::join);
+                batch.clear();
+            }
+        }
+        batch.forEach(CompletableFuture::join);
+        double shareB = b.requestCount() / (double) n;
+        assertEquals(n, a.requestCount() + b.requestCount());
+        assertTrue(Math.abs(shareB - 0.10) <= 0.03 * 0.10 * 10, "b got " + shareB); // within 3 points of 10 %
+    }
+
+    @Test
+    void http1_client_to_h2c_upstream_and_back_carries_bodies_and_trailers() throws Exception {
+        HttpUpstream up = upstream("h2");
+        Sidecar p = start("""
+                server: { workers: 1 }   # one event loop, so one pool: the test counts its connections
+                listeners: [{ name: web, address: 127.0.0.1:0, protocol: http, cluster: app }]
+                clusters:
+                  - name: app
+                    upstream_protocol: h2c
+                    endpoints: [{ address: %s }]
+                """.formatted(up.address()));
+        int port = p.listenerPort("web");
+        HttpResponse<String> r = H1.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/echo"))
+                .POST(HttpRequest.BodyPublishers.ofString("x".repeat(100_000))).build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, r.statusCode());
+        assertEquals(100_000, r.body().length());
+        assertEquals("h2", r.headers().firstValue("x-upstream-protocol").orElseThrow());
+        String trailers = raw(port, "GET /trailers HTTP/1.1\r\nHost: x\r\nTE: trailers\r\nConnection: close\r\n\r\n");
+        assertTrue(trailers.contains("transfer-encoding: chunked"), trailers);
+        assertTrue(trailers.contains("x-trailer: done"), trailers);
+        for (int i = 0; i < 20; i++) {
+            assertEquals(200, get(port, "/n" + i).statusCode());
+        }
+        assertEquals(1, up.connections(), "requests share one multiplexed connection");
+    }
+
+    @Test
+    void retries_go_to_another_endpoint_and_timeouts_answer_504() throws Exception {
+        HttpUpstream good = upstream("good");
+        Sidecar p = start("""
+                listeners:
+                  - name: web
+                    address: 127.0.0.1:0
+                    protocol: http
+                    route_config:
+                      virtual_hosts:
+                        - name: all
+                          domains: ["*"]
+                          routes:
+                            - match: { prefix: /slow }
+                              route: { cluster: only, timeout: 300ms, prefix_rewrite: / }
+                            - match: { prefix: /try }
+                              route:
+                                cluster: only
+                                prefix_rewrite: /
+                                retry_policy: { retry_on: "5xx", num_retries: 1, per_try_timeout: 200ms }
+                            - match: { prefix: / }
+                              route:
+                                cluster: app
+                                retry_policy: { retry_on: "connect-failure,5xx", num_retries: 2 }
+                clusters:
+                  - name: app
+                    lb_policy: round_robin
+                    endpoints: [{ address: %s }, { address: 127.0.0.1:%d }]
+                  - name: only
+                    endpoints: [{ address: %s }]
+                """.formatted(good.address(), TcpUpstream.refusingPort(), good.address()));
+        int port = p.listenerPort("web");
+        for (int i = 0; i < 10; i++) {
+            assertEquals(200, get(port, "/ok").statusCode(), "a refused connect is retried on the other endpoint");
+        }
+        assertTrue(p.httpListenerStats("web").retries() >= 4, "half the first picks hit the refusing endpoint");
+        HttpResponse<String> slow = get(port, "/slowdelay/3000");
+        assertEquals(504, slow.statusCode());
+        long before = good.requestCount();
+        HttpResponse<String> perTry = get(port, "/trydelay/1000");
+        assertEquals(504, perTry.statusCode(), "per-try timeout, then the retry times out too (or finds no endpoint)");
+        assertTrue(p.httpListenerStats("web").timeouts() >= 2);
+        assertTrue(good.requestCount() > before);
+    }
+
+    @Test
+    void circuit_breaker_sheds_with_503_and_rate_limit_answers_429() throws Exception {
+        HttpUpstream up = upstream("a");
+        Sidecar p = start("""
+                listeners:
+                  - name: web
+                    address: 127.0.0.1:0
+                    protocol: http
+                    route_config:
+                      virtual_hosts:
+                        - name: all
+                          domains: ["*"]
+                          routes:
+                            - match: { prefix: /limited }
+                              route: { cluster: app }
+                              rate_limit: { max_tokens: 2, tokens_per_fill: 1, fill_interval: 1h }
+                            - match: { prefix: / }
+                              route: { cluster: app }
+                clusters:
+                  - name: app
+                    circuit_breakers: { max_requests: 1 }
+                    endpoints: [{ address: %s }]
+                """.formatted(up.address()));
+        int port = p.listenerPort("web");
+        assertEquals(200, get(port, "/limited").statusCode());
+        assertEquals(200, get(port, "/limited").statusCode());
+        assertEquals(429, get(port, "/limited").statusCode());
+
+        CompletableFuture<HttpResponse<String>> slow = H1.sendAsync(
+                HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/delay/1500")).build(), HttpResponse.BodyHandlers.ofString());
+        Await.until("the slow request is in flight", () -> p.clusters().get("app").activeRequests() == 1);
+        HttpResponse<String> shed = get(port, "/x");
+        assertEquals(503, shed.statusCode());
+        assertEquals("true", shed.headers().firstValue("x-sidecar-overloaded").orElseThrow());
+        assertEquals(200, slow.get().statusCode());
+        assertEquals(1, p.httpListenerStats("web").shed());
+    }
+
+    /** Each answered 400 (and closed), and the upstream never sees a request. */
+    @Test
+    void request_smuggling_shapes_are_refused_and_never_forwarded() throws Exception {
+        HttpUpstream up = upstream("a");
+        Sidecar p = start("""
+                listeners: [{ name: web, address: 127.0.0.1:0, protocol: http, cluster: app }]
+                clusters:
+                """ + oneCluster("app", up.address()));
+        int port = p.listenerPort("web");
+        Map<String, String> cases = new HashMap<>();
+        cases.put("CL and TE", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
+        cases.put("differing CL", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\nabcde");
+        cases.put("duplicate CL", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nContent-Length: 4\r\n\r\nabcd");
+        cases.put("bad chunk size", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n");
+        cases.put("obs-fold", "GET / HTTP/1.1\r\nHost: x\r\nx-a: 1\r\n continued\r\n\r\n");
+        cases.put("space before colon", "GET / HTTP/1.1\r\nHost: x\r\nx-a : 1\r\n\r\n");
+        cases.put("bare LF", "GET / HTTP/1.1\nHost: x\n\n");
+        cases.put("TE not chunked", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked, identity\r\n\r\n0\r\n\r\n");
+        cases.put("two TE headers", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n\r\n0\r\n\r\n");
+        cases.put("no Host", "GET / HTTP/1.1\r\n\r\n");
+        cases.put("two Hosts", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n");
+        cases.put("signed CL", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +4\r\n\r\nabcd");
+        for (Map.Entry<String, String> c : cases.entrySet()) {
+            String answer = raw(port, c.getValue());
+            assertTrue(answer.startsWith("HTTP/1.1 400"), c.getKey() + ": " + answer);
+            assertTrue(!answer.endsWith("<timeout>"), c.getKey() + ": the connection must be closed");
+        }
+        assertEquals(0, up.requestCount(), "nothing reached the upstream: " + up.received());
+        assertTrue(raw(port, "GET /" + "a".repeat(9000) + " HTTP/1.1\r\nHost: x\r\n\r\n").startsWith("HTTP/1.1 414"));
+        StringBuilder many = new StringBuilder("GET / HTTP/1.1\r\nHost: x\r\n");
+        for (int i = 0; i < 101; i++) {
+            many.append("x-h").append(i).append(": v\r\n");
+        }
+        assertTrue(raw(port, many + "\r\n").startsWith("HTTP/1.1 431"));
+        assertTrue(raw(port, "GET / HTTP/1.1\r\nHost: x\r\nx-big: " + "v".repeat(70_000) + "\r\n\r\n").startsWith("HTTP/1.1 431"));
+        assertEquals(0, up.requestCount());
+    }
+}
