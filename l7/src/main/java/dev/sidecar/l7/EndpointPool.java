@@ -112,6 +112,7 @@ final class EndpointPool {
         ChannelFuture f = b.connect(endpoint.socketAddress());
         Channel ch = f.channel();
         endpoint.track(ch);
+        pools.track(ch);
         ch.closeFuture().addListener(x -> cluster.connectionClosed(endpoint));
         f.addListener(x -> {
             if (f.isSuccess()) {
@@ -210,6 +211,7 @@ final class EndpointPool {
             ChannelFuture f = b.connect(endpoint.socketAddress());
             channel = f.channel();
             endpoint.track(channel);
+            pools.track(channel);
             channel.closeFuture().addListener(x -> {
                 cluster.connectionClosed(endpoint);
                 connections.remove(this);

@@ -93,6 +93,9 @@ final class Exchange implements UpstreamPools.Acquirer {
     private boolean upReused;
     private boolean wantFresh;
     private boolean transparentRetryUsed;
+    private int connectFailovers;
+    /** Connect failures tried again on another endpoint before the route's retry policy applies. */
+    private static final int MAX_CONNECT_FAILOVERS = 2;
     private int retriesDone;
     private boolean retryCounted;
     private boolean clusterCounted;
@@ -395,6 +398,12 @@ final class Exchange implements UpstreamPools.Acquirer {
         if (cause instanceof EndpointPool.PoolOverflow) {
             proxy.stats().shed.increment();
             localReply(503, "overloaded: " + cause.getMessage(), GRPC_UNAVAILABLE, true);
+        } else if (connectFailure && connectFailovers < MAX_CONNECT_FAILOVERS && replayable) {
+            // Nothing was sent, so trying another endpoint is always safe: the same failover the
+            // TCP listeners make, and it does not spend the route's retries.
+            connectFailovers++;
+            refillFromReplay();
+            attempt();
         } else if (retryAllowed(route.retry.onConnectFailure())) {
             retry();
         } else {
@@ -572,7 +581,7 @@ final class Exchange implements UpstreamPools.Acquirer {
             return;
         }
         cluster.httpResult(endpoint, true);
-        boolean refused = s.h2 && (s.resetCode == Http2Error.REFUSED_STREAM || s.connection.goingAway);
+        boolean refused = s.h2 && (s.resetCode == Http2Error.REFUSED_STREAM || s.refusedByGoAway);
         boolean stale = !s.h2 && upReused && idempotent;
         if ((stale || refused) && replayable && !transparentRetryUsed) {
             // Not processed, or safe to send again: a keep-alive connection the upstream closed as
@@ -695,6 +704,17 @@ final class Exchange implements UpstreamPools.Acquirer {
     private void resetDownstream() {
         proxy.stats().resets.increment();
         abandonAttempt();
+        if (grpc && responseStarted && !responseComplete) {
+            // A gRPC call whose upstream went away mid-stream ends with a status the client can
+            // act on (UNAVAILABLE: try again elsewhere) rather than a reset it reads as INTERNAL.
+            LastHttpContent trailers = new DefaultLastHttpContent();
+            trailers.trailingHeaders().setInt(HeaderPolicy.GRPC_STATUS, GRPC_UNAVAILABLE);
+            trailers.trailingHeaders().set(HeaderPolicy.GRPC_MESSAGE, "upstream%20closed%20mid-stream");
+            dctx.write(trailers);
+            responseComplete = true;
+            finish(conn.h2() && requestComplete);
+            return;
+        }
         if (conn.h2()) {
             dctx.write(new DefaultHttp2ResetFrame(Http2Error.INTERNAL_ERROR));
         }

@@ -8,7 +8,10 @@ import dev.sidecar.upstream.Dialer;
 import dev.sidecar.upstream.Endpoint;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.EventLoop;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.util.concurrent.FastThreadLocal;
+import io.netty.util.concurrent.GlobalEventExecutor;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -24,6 +27,8 @@ public final class UpstreamPools {
     private final ByteBufAllocator allocator;
     private final List<Map<Endpoint, EndpointPool[]>> all = new ArrayList<>();
     private volatile boolean closing;
+    /** Every upstream connection, so shutdown can close them while the event loops still run. */
+    private final ChannelGroup channels = new DefaultChannelGroup("upstream-pools", GlobalEventExecutor.INSTANCE);
     private final FastThreadLocal<Map<Endpoint, EndpointPool[]>> perLoop = new FastThreadLocal<>() {
         @Override
         protected Map<Endpoint, EndpointPool[]> initialValue() {
@@ -51,9 +56,14 @@ public final class UpstreamPools {
         pool.acquire(config, acquirer);
     }
 
-    /** From now on, connections are not kept idle, and the idle ones are closed. */
+    /** Closes every upstream connection and keeps none from now on; call before the event loops stop. */
     public void close() {
         closing = true;
+        channels.close().awaitUninterruptibly(5, java.util.concurrent.TimeUnit.SECONDS);
+    }
+
+    void track(io.netty.channel.Channel ch) {
+        channels.add(ch);
     }
 
     boolean closing() {

@@ -5,6 +5,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2GoAwayFrame;
 import io.netty.handler.codec.http2.Http2ResetFrame;
 import io.netty.util.ReferenceCountUtil;
 
@@ -27,6 +28,8 @@ final class UpstreamStream extends ChannelInboundHandlerAdapter {
     long idleSince;
     /** The RST_STREAM code the upstream sent, if it reset the stream. */
     Http2Error resetCode;
+    /** The upstream's GOAWAY named a last stream below this one: it never processed it. */
+    boolean refusedByGoAway;
 
     UpstreamStream(Channel channel, EndpointPool pool, EndpointPool.H2Connection connection) {
         this.channel = channel;
@@ -99,6 +102,8 @@ final class UpstreamStream extends ChannelInboundHandlerAdapter {
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
         if (evt instanceof Http2ResetFrame reset) {
             resetCode = Http2Error.valueOf(reset.errorCode());
+        } else if (evt instanceof Http2GoAwayFrame) {
+            refusedByGoAway = true; // delivered only to streams above the GOAWAY's last stream id
         }
         ReferenceCountUtil.release(evt);
     }

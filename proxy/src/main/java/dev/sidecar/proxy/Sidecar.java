@@ -521,14 +521,15 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
         closed = true;
         readiness = AdminServer.Readiness.DRAINING;
         for (Listener l : listeners.values()) {
-            l.channel().close();
-            l.connections().close();
+            l.channel().close().awaitUninterruptibly(2, TimeUnit.SECONDS);
+            // awaited: a close still pending when the loops stop is never completed
+            l.connections().close().awaitUninterruptibly(2, TimeUnit.SECONDS);
             metrics.remove(l.meters());
         }
         healthCheckers.values().forEach(HealthChecker::stop);
         pools.close();
         if (adminChannel != null) {
-            adminChannel.close();
+            adminChannel.close().awaitUninterruptibly(2, TimeUnit.SECONDS);
         }
         // before the loops: the resolver's datagram channels must close (and release their
         // pending read buffers) on loops that still run

@@ -283,6 +283,11 @@ class HttpProxyTest {
                           routes:
                             - match: { prefix: /slow }
                               route: { cluster: only, timeout: 300ms, prefix_rewrite: / }
+                            - match: { prefix: /again/ }
+                              route:
+                                cluster: only
+                                prefix_rewrite: /
+                                retry_policy: { retry_on: "5xx", num_retries: 2, retry_back_off: { base_interval: 1ms } }
                             - match: { prefix: /try }
                               route:
                                 cluster: only
@@ -303,7 +308,12 @@ class HttpProxyTest {
         for (int i = 0; i < 10; i++) {
             assertEquals(200, get(port, "/ok").statusCode(), "a refused connect is retried on the other endpoint");
         }
-        assertTrue(p.httpListenerStats("web").retries() >= 4, "half the first picks hit the refusing endpoint");
+        assertTrue(p.clusters().get("app").connectFailures() >= 4, "half the first picks hit the refusing endpoint and failed over");
+        long seen = good.requestCount();
+        HttpResponse<String> unavailable = get(port, "/again/status/503");
+        assertEquals(503, unavailable.statusCode(), "the last attempt's answer");
+        assertEquals(seen + 3, good.requestCount(), "one try and two retries");
+        assertEquals(2, p.httpListenerStats("web").retries());
         HttpResponse<String> slow = get(port, "/slowdelay/3000");
         assertEquals(504, slow.statusCode());
         long before = good.requestCount();
