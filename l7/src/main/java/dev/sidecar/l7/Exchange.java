@@ -109,6 +109,9 @@ final class Exchange implements UpstreamPools.Acquirer {
     private int status;
     private ScheduledFuture<?> timeout;
     private ScheduledFuture<?> perTry;
+    private ScheduledFuture<?> idleCheck;
+    /** When a byte of this request last moved either way; the stream idle timeout reads it. */
+    private long lastActivity;
 
     Exchange(DownstreamHandler down, HttpRequest request) {
         this.down = down;
@@ -183,6 +186,8 @@ final class Exchange implements UpstreamPools.Acquirer {
         if (t > 0) {
             timeout = dctx.executor().schedule(this::onTimeout, t, TimeUnit.NANOSECONDS);
         }
+        lastActivity = startNanos;
+        scheduleIdleCheck(http.streamIdleTimeout().toNanos());
         attempt();
     }
 
@@ -421,6 +426,7 @@ final class Exchange implements UpstreamPools.Acquirer {
             c.release();
             return;
         }
+        lastActivity = proxy.nanoClock().getAsLong();
         if (c.decoderResult().isFailure()) {
             // A body that breaks its framing (a bad chunk size, say): the request must not reach
             // the upstream as if it had ended, so the attempt is cut off and the client told 400.
@@ -474,6 +480,7 @@ final class Exchange implements UpstreamPools.Acquirer {
             ReferenceCountUtil.release(o);
             return;
         }
+        lastActivity = proxy.nanoClock().getAsLong();
         if (o instanceof HttpResponse r) {
             int code = r.status().code();
             if (code < 200) {
@@ -610,6 +617,36 @@ final class Exchange implements UpstreamPools.Acquirer {
         abandonAttempt();
         status = 0; // the client went away
         finish(false);
+    }
+
+    /**
+     * The stream idle timeout: a request with no bytes either way for this long (a stalled
+     * upstream, a client that stopped sending its body) ends, checked by one timer per request
+     * that re-arms itself for the remaining time instead of being reset on every chunk.
+     */
+    private void scheduleIdleCheck(long delayNanos) {
+        long idle = http.streamIdleTimeout().toNanos();
+        if (idle <= 0 || done) {
+            return;
+        }
+        idleCheck = dctx.executor().schedule(() -> {
+            if (done) {
+                return;
+            }
+            long quiet = proxy.nanoClock().getAsLong() - lastActivity;
+            if (quiet < idle) {
+                scheduleIdleCheck(idle - quiet);
+                return;
+            }
+            proxy.stats().timeouts.increment();
+            if (responseStarted) {
+                resetDownstream();
+            } else {
+                abandonAttempt();
+                keepAliveDownstream = false;
+                localReply(requestComplete ? 504 : 408, "stream idle timeout", GRPC_DEADLINE_EXCEEDED, false);
+            }
+        }, delayNanos, TimeUnit.NANOSECONDS);
     }
 
     private void onTimeout() {
@@ -797,6 +834,7 @@ final class Exchange implements UpstreamPools.Acquirer {
         done = true;
         cancel(timeout);
         cancel(perTry);
+        cancel(idleCheck);
         releasePending();
         releaseReplay();
         UpstreamStream s = up;

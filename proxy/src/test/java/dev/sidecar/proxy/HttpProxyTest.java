@@ -361,6 +361,24 @@ class HttpProxyTest {
         assertEquals(1, p.httpListenerStats("web").shed());
     }
 
+    @Test
+    void a_stream_with_no_bytes_either_way_for_the_stream_idle_timeout_ends() throws Exception {
+        HttpUpstream up = upstream("a");
+        Sidecar p = start("""
+                listeners:
+                  - name: web
+                    address: 127.0.0.1:0
+                    protocol: http
+                    cluster: app
+                    http: { stream_idle_timeout: 300ms, route_timeout: 0s }
+                clusters:
+                """ + oneCluster("app", up.address()));
+        int port = p.listenerPort("web");
+        assertEquals(504, get(port, "/delay/3000").statusCode());
+        assertEquals(200, get(port, "/delay/50").statusCode());
+        assertEquals(1, p.httpListenerStats("web").timeouts());
+    }
+
     /** Each answered 400 (and closed), and the upstream never sees a request. */
     @Test
     void request_smuggling_shapes_are_refused_and_never_forwarded() throws Exception {
