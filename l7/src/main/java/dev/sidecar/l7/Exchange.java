@@ -730,7 +730,8 @@ final class Exchange implements UpstreamPools.Acquirer {
         endpoint = null;
         cluster.requestFinished(e);
         if (!connectFailed) {
-            e.latency().observe(proxy.nanoClock().getAsLong() - attemptStart, proxy.nanoClock().getAsLong());
+            long now = proxy.nanoClock().getAsLong();
+            e.latency().observe(now - attemptStart, now);
         }
         if (triedCount < tried.length) {
             tried[triedCount++] = e;

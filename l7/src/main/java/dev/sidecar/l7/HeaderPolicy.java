@@ -133,29 +133,18 @@ final class HeaderPolicy {
     }
 
     static void applyRequest(HttpHeaders h, RouteConfig.HeaderMutations m) {
-        if (m.isEmpty()) {
-            return;
-        }
-        for (String name : m.requestRemove()) {
-            h.remove(name);
-        }
-        for (RouteConfig.HeaderValue v : m.requestAdd()) {
-            if (v.append()) {
-                h.add(v.name(), v.value());
-            } else {
-                h.set(v.name(), v.value());
-            }
-        }
+        apply(h, m.requestRemove(), m.requestAdd());
     }
 
     static void applyResponse(HttpHeaders h, RouteConfig.HeaderMutations m) {
-        if (m.isEmpty()) {
-            return;
-        }
-        for (String name : m.responseRemove()) {
+        apply(h, m.responseRemove(), m.responseAdd());
+    }
+
+    private static void apply(HttpHeaders h, List<String> remove, List<RouteConfig.HeaderValue> add) {
+        for (String name : remove) {
             h.remove(name);
         }
-        for (RouteConfig.HeaderValue v : m.responseAdd()) {
+        for (RouteConfig.HeaderValue v : add) {
             if (v.append()) {
                 h.add(v.name(), v.value());
             } else {
