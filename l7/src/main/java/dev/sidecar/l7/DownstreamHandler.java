@@ -1,13 +1,17 @@
 package dev.sidecar.l7;
 
 import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelPipeline;
+import io.netty.handler.codec.http.HttpClientCodec;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpServerUpgradeHandler;
+import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.util.ArrayDeque;
@@ -125,6 +129,42 @@ final class DownstreamHandler extends ChannelInboundHandlerAdapter {
         if (exchange == null) {
             armHeadersTimer();
             ctx.read();
+        }
+    }
+
+    /**
+     * The upstream answered an upgrade request with 101: from here both connections carry bytes
+     * only. The HTTP codecs leave both pipelines (bytes they had read but not yet decoded are
+     * handed on), a {@link Tunnel} joins the two, and the stream idle timeout bounds quiet. The
+     * connection counts as one active request until it closes, so a drain lets it finish.
+     */
+    void upgraded(UpstreamStream s, long idleNanos) {
+        exchange = null;
+        Channel upstream = s.channel;
+        ChannelPipeline up = upstream.pipeline();
+        HttpClientCodec codec = up.get(HttpClientCodec.class);
+        codec.removeOutboundHandler();
+        up.replace(s, "tunnel", new Tunnel(ctx.channel()));
+        // the 101 was decoded inside the codec's read; it leaves once that read has returned
+        upstream.eventLoop().execute(() -> {
+            if (up.context(codec) != null) {
+                up.remove(codec);
+            }
+        });
+        boolean early = !queued.isEmpty(); // bytes sent before the 101 and read as HTTP: lost framing
+        releaseQueued();
+        ChannelPipeline p = ctx.pipeline();
+        if (idleNanos > 0) {
+            p.addBefore(ctx.name(), "tunnel-idle", new IdleStateHandler(0, 0, idleNanos, TimeUnit.NANOSECONDS));
+        }
+        p.replace(this, "tunnel", new Tunnel(upstream));
+        if (p.get("h2c-upgrade") != null) {
+            p.remove("h2c-upgrade");
+        }
+        p.remove(Http1ServerCodec.class);
+        ctx.channel().closeFuture().addListener(f -> connection.requestEnded());
+        if (early) {
+            ctx.close();
         }
     }
 

@@ -18,6 +18,7 @@ import io.netty.handler.codec.TooLongFrameException;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.DefaultHttpRequest;
 import io.netty.handler.codec.http.DefaultLastHttpContent;
+import io.netty.handler.codec.http.EmptyHttpHeaders;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpContent;
@@ -74,6 +75,8 @@ final class Exchange implements UpstreamPools.Acquirer {
     private boolean headRequest;
     private boolean chunkedBody;
     private boolean largeBody;
+    /** The protocol an HTTP/1.1 client asked to upgrade to (WebSocket), carried to the upstream; else null. */
+    private String upgrade;
     private RouteTable.Route route;
     private Cluster cluster;
     private ClusterConfig clusterConfig;
@@ -268,7 +271,12 @@ final class Exchange implements UpstreamPools.Acquirer {
             dctx.writeAndFlush(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE, Unpooled.EMPTY_BUFFER));
         }
         h.remove(HttpHeaderNames.EXPECT);
+        upgrade = conn.h2() || clusterConfig.upstreamProtocol() == UpstreamProtocol.H2C ? null : HeaderPolicy.upgradeRequested(h);
         HeaderPolicy.stripHopByHop(h);
+        if (upgrade != null) {
+            h.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE);
+            h.set(HttpHeaderNames.UPGRADE, upgrade);
+        }
         if (chunkedBody) {
             h.set(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED);
         }
@@ -351,7 +359,7 @@ final class Exchange implements UpstreamPools.Acquirer {
         cluster.requestStarted(e);
         attemptStart = proxy.nanoClock().getAsLong();
         UpstreamProtocol p = clusterConfig.upstreamProtocol();
-        boolean h2 = p == UpstreamProtocol.H2C || (p == UpstreamProtocol.SAME_AS_DOWNSTREAM && conn.h2());
+        boolean h2 = upgrade == null && (p == UpstreamProtocol.H2C || (p == UpstreamProtocol.SAME_AS_DOWNSTREAM && conn.h2()));
         proxy.pools().acquire(dctx.channel().eventLoop(), cluster, clusterConfig, e, h2, this);
     }
 
@@ -483,6 +491,18 @@ final class Exchange implements UpstreamPools.Acquirer {
         lastActivity = proxy.nanoClock().getAsLong();
         if (o instanceof HttpResponse r) {
             int code = r.status().code();
+            if (code == 101) {
+                ReferenceCountUtil.release(o);
+                if (upgrade != null && requestComplete && !s.h2) {
+                    upgraded(s, r);
+                } else {
+                    // switching protocols nobody asked for: what follows is not HTTP this proxy can read
+                    cluster.httpResult(endpoint, true);
+                    abandonAttempt();
+                    localReply(502, "upstream switched protocols unasked", GRPC_UNAVAILABLE, false);
+                }
+                return;
+            }
             if (code < 200) {
                 ReferenceCountUtil.release(o); // 100 Continue was answered here; other 1xx are informational
                 return;
@@ -828,9 +848,38 @@ final class Exchange implements UpstreamPools.Acquirer {
         finish(conn.h2() ? requestComplete : keepAliveDownstream);
     }
 
+    /** The upstream accepted the upgrade: the client gets the 101, then both connections become a tunnel. */
+    private void upgraded(UpstreamStream s, HttpResponse r) {
+        HttpHeaders h = r.headers();
+        String protocol = h.get(HttpHeaderNames.UPGRADE, upgrade);
+        HeaderPolicy.stripHopByHop(h);
+        HeaderPolicy.applyResponse(h, route.routeHeaders);
+        HeaderPolicy.applyResponse(h, route.hostHeaders);
+        h.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE);
+        h.set(HttpHeaderNames.UPGRADE, protocol);
+        responseStarted = true;
+        responseComplete = true;
+        status = 101;
+        up = null; // the connection is the tunnel's now, never the pool's
+        dctx.write(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.SWITCHING_PROTOCOLS,
+                Unpooled.EMPTY_BUFFER, h, EmptyHttpHeaders.INSTANCE));
+        settle();
+        dctx.flush();
+        down.upgraded(s, http.streamIdleTimeout().toNanos());
+    }
+
     private void finish(boolean keepAlive) {
+        if (settle()) {
+            dctx.flush();
+            down.exchangeFinished(keepAlive);
+            conn.requestEnded();
+        }
+    }
+
+    /** Ends the exchange's timers, buffers, upstream claim and counts, once: false if it had ended already. */
+    private boolean settle() {
         if (done) {
-            return;
+            return false;
         }
         done = true;
         cancel(timeout);
@@ -852,9 +901,7 @@ final class Exchange implements UpstreamPools.Acquirer {
         }
         proxy.stats().response(status);
         proxy.observer().requestFinished(conn.settings.config().name(), status, proxy.nanoClock().getAsLong() - startNanos);
-        dctx.flush();
-        down.exchangeFinished(keepAlive);
-        conn.requestEnded();
+        return true;
     }
 
     private void releasePending() {

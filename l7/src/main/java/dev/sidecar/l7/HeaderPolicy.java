@@ -64,6 +64,23 @@ final class HeaderPolicy {
         stripExtensions(h);
     }
 
+    /**
+     * The protocol an HTTP/1.1 request asks to switch to ({@code Upgrade} named by
+     * {@code Connection}), or null. h2c is not carried on: the listener itself answers it.
+     */
+    static String upgradeRequested(HttpHeaders h) {
+        String upgrade = h.get(HttpHeaderNames.UPGRADE);
+        if (upgrade == null || upgrade.isBlank() || containsToken(upgrade, "h2c")) {
+            return null;
+        }
+        for (String value : h.getAll(HttpHeaderNames.CONNECTION)) {
+            if (containsToken(value, "upgrade")) {
+                return upgrade.trim();
+            }
+        }
+        return null;
+    }
+
     static void stripExtensions(HttpHeaders h) {
         if (h.isEmpty()) {
             return;

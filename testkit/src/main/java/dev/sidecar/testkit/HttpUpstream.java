@@ -7,6 +7,7 @@ import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
@@ -32,7 +33,14 @@ import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec;
+import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.PingWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.PongWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.WebSocketFrame;
+import io.netty.handler.codec.http.websocketx.WebSocketServerHandshaker;
+import io.netty.handler.codec.http.websocketx.WebSocketServerHandshakerFactory;
 import io.netty.handler.stream.ChunkedInput;
+import io.netty.util.ReferenceCountUtil;
 import io.netty.handler.stream.ChunkedWriteHandler;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import java.net.InetSocketAddress;
@@ -54,6 +62,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  *   <li>{@code /bytes/N} streams N bytes (chunked, with backpressure);</li>
  *   <li>{@code /delay/MS} answers after MS milliseconds;</li>
  *   <li>{@code /close} closes the connection without answering;</li>
+ *   <li>{@code /ws} with {@code Upgrade: websocket} (HTTP/1.1) becomes a WebSocket that echoes every frame;</li>
  *   <li>{@code /trailers} answers with a trailer {@code x-trailer: done};</li>
  *   <li>anything else: 200 with the server's name as the body.</li>
  * </ul>
@@ -159,6 +168,17 @@ public final class HttpUpstream implements AutoCloseable {
                 ctx.close();
                 return;
             }
+            if (path.startsWith("/ws") && !h2 && req.headers().containsValue(HttpHeaderNames.UPGRADE, HttpHeaderValues.WEBSOCKET, true)) {
+                WebSocketServerHandshaker hs = new WebSocketServerHandshakerFactory(
+                        "ws://" + req.headers().get(HttpHeaderNames.HOST) + path, null, true, 16 * 1024 * 1024).newHandshaker(req);
+                if (hs == null) {
+                    WebSocketServerHandshakerFactory.sendUnsupportedVersionResponse(ctx.channel());
+                    return;
+                }
+                ctx.pipeline().addLast(new WebSocketEcho(hs));
+                hs.handshake(ctx.channel(), req);
+                return;
+            }
             if (path.startsWith("/delay/")) {
                 long ms = Long.parseLong(path.substring(7).split("[?/]")[0]);
                 ctx.executor().schedule(() -> send(ctx, text(HttpResponseStatus.OK, name), keepAlive), ms, TimeUnit.MILLISECONDS);
@@ -220,6 +240,28 @@ public final class HttpUpstream implements AutoCloseable {
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
             ctx.close();
+        }
+    }
+
+    /** Answers every WebSocket data frame with the same frame; a close is answered with a close. */
+    private static final class WebSocketEcho extends ChannelInboundHandlerAdapter {
+        private final WebSocketServerHandshaker handshaker;
+
+        WebSocketEcho(WebSocketServerHandshaker handshaker) {
+            this.handshaker = handshaker;
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            if (msg instanceof CloseWebSocketFrame close) {
+                handshaker.close(ctx, close);
+            } else if (msg instanceof PingWebSocketFrame ping) {
+                ctx.writeAndFlush(new PongWebSocketFrame(ping.content()));
+            } else if (msg instanceof WebSocketFrame frame) {
+                ctx.writeAndFlush(frame);
+            } else {
+                ReferenceCountUtil.release(msg);
+            }
         }
     }
 
