@@ -2,12 +2,15 @@ package dev.sidecar.l7;
 
 import dev.sidecar.config.HttpSettings;
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
 import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPromise;
+import io.netty.channel.socket.DuplexChannel;
 import io.netty.handler.codec.ByteToMessageDecoder;
 import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpServerUpgradeHandler;
@@ -26,6 +29,7 @@ import io.netty.util.AsciiString;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.net.InetSocketAddress;
+import java.nio.channels.ClosedChannelException;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
@@ -39,12 +43,16 @@ import java.util.concurrent.TimeUnit;
 final class ConnectionHandler extends ChannelDuplexHandler {
     private static final byte[] PREFACE = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
 
+    /** How long a closing connection keeps reading and dropping what the client still sends. */
+    private static final long LINGER_NANOS = TimeUnit.SECONDS.toNanos(1);
+
     final HttpProxy proxy;
     final HttpProxy.Settings settings;
     private ChannelHandlerContext ctx;
     private boolean h2;
     private boolean admitted;
     private boolean draining;
+    private boolean lingering;
     private int activeRequests;
     private long lastActivity;
     /** The client's address as x-forwarded-for carries it; computed once per connection. */
@@ -100,14 +108,57 @@ final class ConnectionHandler extends ChannelDuplexHandler {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (lingering) {
+            ReferenceCountUtil.release(msg);
+            return;
+        }
         lastActivity = proxy.nanoClock().getAsLong();
         ctx.fireChannelRead(msg);
     }
 
     @Override
     public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
+        if (lingering) {
+            // written after the close: nothing may be in flight when the output is shut down
+            ReferenceCountUtil.release(msg);
+            promise.tryFailure(new ClosedChannelException());
+            return;
+        }
         lastActivity = proxy.nanoClock().getAsLong();
         ctx.write(msg, promise);
+    }
+
+    /**
+     * A close from the codecs or the request handlers is a lingering close, as NGINX and Apache
+     * do it: the output is shut down (so the client reads everything written, a 400 or a
+     * GOAWAY, up to a FIN) and input is read and dropped until the client closes or the linger
+     * time passes. Closing at once with unread input would make the kernel send a reset, and a
+     * reset discards the last response in the client's buffer before the client reads it.
+     * Closes for shutdown and listener removal are immediate.
+     */
+    @Override
+    public void close(ChannelHandlerContext ctx, ChannelPromise promise) {
+        Channel ch = ctx.channel();
+        if (lingering) {
+            ch.closeFuture().addListener(f -> promise.trySuccess());
+            return;
+        }
+        if (!ch.isActive() || proxy.closing() || !(ch instanceof DuplexChannel duplex) || duplex.isOutputShutdown()) {
+            ctx.close(promise);
+            return;
+        }
+        lingering = true;
+        // the output is shut only once everything written has left (transports may write asynchronously)
+        ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(written -> duplex.shutdownOutput().addListener(f -> {
+            if (!written.isSuccess() || !f.isSuccess()) {
+                ctx.close();
+            }
+        }));
+        ch.closeFuture().addListener(f -> promise.trySuccess());
+        ch.config().setAutoRead(true);
+        ctx.executor().schedule(() -> {
+            ctx.close();
+        }, LINGER_NANOS, TimeUnit.NANOSECONDS);
     }
 
     void requestStarted() {
@@ -175,6 +226,7 @@ final class ConnectionHandler extends ChannelDuplexHandler {
                 .decoderEnforceMaxRstFramesPerWindow(s.maxResetsPerWindow(), windowSeconds)
                 .encoderEnforceMaxRstFramesPerWindow(s.maxResetsPerWindow(), windowSeconds)
                 .decoderEnforceMaxConsecutiveEmptyDataFrames(s.maxConsecutiveEmptyFrames())
+                .decoderEnforceMaxSmallContinuationFrames(s.maxContinuationFrames())
                 .encoderEnforceMaxQueuedControlFrames(s.maxQueuedControlFrames())
                 .build();
     }
@@ -269,6 +321,15 @@ final class ConnectionHandler extends ChannelDuplexHandler {
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
             ReferenceCountUtil.release(msg);
+        }
+
+        /**
+         * An HTTP/2 connection error, reported here just before the codec sends its GOAWAY (with
+         * the error's code) and closes; a read error, before the transport closes. Nothing is
+         * left to do, and an attacker gets no log line per connection.
+         */
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
         }
     }
 }

@@ -11,6 +11,8 @@ import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpServerUpgradeHandler;
+import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
+import io.netty.handler.codec.http2.Http2Exception;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
@@ -218,6 +220,13 @@ final class DownstreamHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        // the multiplexer hands a stream its Http2Exception.StreamException, then closes it
+        if (h2 && cause instanceof Http2Exception.StreamException e && ctx.channel().isActive()) {
+            // A stream error the client caused is answered with its own code, not CANCEL: the
+            // codec counts such resets (MadeYouReset) and ends a connection that provokes too many.
+            ctx.writeAndFlush(new DefaultHttp2ResetFrame(e.error())).addListener(ChannelFutureListener.CLOSE);
+            return;
+        }
         ctx.close();
     }
 }

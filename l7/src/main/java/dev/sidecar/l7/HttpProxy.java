@@ -10,6 +10,7 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.ChannelGroupFuture;
 import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import java.time.Duration;
@@ -40,6 +41,7 @@ public final class HttpProxy {
     private final ChannelGroup connections;
     private volatile RequestObserver observer = RequestObserver.NONE;
     private volatile boolean draining;
+    private volatile boolean closing;
 
     public HttpProxy(ListenerConfig config, ClusterManager clusters, UpstreamPools pools) {
         this(config, clusters, pools, System::nanoTime);
@@ -108,6 +110,16 @@ public final class HttpProxy {
 
     boolean draining() {
         return draining;
+    }
+
+    boolean closing() {
+        return closing;
+    }
+
+    /** Closes every connection now, without lingering: the listener is going away or the process is stopping. */
+    public ChannelGroupFuture closeConnections() {
+        closing = true;
+        return connections.close();
     }
 
     /**

@@ -13,6 +13,7 @@ import dev.sidecar.l7.HttpListenerStats;
 import dev.sidecar.l7.HttpProxy;
 import dev.sidecar.l7.UpstreamPools;
 import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.ChannelGroupFuture;
 import dev.sidecar.upstream.Cluster;
 import dev.sidecar.upstream.ClusterManager;
 import dev.sidecar.upstream.ClusterSnapshot;
@@ -86,6 +87,11 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
 
         ChannelGroup connections() {
             return tcp != null ? tcp.connections() : http.connections();
+        }
+
+        /** Closes every open connection now (HTTP connections without their lingering close). */
+        ChannelGroupFuture closeConnections() {
+            return tcp != null ? tcp.connections().close() : http.closeConnections();
         }
     }
 
@@ -207,7 +213,7 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
         if (l.http() != null) {
             l.http().drain(config.server().drainTimeout());
         }
-        eventLoops.schedule(() -> l.connections().close(), config.server().drainTimeout().toNanos(), TimeUnit.NANOSECONDS);
+        eventLoops.schedule(() -> l.closeConnections(), config.server().drainTimeout().toNanos(), TimeUnit.NANOSECONDS);
         log.info("listener " + name + " removed; its " + l.connections().size() + " open connection(s) drain");
     }
 
@@ -503,7 +509,7 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
             all = new ArrayList<>(listeners.values());
         }
         for (Listener l : all) {
-            l.connections().close().awaitUninterruptibly();
+            l.closeConnections().awaitUninterruptibly();
         }
         log.info(left == 0 ? "drained" : "drain timeout: closed " + left + " connection" + (left == 1 ? "" : "s"));
         return left;
@@ -523,7 +529,7 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
         for (Listener l : listeners.values()) {
             l.channel().close().awaitUninterruptibly(2, TimeUnit.SECONDS);
             // awaited: a close still pending when the loops stop is never completed
-            l.connections().close().awaitUninterruptibly(2, TimeUnit.SECONDS);
+            l.closeConnections().awaitUninterruptibly(2, TimeUnit.SECONDS);
             metrics.remove(l.meters());
         }
         healthCheckers.values().forEach(HealthChecker::stop);

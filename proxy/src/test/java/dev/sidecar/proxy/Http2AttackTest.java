@@ -1,0 +1,229 @@
+package dev.sidecar.proxy;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.sidecar.testkit.Closer;
+import dev.sidecar.testkit.HttpUpstream;
+import dev.sidecar.testkit.RawH2;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The HTTP/2 attack classes, each sent frame by frame as an attacker would: the connection is
+ * ended (GOAWAY ENHANCE_YOUR_CALM where the protocol has it) with the proxy's buffer memory
+ * bounded, while a well-behaved client on another connection keeps getting answers.
+ */
+class Http2AttackTest {
+    /** Far above what any limit below lets through; the attacks stop by themselves at this count. */
+    private static final int ROUNDS = 5_000;
+    private static final long MEMORY_BOUND = 64L << 20;
+    private final Closer closer = new Closer();
+    private HttpUpstream up;
+    private Sidecar proxy;
+    private int port;
+
+    @BeforeEach
+    void setUp() {
+        up = closer.add(new HttpUpstream("a"));
+        proxy = closer.add(Sidecar.start(ConfigLoader.parse("""
+                admin: { address: 127.0.0.1:0 }
+                listeners: [{ name: web, address: 127.0.0.1:0, protocol: http, cluster: app }]
+                clusters:
+                  - { name: app, upstream_protocol: h2c, endpoints: [{ address: %s }] }
+                """.formatted(up.address()))));
+        port = proxy.listenerPort("web");
+    }
+
+    @AfterEach
+    void tearDown() throws Exception {
+        closer.close();
+    }
+
+    interface Attack {
+        void run(RawH2 attacker) throws Exception;
+    }
+
+    /**
+     * Runs the attack on its own connection while a good client sends requests one after another
+     * on another; returns the attacker's connection for the caller's checks once it has ended.
+     */
+    private RawH2 underAttack(Attack attack) throws Exception {
+        AtomicBoolean attacking = new AtomicBoolean(true);
+        AtomicInteger served = new AtomicInteger();
+        AtomicLong peakMemory = new AtomicLong();
+        CompletableFuture<Void> good = CompletableFuture.runAsync(() -> {
+            try (RawH2 client = new RawH2(port)) {
+                for (int stream = 1; attacking.get() || served.get() < 3; stream += 2) {
+                    client.get(stream, "/good");
+                    assertEquals(200, client.awaitStatus(stream, Duration.ofSeconds(10)), "the good client is answered");
+                    served.incrementAndGet();
+                    peakMemory.accumulateAndGet(proxy.usedDirectMemory(), Math::max);
+                }
+            } catch (IOException | InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        RawH2 attacker = closer.add(new RawH2(port));
+        try {
+            attack.run(attacker);
+            attacker.flush();
+        } catch (IOException e) {
+            // the proxy closed the connection while the attack was still writing
+        }
+        assertTrue(attacker.awaitClosed(Duration.ofSeconds(20)), "the proxy closes the attacker's connection");
+        attacking.set(false);
+        good.get(30, TimeUnit.SECONDS);
+        assertTrue(served.get() >= 3, "good requests served: " + served.get());
+        assertTrue(peakMemory.get() < MEMORY_BOUND, "buffer memory stays bounded: " + peakMemory.get());
+        return attacker;
+    }
+
+    private static void assertCalm(RawH2 attacker) {
+        RawH2.Frame goAway = attacker.goAway();
+        assertNotNull(goAway, "a GOAWAY before the close");
+        assertEquals(RawH2.ENHANCE_YOUR_CALM, goAway.errorCode());
+    }
+
+    @Test
+    void rapid_reset_streams_opened_and_cancelled_at_once_end_the_connection() throws Exception {
+        RawH2 attacker = underAttack(a -> {
+            byte[] block = a.requestBlock("GET", "/delay/2000");
+            for (int i = 0, stream = 1; i < ROUNDS && a.goAway() == null; i++, stream += 2) {
+                a.headers(stream, RawH2.END_STREAM | RawH2.END_HEADERS, block);
+                a.rst(stream, 0x8); // CANCEL
+                a.flush();
+            }
+        });
+        assertCalm(attacker);
+        assertTrue(up.requestCount() <= 300, "requests that reached the upstream stay near the reset limit: " + up.requestCount());
+    }
+
+    @Test
+    void made_you_reset_frames_that_make_the_proxy_reset_streams_end_the_connection() throws Exception {
+        RawH2 attacker = underAttack(a -> {
+            byte[] block = a.requestBlock("POST", "/echo");
+            for (int i = 0, stream = 1; i < ROUNDS && a.goAway() == null; i++, stream += 2) {
+                a.headers(stream, RawH2.END_HEADERS, block);
+                a.windowUpdate(stream, 0); // a stream error: the proxy must reset the stream
+                a.flush();
+            }
+        });
+        assertCalm(attacker);
+    }
+
+    @Test
+    void a_continuation_flood_ends_the_connection() throws Exception {
+        RawH2 attacker = underAttack(a -> {
+            a.headers(1, 0, a.requestBlock("GET", "/never"));
+            for (int i = 0; i < ROUNDS && a.goAway() == null; i++) {
+                a.frame(RawH2.CONTINUATION, 0, 1, new byte[0]);
+                a.flush();
+            }
+        });
+        assertNotNull(attacker.goAway(), "a GOAWAY before the close");
+        assertEquals(0, up.requestCount() - countGood(), "the endless header block never became a request");
+    }
+
+    @Test
+    void consecutive_empty_data_frames_end_the_connection() throws Exception {
+        RawH2 attacker = underAttack(a -> {
+            a.headers(1, RawH2.END_HEADERS, a.requestBlock("POST", "/echo"));
+            for (int i = 0; i < ROUNDS && a.goAway() == null; i++) {
+                a.frame(RawH2.DATA, 0, 1, new byte[0]);
+                a.flush();
+            }
+        });
+        assertCalm(attacker);
+    }
+
+    @Test
+    void a_settings_flood_from_a_client_that_does_not_read_ends_the_connection() throws Exception {
+        floodWithoutReading(RawH2.SETTINGS, 0, new byte[0]);
+    }
+
+    @Test
+    void a_ping_flood_from_a_client_that_does_not_read_ends_the_connection() throws Exception {
+        floodWithoutReading(RawH2.PING, 0, new byte[8]);
+    }
+
+    /**
+     * Each frame obliges an acknowledgement; a client that never reads them makes them queue. The
+     * proxy stops at its queued-control-frame limit instead of buffering without end.
+     */
+    private void floodWithoutReading(int type, int flags, byte[] payload) throws Exception {
+        AtomicBoolean attacking = new AtomicBoolean(true);
+        AtomicInteger served = new AtomicInteger();
+        AtomicLong peakMemory = new AtomicLong();
+        CompletableFuture<Void> good = CompletableFuture.runAsync(() -> {
+            try (RawH2 client = new RawH2(port)) {
+                for (int stream = 1; attacking.get() || served.get() < 3; stream += 2) {
+                    client.get(stream, "/good");
+                    assertEquals(200, client.awaitStatus(stream, Duration.ofSeconds(10)));
+                    served.incrementAndGet();
+                    peakMemory.accumulateAndGet(proxy.usedDirectMemory(), Math::max);
+                }
+            } catch (IOException | InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        long frames = 0;
+        boolean ended;
+        try (RawH2 attacker = new RawH2(port, 4096)) {
+            try {
+                for (; frames < 4_000_000; frames++) {
+                    attacker.frame(type, flags, 0, payload);
+                }
+                attacker.flush();
+            } catch (IOException e) {
+                // the proxy has already closed the connection
+            }
+            ended = attacker.readUntilClosed(Duration.ofSeconds(20));
+        }
+        attacking.set(false);
+        good.get(30, TimeUnit.SECONDS);
+        assertTrue(ended, "the proxy ended the connection of a client that sent " + frames + " frames and read none");
+        assertTrue(served.get() >= 3, "good requests served: " + served.get());
+        assertTrue(peakMemory.get() < MEMORY_BOUND, "buffer memory stays bounded: " + peakMemory.get());
+    }
+
+    @Test
+    void an_hpack_bomb_is_refused_without_expanding_past_the_header_list_limit() throws Exception {
+        RawH2 attacker = closer.add(new RawH2(port));
+        // one 4,000-byte header entered into the dynamic table, then referenced 1,000 times: 4 MB decoded from 5 KB
+        java.io.ByteArrayOutputStream block = new java.io.ByteArrayOutputStream();
+        block.writeBytes(attacker.requestBlock("GET", "/bomb"));
+        block.write(0x40); // literal with incremental indexing, new name
+        block.write(6);
+        block.writeBytes("x-bomb".getBytes());
+        block.write(0x7f); // value length 4000 = 127 + 3873
+        block.write(0x80 | (3873 & 0x7f));
+        block.write(3873 >>> 7);
+        block.writeBytes("a".repeat(4000).getBytes());
+        for (int i = 0; i < 1000; i++) {
+            block.write(0x80 | 62); // the newest dynamic table entry
+        }
+        attacker.headers(1, RawH2.END_STREAM | RawH2.END_HEADERS, block.toByteArray());
+        attacker.flush();
+        RawH2.Frame answer = attacker.await(f -> f.stream() == 1 || f.type() == RawH2.GOAWAY, Duration.ofSeconds(10));
+        assertNotNull(answer, "the proxy answers the stream or the connection");
+        assertEquals(0, up.requestCount(), "nothing reached the upstream");
+        try (RawH2 good = new RawH2(port)) {
+            good.get(1, "/good");
+            assertEquals(200, good.awaitStatus(1, Duration.ofSeconds(10)));
+        }
+    }
+
+    private int countGood() {
+        return (int) up.received().stream().filter(r -> r.uri().equals("/good")).count();
+    }
+}
