@@ -63,6 +63,10 @@ final class ConnectionHandler extends ChannelDuplexHandler {
         this.settings = settings;
     }
 
+    java.net.SocketAddress remoteAddress() {
+        return ctx.channel().remoteAddress();
+    }
+
     boolean h2() {
         return h2;
     }

@@ -116,6 +116,17 @@ final class Exchange implements UpstreamPools.Acquirer {
     /** When a byte of this request last moved either way; the stream idle timeout reads it. */
     private long lastActivity;
 
+    // for the access log
+    private long bytesIn;
+    private long bytesOut;
+    private int attempts;
+    private Endpoint lastEndpoint;
+    /** Envoy-style response flag of what ended the request early, or null. */
+    private String flag;
+    private String logMethod;
+    private String logAuthority;
+    private String logPath;
+
     Exchange(DownstreamHandler down, HttpRequest request) {
         this.down = down;
         this.conn = down.connection;
@@ -142,21 +153,29 @@ final class Exchange implements UpstreamPools.Acquirer {
             onRequestContent(last);
         }
         HttpHeaders h = head.headers();
+        if (proxy.requestLog() != null) {
+            logMethod = head.method().name();
+            logAuthority = h.get(HttpHeaderNames.HOST);
+            logPath = head.uri();
+        }
         grpc = isGrpc(h);
         keepAliveDownstream = !conn.h2() && head.protocolVersion() == HttpVersion.HTTP_1_1 && HttpUtil.isKeepAlive(head);
         int bad = validate();
         if (bad != 0) {
             keepAliveDownstream = false;
+            flag = "DPE";
             localReply(bad, badRequestReason(bad), GRPC_UNAVAILABLE, false);
             return;
         }
         route = proxy.settings().routes().find(h.get(HttpHeaderNames.HOST), head.uri(), h);
         if (route == null) {
+            flag = "NR";
             localReply(404, "no route for " + head.uri(), GRPC_UNIMPLEMENTED, false);
             return;
         }
         if (route.rateLimit != null && !route.rateLimit.tryTake()) {
             proxy.stats().rateLimited.increment();
+            flag = "RL";
             localReply(429, "rate limited", GRPC_RESOURCE_EXHAUSTED, false);
             return;
         }
@@ -170,12 +189,14 @@ final class Exchange implements UpstreamPools.Acquirer {
         }
         cluster = route.pickCluster();
         if (cluster == null) {
+            flag = "NC";
             localReply(503, "cluster not found", GRPC_UNAVAILABLE, false);
             return;
         }
         clusterConfig = cluster.snapshot().config();
         if (!cluster.tryRequest(clusterConfig.circuitBreakers().maxRequests())) {
             proxy.stats().shed.increment();
+            flag = "UO";
             localReply(503, "overloaded: cluster " + cluster.name() + " is at circuit_breakers.max_requests", GRPC_UNAVAILABLE, true);
             return;
         }
@@ -352,10 +373,13 @@ final class Exchange implements UpstreamPools.Acquirer {
             e = snapshot.pick(pickContext); // a retry goes elsewhere when there is an elsewhere
         }
         if (e == null) {
+            flag = "UH";
             localReply(503, "no healthy upstream", GRPC_UNAVAILABLE, false);
             return;
         }
         endpoint = e;
+        lastEndpoint = e;
+        attempts++;
         cluster.requestStarted(e);
         attemptStart = proxy.nanoClock().getAsLong();
         UpstreamProtocol p = clusterConfig.upstreamProtocol();
@@ -410,6 +434,7 @@ final class Exchange implements UpstreamPools.Acquirer {
         endAttempt(connectFailure);
         if (cause instanceof EndpointPool.PoolOverflow) {
             proxy.stats().shed.increment();
+            flag = "UO";
             localReply(503, "overloaded: " + cause.getMessage(), GRPC_UNAVAILABLE, true);
         } else if (connectFailure && connectFailovers < MAX_CONNECT_FAILOVERS && replayable) {
             // Nothing was sent, so trying another endpoint is always safe: the same failover the
@@ -420,6 +445,7 @@ final class Exchange implements UpstreamPools.Acquirer {
         } else if (retryAllowed(route.retry.onConnectFailure())) {
             retry();
         } else {
+            flag = "UF";
             localReply(503, "upstream connect error: " + cause.getMessage(), GRPC_UNAVAILABLE, false);
         }
     }
@@ -435,6 +461,7 @@ final class Exchange implements UpstreamPools.Acquirer {
             return;
         }
         lastActivity = proxy.nanoClock().getAsLong();
+        bytesIn += c.content().readableBytes();
         if (c.decoderResult().isFailure()) {
             // A body that breaks its framing (a bad chunk size, say): the request must not reach
             // the upstream as if it had ended, so the attempt is cut off and the client told 400.
@@ -442,6 +469,7 @@ final class Exchange implements UpstreamPools.Acquirer {
             requestComplete = true;
             keepAliveDownstream = false;
             abandonAttempt();
+            flag = "DPE";
             localReply(400, "bad request body", GRPC_UNAVAILABLE, false);
             return;
         }
@@ -522,6 +550,9 @@ final class Exchange implements UpstreamPools.Acquirer {
             prepareResponse(r);
             responseStarted = true;
             status = code;
+            if (r instanceof HttpContent c) {
+                bytesOut += c.content().readableBytes();
+            }
             dctx.write(r);
             if (r instanceof LastHttpContent) {
                 responseDone();
@@ -531,6 +562,9 @@ final class Exchange implements UpstreamPools.Acquirer {
         if (!responseStarted) {
             ReferenceCountUtil.release(o);
             return;
+        }
+        if (o instanceof HttpContent c) {
+            bytesOut += c.content().readableBytes();
         }
         dctx.write(o);
         if (o instanceof LastHttpContent) {
@@ -627,6 +661,7 @@ final class Exchange implements UpstreamPools.Acquirer {
             return;
         }
         abandonAttempt();
+        flag = "UR";
         localReply(503, "upstream reset before response headers", GRPC_UNAVAILABLE, false);
     }
 
@@ -635,6 +670,7 @@ final class Exchange implements UpstreamPools.Acquirer {
             return;
         }
         abandonAttempt();
+        flag = "DC";
         status = 0; // the client went away
         finish(false);
     }
@@ -659,6 +695,7 @@ final class Exchange implements UpstreamPools.Acquirer {
                 return;
             }
             proxy.stats().timeouts.increment();
+            flag = "SI";
             if (responseStarted) {
                 resetDownstream();
             } else {
@@ -674,6 +711,7 @@ final class Exchange implements UpstreamPools.Acquirer {
             return;
         }
         proxy.stats().timeouts.increment();
+        flag = "UT";
         if (responseStarted) {
             resetDownstream();
             return;
@@ -693,6 +731,7 @@ final class Exchange implements UpstreamPools.Acquirer {
         if (again) {
             retry();
         } else {
+            flag = "UT";
             localReply(504, "upstream per-try timeout", GRPC_DEADLINE_EXCEEDED, false);
         }
     }
@@ -761,6 +800,9 @@ final class Exchange implements UpstreamPools.Acquirer {
     /** The response has begun and cannot be completed: the client learns it from a reset, not a short body. */
     private void resetDownstream() {
         proxy.stats().resets.increment();
+        if (flag == null) {
+            flag = "UR";
+        }
         abandonAttempt();
         if (grpc && responseStarted && !responseComplete) {
             // A gRPC call whose upstream went away mid-stream ends with a status the client can
@@ -844,6 +886,7 @@ final class Exchange implements UpstreamPools.Acquirer {
         responseStarted = true;
         responseComplete = true;
         status = res.status().code();
+        bytesOut += res.content().readableBytes();
         dctx.write(res);
         finish(conn.h2() ? requestComplete : keepAliveDownstream);
     }
@@ -900,7 +943,16 @@ final class Exchange implements UpstreamPools.Acquirer {
             cluster.retryEnded();
         }
         proxy.stats().response(status);
-        proxy.observer().requestFinished(conn.settings.config().name(), status, proxy.nanoClock().getAsLong() - startNanos);
+        long now = proxy.nanoClock().getAsLong();
+        proxy.observer().requestFinished(conn.settings.config().name(), status, now - startNanos);
+        RequestLog log = proxy.requestLog();
+        if (log != null && logMethod != null) {
+            log.finished(new RequestRecord(System.currentTimeMillis() - (now - startNanos) / 1_000_000, now - startNanos,
+                    conn.settings.config().name(), conn.remoteAddress(),
+                    conn.h2() ? "HTTP/2" : "HTTP/1.1", logMethod, logAuthority, logPath, status, bytesIn, bytesOut,
+                    cluster == null ? null : cluster.name(), lastEndpoint == null ? null : lastEndpoint.socketAddress(), attempts,
+                    head.headers().get(HeaderPolicy.X_REQUEST_ID), head.headers().get(HttpHeaderNames.USER_AGENT), flag == null ? "-" : flag));
+        }
         return true;
     }
 

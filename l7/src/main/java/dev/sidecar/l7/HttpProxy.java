@@ -40,6 +40,7 @@ public final class HttpProxy {
     private final HttpListenerStats stats = new HttpListenerStats();
     private final ChannelGroup connections;
     private volatile RequestObserver observer = RequestObserver.NONE;
+    private volatile RequestLog requestLog;
     private volatile boolean draining;
     private volatile boolean closing;
 
@@ -82,6 +83,15 @@ public final class HttpProxy {
                     + " cannot become " + next.name() + " at " + next.address());
         }
         settings = Settings.of(next, clusters, nanoClock);
+    }
+
+    /** Where finished requests are logged; null (the default) for no access log. */
+    public void requestLog(RequestLog log) {
+        this.requestLog = log;
+    }
+
+    RequestLog requestLog() {
+        return requestLog;
     }
 
     public void observer(RequestObserver observer) {

@@ -4,6 +4,8 @@ import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
 import dev.sidecar.l4.ConnectionLog;
 import dev.sidecar.l4.ConnectionRecord;
+import dev.sidecar.l7.RequestLog;
+import dev.sidecar.l7.RequestRecord;
 import java.io.BufferedWriter;
 import java.io.IOException;
 import java.io.OutputStreamWriter;
@@ -23,16 +25,16 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One access-log file: event loops {@link #closed offer} finished connection records to a bounded
- * queue, and one daemon thread formats them as JSON lines and writes them. A full queue drops the
+ * One access-log file: event loops offer finished connection records (TCP listeners) and
+ * request records (HTTP listeners) to a bounded queue, and one daemon thread formats them as JSON lines and writes them. A full queue drops the
  * record and counts it: a slow disk (or a pipe nobody reads) must never slow traffic down.
  */
-final class AccessLogWriter implements ConnectionLog, AutoCloseable {
+final class AccessLogWriter implements ConnectionLog, RequestLog, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(AccessLogWriter.class);
     private static final JsonFactory JSON = new JsonFactory();
 
     private final Path path;
-    private final BlockingQueue<ConnectionRecord> queue;
+    private final BlockingQueue<Object> queue;
     private final LongAdder written = new LongAdder();
     private final LongAdder dropped = new LongAdder();
     private final Thread thread;
@@ -48,6 +50,13 @@ final class AccessLogWriter implements ConnectionLog, AutoCloseable {
 
     @Override
     public void closed(ConnectionRecord record) {
+        if (!queue.offer(record)) {
+            dropped.increment();
+        }
+    }
+
+    @Override
+    public void finished(RequestRecord record) {
         if (!queue.offer(record)) {
             dropped.increment();
         }
@@ -71,11 +80,11 @@ final class AccessLogWriter implements ConnectionLog, AutoCloseable {
                 Files.newOutputStream(path, StandardOpenOption.CREATE, StandardOpenOption.APPEND, StandardOpenOption.WRITE),
                 StandardCharsets.UTF_8))) {
             while (!closed || !queue.isEmpty()) {
-                ConnectionRecord r = queue.poll(200, TimeUnit.MILLISECONDS);
+                Object r = queue.poll(200, TimeUnit.MILLISECONDS);
                 if (r == null) {
                     continue;
                 }
-                out.write(format(r));
+                out.write(r instanceof RequestRecord q ? format(q) : format((ConnectionRecord) r));
                 written.increment();
                 if (queue.isEmpty()) {
                     out.flush();
@@ -102,6 +111,32 @@ final class AccessLogWriter implements ConnectionLog, AutoCloseable {
             g.writeNumberField("connect_attempts", r.attempts());
             g.writeNumberField("bytes_received", r.bytesIn());
             g.writeNumberField("bytes_sent", r.bytesOut());
+            g.writeStringField("flags", r.flags());
+            g.writeEndObject();
+        }
+        return s.append('\n').toString();
+    }
+
+    static String format(RequestRecord r) throws IOException {
+        StringWriter s = new StringWriter(384);
+        try (JsonGenerator g = JSON.createGenerator(s)) {
+            g.writeStartObject();
+            g.writeStringField("start_time", Instant.ofEpochMilli(r.startMillis()).toString());
+            g.writeNumberField("duration_ms", r.durationNanos() / 1_000_000.0);
+            g.writeStringField("listener", r.listener());
+            g.writeStringField("downstream", address(r.downstream()));
+            g.writeStringField("protocol", r.protocol());
+            g.writeStringField("method", r.method());
+            g.writeStringField("authority", r.authority());
+            g.writeStringField("path", r.path());
+            g.writeNumberField("status", r.status());
+            g.writeNumberField("bytes_received", r.bytesReceived());
+            g.writeNumberField("bytes_sent", r.bytesSent());
+            g.writeStringField("cluster", r.cluster());
+            g.writeStringField("upstream", r.upstream() == null ? null : address(r.upstream()));
+            g.writeNumberField("attempts", r.attempts());
+            g.writeStringField("request_id", r.requestId());
+            g.writeStringField("user_agent", r.userAgent());
             g.writeStringField("flags", r.flags());
             g.writeEndObject();
         }

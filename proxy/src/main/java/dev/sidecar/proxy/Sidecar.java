@@ -185,6 +185,7 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
     private void addListener(ListenerConfig lc) {
         if (lc.protocol() == ListenerProtocol.HTTP) {
             HttpProxy proxy = new HttpProxy(lc, clusters, pools);
+            proxy.requestLog(accessLog(lc));
             ServerBootstrap b = new ServerBootstrap().childHandler(proxy.childInitializer());
             HttpProxy.configureChild(b::childOption);
             Channel ch = bind("listener " + lc.name(), lc.address(), b);
@@ -249,6 +250,7 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
                 l.tcp().connectionLog(accessLog(lc));
             } else {
                 l.http().update(lc);
+                l.http().requestLog(accessLog(lc));
             }
         }
         config = next.withServer(before.server()).withAdmin(before.admin());
