@@ -102,6 +102,8 @@ final class Exchange implements UpstreamPools.Acquirer {
     private int retriesDone;
     private boolean retryCounted;
     private boolean clusterCounted;
+    /** This exchange counts in its cluster's pending requests (waiting for a connection or stream). */
+    private boolean waiting;
     private final Endpoint[] tried = new Endpoint[4];
     private int triedCount;
     private boolean upstreamKeepAlive;
@@ -126,6 +128,8 @@ final class Exchange implements UpstreamPools.Acquirer {
     private String logMethod;
     private String logAuthority;
     private String logPath;
+    /** A sticky-session cookie the response sets, or null. */
+    private String setCookie;
 
     Exchange(DownstreamHandler down, HttpRequest request) {
         this.down = down;
@@ -323,6 +327,9 @@ final class Exchange implements UpstreamPools.Acquirer {
                 key = h.get(hp.name());
             } else if (p instanceof HashPolicy.Cookie c) {
                 key = cookie(h, c.name());
+                if (key == null && c.ttl() != null) {
+                    key = stickyCookie(c);
+                }
             } else if (p instanceof HashPolicy.SourceIp) {
                 key = conn.clientIp.isEmpty() ? null : conn.clientIp;
             } else if (p instanceof HashPolicy.QueryParameter q) {
@@ -336,6 +343,22 @@ final class Exchange implements UpstreamPools.Acquirer {
             }
         }
         return PickContext.NONE;
+    }
+
+    /**
+     * A cookie hash policy with a ttl and a client without the cookie: the proxy makes the value
+     * (from the client's address and port, as Envoy does, so requests racing on one connection
+     * get the same one), hashes it for this request, and sets it on the response so the client's
+     * next requests carry it and land on the same endpoint.
+     */
+    private String stickyCookie(HashPolicy.Cookie c) {
+        String value = Long.toHexString(LongHashFunction.xx().hashChars(String.valueOf(conn.remoteAddress())));
+        StringBuilder set = new StringBuilder(c.name()).append('=').append(value).append("; Max-Age=").append(c.ttl().toSeconds());
+        if (c.path() != null) {
+            set.append("; Path=").append(c.path());
+        }
+        setCookie = set.append("; HttpOnly").toString();
+        return value;
     }
 
     private static String cookie(HttpHeaders h, String name) {
@@ -382,6 +405,14 @@ final class Exchange implements UpstreamPools.Acquirer {
         attempts++;
         cluster.requestStarted(e);
         attemptStart = proxy.nanoClock().getAsLong();
+        if (!cluster.tryPending(clusterConfig.circuitBreakers().maxPendingRequests())) {
+            endAttempt(true);
+            proxy.stats().shed.increment();
+            flag = "UO";
+            localReply(503, "overloaded: cluster " + cluster.name() + " is at circuit_breakers.max_pending_requests", GRPC_UNAVAILABLE, true);
+            return;
+        }
+        waiting = true;
         UpstreamProtocol p = clusterConfig.upstreamProtocol();
         boolean h2 = upgrade == null && (p == UpstreamProtocol.H2C || (p == UpstreamProtocol.SAME_AS_DOWNSTREAM && conn.h2()));
         proxy.pools().acquire(dctx.channel().eventLoop(), cluster, clusterConfig, e, h2, this);
@@ -401,8 +432,17 @@ final class Exchange implements UpstreamPools.Acquirer {
         return wantFresh;
     }
 
+    /** The attempt no longer waits for a connection or stream. */
+    private void pendingEnded() {
+        if (waiting) {
+            waiting = false;
+            cluster.pendingEnded();
+        }
+    }
+
     @Override
     public void acquired(UpstreamStream s, boolean reused) {
+        pendingEnded();
         if (done || endpoint == null || up != null) {
             s.release(!s.h2); // unused: an HTTP/1.1 connection is still clean
             return;
@@ -428,6 +468,7 @@ final class Exchange implements UpstreamPools.Acquirer {
 
     @Override
     public void failed(Throwable cause, boolean connectFailure) {
+        pendingEnded();
         if (done) {
             return;
         }
@@ -589,6 +630,9 @@ final class Exchange implements UpstreamPools.Acquirer {
         HeaderPolicy.stripHopByHop(h);
         HeaderPolicy.applyResponse(h, route.routeHeaders);
         HeaderPolicy.applyResponse(h, route.hostHeaders);
+        if (setCookie != null) {
+            h.add(HttpHeaderNames.SET_COOKIE, setCookie);
+        }
         if (!conn.h2()) {
             r.setProtocolVersion(HttpVersion.HTTP_1_1);
             int code = r.status().code();
@@ -773,6 +817,7 @@ final class Exchange implements UpstreamPools.Acquirer {
     /** Ends the current attempt's claim on its endpoint and channel; the channel is not reused. */
     private void abandonAttempt() {
         cancel(perTry);
+        pendingEnded();
         UpstreamStream s = up;
         up = null;
         if (s != null) {
@@ -936,6 +981,7 @@ final class Exchange implements UpstreamPools.Acquirer {
             s.release(requestComplete && responseComplete && upstreamKeepAlive);
         }
         endAttempt(false);
+        pendingEnded();
         if (clusterCounted) {
             cluster.requestEnded();
         }

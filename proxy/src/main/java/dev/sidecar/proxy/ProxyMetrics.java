@@ -142,6 +142,7 @@ final class ProxyMetrics {
                 .counter("sidecar.cluster.circuit.breaker.overflows",
                         "Connections, requests or retries refused because the cluster was at a circuit_breakers limit", Cluster::overflows)
                 .gauge("sidecar.cluster.requests.active", "HTTP requests in flight to the cluster", Cluster::activeRequests)
+                .gauge("sidecar.cluster.requests.pending", "HTTP requests waiting for an upstream connection or stream", Cluster::pendingRequests)
                 .counter("sidecar.cluster.requests", "HTTP requests sent to the cluster", Cluster::requests)
                 .meters;
     }

@@ -416,4 +416,75 @@ class HttpProxyTest {
         assertTrue(raw(port, "GET / HTTP/1.1\r\nHost: x\r\nx-big: " + "v".repeat(70_000) + "\r\n\r\n").startsWith("HTTP/1.1 431"));
         assertEquals(0, up.requestCount());
     }
+
+    @Test
+    void hash_policies_keep_a_key_on_one_endpoint_and_a_generated_cookie_makes_sessions_sticky() throws Exception {
+        HttpUpstream a = upstream("a");
+        HttpUpstream b = upstream("b");
+        HttpUpstream c = upstream("c");
+        Sidecar p = start("""
+                listeners:
+                  - name: web
+                    address: 127.0.0.1:0
+                    protocol: http
+                    route_config:
+                      virtual_hosts:
+                        - name: all
+                          domains: ["*"]
+                          routes:
+                            - match: { prefix: /user/ }
+                              route: { cluster: app, hash_policy: [{ header: x-user }] }
+                            - match: { prefix: / }
+                              route: { cluster: app, hash_policy: [{ cookie: { name: sticky, ttl: 3600s, path: / } }] }
+                clusters:
+                  - { name: app, lb_policy: ring_hash, endpoints: [{ address: %s }, { address: %s }, { address: %s }] }
+                """.formatted(a.address(), b.address(), c.address()));
+        int port = p.listenerPort("web");
+        java.util.Set<String> seen = new java.util.HashSet<>();
+        for (int user = 0; user < 30; user++) {
+            String first = get(port, "/user/x", "x-user", "u" + user).body();
+            for (int i = 0; i < 3; i++) {
+                assertEquals(first, get(port, "/user/x", "x-user", "u" + user).body(), "one user, one endpoint");
+            }
+            seen.add(first);
+        }
+        assertEquals(3, seen.size(), "different users spread over the endpoints");
+
+        Resp fresh = hget(port, "x", "/session");
+        String setCookie = fresh.header("set-cookie");
+        assertNotNull(setCookie, "a client without the cookie is given one");
+        assertTrue(setCookie.matches("sticky=[0-9a-f]+; Max-Age=3600; Path=/; HttpOnly"), setCookie);
+        String cookie = setCookie.substring(0, setCookie.indexOf(';'));
+        for (int i = 0; i < 20; i++) {
+            Resp again = hget(port, "x", "/session", "Cookie", cookie);
+            assertEquals(fresh.body(), again.body(), "the cookie keeps the session on its endpoint");
+            assertNull(again.header("set-cookie"), "a client with the cookie is not given another");
+        }
+    }
+
+    @Test
+    void requests_waiting_for_an_upstream_connection_beyond_max_pending_requests_are_shed() throws Exception {
+        TcpUpstream hole = closer.add(TcpUpstream.blackHole());
+        Sidecar p = start("""
+                listeners: [{ name: web, address: 127.0.0.1:0, protocol: http, cluster: app }]
+                clusters:
+                  - name: app
+                    connect_timeout: 1s
+                    circuit_breakers: { max_pending_requests: 2 }
+                    endpoints: [{ address: %s }]
+                """.formatted(hole.address()));
+        int port = p.listenerPort("web");
+        List<CompletableFuture<HttpResponse<String>>> waiting = List.of(
+                H1.sendAsync(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/1")).build(), HttpResponse.BodyHandlers.ofString()),
+                H1.sendAsync(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/2")).build(), HttpResponse.BodyHandlers.ofString()));
+        Await.until("two requests wait for a connection", () -> p.clusters().get("app").pendingRequests() == 2);
+        HttpResponse<String> shed = get(port, "/3");
+        assertEquals(503, shed.statusCode());
+        assertEquals("true", shed.headers().firstValue("x-sidecar-overloaded").orElseThrow());
+        assertTrue(shed.body().contains("max_pending_requests"), shed.body());
+        for (CompletableFuture<HttpResponse<String>> w : waiting) {
+            assertEquals(503, w.get(20, java.util.concurrent.TimeUnit.SECONDS).statusCode(), "the connect times out");
+        }
+        assertEquals(0, p.clusters().get("app").pendingRequests());
+    }
 }

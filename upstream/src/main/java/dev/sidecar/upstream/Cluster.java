@@ -28,6 +28,7 @@ public final class Cluster {
     private final AtomicInteger activeConnections = new AtomicInteger();
     private final AtomicInteger activeRequests = new AtomicInteger();
     private final AtomicInteger activeRetries = new AtomicInteger();
+    private final AtomicInteger pendingRequests = new AtomicInteger();
     private final LongAdder requests = new LongAdder();
     private final LongAdder connections = new LongAdder();
     private final LongAdder connectFailures = new LongAdder();
@@ -194,6 +195,29 @@ public final class Cluster {
 
     public void requestEnded() {
         activeRequests.decrementAndGet();
+    }
+
+    /**
+     * Admits one request to wait for an upstream connection or stream (a connect in progress),
+     * unless {@code maxPending} already wait; false (and an overflow counted) when they do. Pair
+     * a true with {@link #pendingEnded}.
+     */
+    public boolean tryPending(int maxPending) {
+        if (pendingRequests.incrementAndGet() > maxPending) {
+            pendingRequests.decrementAndGet();
+            overflows.increment();
+            return false;
+        }
+        return true;
+    }
+
+    public void pendingEnded() {
+        pendingRequests.decrementAndGet();
+    }
+
+    /** HTTP requests waiting for an upstream connection or stream. */
+    public int pendingRequests() {
+        return pendingRequests.get();
     }
 
     /** HTTP requests in flight over all endpoints. */
