@@ -174,7 +174,7 @@ final class ConnectionHandler extends ChannelDuplexHandler {
         activeRequests--;
         proxy.stats().activeRequests.decrementAndGet();
         if (activeRequests == 0 && draining() && h2) {
-            ctx.close();
+            ctx.channel().close(); // through the codec: a GOAWAY first if none was sent yet
         }
     }
 

@@ -12,7 +12,9 @@ import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpServerUpgradeHandler;
 import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
+import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2Exception;
+import io.netty.handler.codec.DecoderException;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
@@ -220,13 +222,23 @@ final class DownstreamHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        // the multiplexer hands a stream its Http2Exception.StreamException, then closes it
-        if (h2 && cause instanceof Http2Exception.StreamException e && ctx.channel().isActive()) {
-            // A stream error the client caused is answered with its own code, not CANCEL: the
-            // codec counts such resets (MadeYouReset) and ends a connection that provokes too many.
-            ctx.writeAndFlush(new DefaultHttp2ResetFrame(e.error())).addListener(ChannelFutureListener.CLOSE);
+        // A stream error the client caused (handed over by the multiplexer, or a request the
+        // HTTP/2-to-HTTP conversion found malformed) is answered with its own code, not CANCEL:
+        // the codec counts such resets (MadeYouReset) and ends a connection that provokes too many.
+        Http2Error code = h2 && ctx.channel().isActive() ? streamErrorCode(cause) : null;
+        if (code != null) {
+            ctx.writeAndFlush(new DefaultHttp2ResetFrame(code)).addListener(ChannelFutureListener.CLOSE);
             return;
         }
         ctx.close();
+    }
+
+    private static Http2Error streamErrorCode(Throwable cause) {
+        for (Throwable c = cause; c != null; c = c.getCause()) {
+            if (c instanceof Http2Exception e) {
+                return e.error();
+            }
+        }
+        return cause instanceof DecoderException ? Http2Error.PROTOCOL_ERROR : null;
     }
 }

@@ -254,6 +254,8 @@ final class Exchange implements UpstreamPools.Acquirer {
                 return 400;
             }
         }
+        // HTTP/2: Netty's conversion already refuses a Host that conflicts with :authority (RFC
+        // 9113 8.3.1) and connection-specific headers, as stream errors
         if (head.method() == HttpMethod.CONNECT) {
             return 501;
         }

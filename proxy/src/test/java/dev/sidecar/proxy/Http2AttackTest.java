@@ -223,6 +223,38 @@ class Http2AttackTest {
         }
     }
 
+    @Test
+    void h2_requests_that_would_change_meaning_in_an_h1_downgrade_are_refused() throws Exception {
+        try (RawH2 c = new RawH2(port)) {
+            c.headers(1, RawH2.END_STREAM | RawH2.END_HEADERS, c.requestBlock("GET", "/host-differs", "host", "other.local"));
+            c.flush();
+            RawH2.Frame differs = c.await(f -> f.stream() == 1, Duration.ofSeconds(10));
+            assertNotNull(differs);
+            assertTrue(differs.type() == RawH2.RST_STREAM ? differs.errorCode() == 1 : c.status(differs) == 400,
+                    "Host naming another authority than :authority: a stream error or 400");
+
+            c.headers(3, RawH2.END_STREAM | RawH2.END_HEADERS, c.requestBlock("GET", "/host-same", "host", "raw.local"));
+            c.flush();
+            assertEquals(200, c.awaitStatus(3, Duration.ofSeconds(10)), "a Host equal to :authority is fine");
+
+            c.headers(5, RawH2.END_STREAM | RawH2.END_HEADERS, c.requestBlock("GET", "/conn", "connection", "keep-alive"));
+            c.flush();
+            RawH2.Frame refused = c.await(f -> f.stream() == 5, Duration.ofSeconds(10));
+            assertNotNull(refused);
+            assertEquals(RawH2.RST_STREAM, refused.type(), "a connection-specific header is malformed in HTTP/2");
+            assertEquals(1, refused.errorCode(), "PROTOCOL_ERROR");
+
+            c.headers(7, RawH2.END_HEADERS, c.requestBlock("POST", "/echo", "content-length", "10"));
+            c.frame(RawH2.DATA, RawH2.END_STREAM, 7, new byte[5]);
+            c.flush();
+            RawH2.Frame shortBody = c.await(f -> f.stream() == 7 && f.type() == RawH2.RST_STREAM, Duration.ofSeconds(10));
+            assertNotNull(shortBody, "DATA shorter than content-length resets the stream");
+        }
+        assertTrue(up.received().stream().noneMatch(r -> r.uri().equals("/host-differs") || r.uri().equals("/conn")),
+                "malformed requests never reach the upstream");
+        assertTrue(up.received().stream().noneMatch(r -> r.uri().equals("/echo") && r.bodyLength() == 10), "no 10-byte body was made up");
+    }
+
     private int countGood() {
         return (int) up.received().stream().filter(r -> r.uri().equals("/good")).count();
     }

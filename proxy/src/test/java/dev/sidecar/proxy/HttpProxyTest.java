@@ -487,4 +487,41 @@ class HttpProxyTest {
         }
         assertEquals(0, p.clusters().get("app").pendingRequests());
     }
+
+    @Test
+    void drain_lets_requests_in_flight_finish_with_connection_close_on_http1_and_goaway_on_http2() throws Exception {
+        HttpUpstream up = upstream("a");
+        Sidecar p = start("""
+                listeners: [{ name: web, address: 127.0.0.1:0, protocol: http, cluster: app }]
+                clusters:
+                """ + oneCluster("app", up.address()));
+        int port = p.listenerPort("web");
+        try (Socket h1 = new Socket("127.0.0.1", port); dev.sidecar.testkit.RawH2 h2 = new dev.sidecar.testkit.RawH2(port)) {
+            h1.setSoTimeout(10_000);
+            h1.getOutputStream().write("GET /delay/800 HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
+            h2.get(1, "/delay/800");
+            Await.until("both requests reach the upstream", () -> up.requestCount() == 2);
+
+            CompletableFuture<Integer> drain = CompletableFuture.supplyAsync(() -> p.drain(Duration.ofSeconds(4)));
+            assertTrue(h2.awaitClosed(Duration.ofSeconds(10)), "the HTTP/2 connection closes once its stream is done");
+            List<dev.sidecar.testkit.RawH2.Frame> frames = h2.received();
+            dev.sidecar.testkit.RawH2.Frame goAway = frames.stream().filter(f -> f.type() == dev.sidecar.testkit.RawH2.GOAWAY).findFirst().orElse(null);
+            assertNotNull(goAway, "HTTP/2 clients are told to go away before the close");
+            assertEquals(0, goAway.errorCode(), "NO_ERROR");
+            dev.sidecar.testkit.RawH2.Frame headers = frames.stream().filter(f -> f.type() == dev.sidecar.testkit.RawH2.HEADERS && f.stream() == 1)
+                    .findFirst().orElseThrow();
+            assertEquals(200, h2.status(headers), "the stream in flight finishes");
+
+            InputStream in = h1.getInputStream();
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            byte[] buf = new byte[4096];
+            for (int n; (n = in.read(buf)) > 0; ) {
+                out.write(buf, 0, n);
+            }
+            String answer = out.toString(StandardCharsets.ISO_8859_1);
+            assertTrue(answer.startsWith("HTTP/1.1 200"), "the HTTP/1.1 request in flight finishes: " + answer);
+            assertTrue(answer.toLowerCase().contains("connection: close"), answer);
+            assertEquals(0, drain.get(15, java.util.concurrent.TimeUnit.SECONDS), "no connection had to be cut");
+        }
+    }
 }

@@ -49,6 +49,7 @@ public final class RawH2 implements AutoCloseable {
     private final DefaultHttp2HeadersDecoder decoder = new DefaultHttp2HeadersDecoder(false);
     private final ByteArrayOutputStream pending = new ByteArrayOutputStream();
     private final BlockingQueue<Frame> frames = new LinkedBlockingQueue<>();
+    private final java.util.Queue<Frame> all = new java.util.concurrent.ConcurrentLinkedQueue<>();
     private final CompletableFuture<Void> closed = new CompletableFuture<>();
     private volatile Frame goAway;
 
@@ -91,6 +92,7 @@ public final class RawH2 implements AutoCloseable {
                     goAway = f;
                 }
                 frames.add(f);
+                all.add(f);
             }
         } catch (IOException e) {
             closed.complete(null);
@@ -235,6 +237,23 @@ public final class RawH2 implements AutoCloseable {
             return true;
         } catch (Exception e) {
             return false;
+        }
+    }
+
+    /** Every frame the server has sent so far, in order (whether or not {@link #await} took it). */
+    public java.util.List<Frame> received() {
+        return new java.util.ArrayList<>(all);
+    }
+
+    /** The status in a HEADERS frame's block (decoded with this connection's HPACK state; call in frame order). */
+    public int status(Frame headers) {
+        ByteBuf buf = Unpooled.wrappedBuffer(headers.payload);
+        try {
+            return Integer.parseInt(decoder.decodeHeaders(headers.stream, buf).status().toString());
+        } catch (Http2Exception e) {
+            throw new IllegalStateException(e);
+        } finally {
+            buf.release();
         }
     }
 
