@@ -101,6 +101,9 @@ final class RouteTable {
         }
         int queryAt = uri.indexOf('?');
         int pathEnd = queryAt < 0 ? uri.length() : queryAt;
+        if (host.index != null) {
+            return host.index.find(uri, pathEnd, headers);
+        }
         for (Route r : host.routes) {
             if (r.matcher.matches(uri, pathEnd, headers)) {
                 return r;
@@ -151,7 +154,106 @@ final class RouteTable {
         return start > 0 && AsciiString.regionMatches(s, true, start, suffix, 0, suffix.length());
     }
 
-    private record Host(String pattern, Route[] routes) {}
+    private record Host(String pattern, Route[] routes, RouteIndex index) {
+        Host(String pattern, Route[] routes) {
+            this(pattern, routes, routes.length >= RouteIndex.MIN_ROUTES ? new RouteIndex(routes) : null);
+        }
+    }
+
+    /**
+     * First-match routing over many routes without trying each: every route has a literal
+     * prefix its path must start with (a prefix or exact path itself, a regex's leading
+     * literal characters, else empty), and routes are filed under it. A lookup hashes the
+     * request path's own characters at each distinct literal length, so it visits only routes
+     * whose literal is a prefix of the path, lowest index first, and allocates nothing. The
+     * answer is the one the linear scan gives: the first route in config order that matches.
+     */
+    static final class RouteIndex {
+        /** Below this many routes a linear scan is as fast. */
+        static final int MIN_ROUTES = 16;
+
+        private final Route[] routes;
+        /** Distinct literal lengths, ascending. */
+        private final int[] lengths;
+        private final String[] keys;
+        private final int[][] lists;
+        private final int mask;
+
+        RouteIndex(Route[] routes) {
+            this.routes = routes;
+            java.util.Map<String, List<Integer>> byLiteral = new java.util.LinkedHashMap<>();
+            for (int i = 0; i < routes.length; i++) {
+                byLiteral.computeIfAbsent(literal(routes[i].matcher), k -> new ArrayList<>()).add(i);
+            }
+            lengths = byLiteral.keySet().stream().mapToInt(String::length).distinct().sorted().toArray();
+            int size = Integer.highestOneBit(Math.max(2, byLiteral.size() * 2 - 1)) << 1;
+            keys = new String[size];
+            lists = new int[size][];
+            mask = size - 1;
+            for (java.util.Map.Entry<String, List<Integer>> e : byLiteral.entrySet()) {
+                int slot = e.getKey().hashCode() & mask;
+                while (keys[slot] != null) {
+                    slot = (slot + 1) & mask;
+                }
+                keys[slot] = e.getKey();
+                lists[slot] = e.getValue().stream().mapToInt(Integer::intValue).toArray();
+            }
+        }
+
+        /** The characters every path this matcher accepts starts with. */
+        static String literal(Matcher m) {
+            if (m.kind() != PathMatch.Kind.REGEX) {
+                return m.path();
+            }
+            String re = m.regex().pattern();
+            if (re.indexOf('|') >= 0) {
+                return ""; // an alternative may start anywhere
+            }
+            StringBuilder lit = new StringBuilder();
+            for (int i = 0; i < re.length(); i++) {
+                char c = re.charAt(i);
+                if (".[]()*+?{}|^$\\".indexOf(c) >= 0) {
+                    // a quantifier applies to the character before it, which then is not certain
+                    if ("*+?{".indexOf(c) >= 0 && lit.length() > 0) {
+                        lit.setLength(lit.length() - 1);
+                    }
+                    break;
+                }
+                lit.append(c);
+            }
+            return lit.toString();
+        }
+
+        Route find(String uri, int pathEnd, HttpHeaders headers) {
+            int best = Integer.MAX_VALUE;
+            int hash = 0;
+            int hashed = 0;
+            for (int length : lengths) {
+                if (length > pathEnd) {
+                    break;
+                }
+                for (; hashed < length; hashed++) {
+                    hash = 31 * hash + uri.charAt(hashed);
+                }
+                for (int slot = hash & mask; keys[slot] != null; slot = (slot + 1) & mask) {
+                    String key = keys[slot];
+                    if (key.length() == length && key.hashCode() == hash && uri.regionMatches(0, key, 0, length)) {
+                        for (int i : lists[slot]) {
+                            if (i >= best) {
+                                break;
+                            }
+                            if (routes[i].matcher.matches(uri, pathEnd, headers)) {
+                                best = i;
+                                break;
+                            }
+                        }
+                        break;
+                    }
+                }
+            }
+            return best == Integer.MAX_VALUE ? null : routes[best];
+        }
+    }
 
     /** Exact domains, looked up with the request's characters: no substring, no lowercase copy. */
     private static final class HostTable {

@@ -49,7 +49,10 @@ public final class RawH2 implements AutoCloseable {
     private final DefaultHttp2HeadersDecoder decoder = new DefaultHttp2HeadersDecoder(false);
     private final ByteArrayOutputStream pending = new ByteArrayOutputStream();
     private final BlockingQueue<Frame> frames = new LinkedBlockingQueue<>();
+    /** {@link #received} keeps the first frames only, so long runs (benchmarks) stay bounded. */
+    private static final int MAX_RECORDED = 10_000;
     private final java.util.Queue<Frame> all = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    private int recorded;
     private final CompletableFuture<Void> closed = new CompletableFuture<>();
     private volatile Frame goAway;
 
@@ -92,7 +95,9 @@ public final class RawH2 implements AutoCloseable {
                     goAway = f;
                 }
                 frames.add(f);
-                all.add(f);
+                if (recorded++ < MAX_RECORDED) {
+                    all.add(f);
+                }
             }
         } catch (IOException e) {
             closed.complete(null);
@@ -240,7 +245,7 @@ public final class RawH2 implements AutoCloseable {
         }
     }
 
-    /** Every frame the server has sent so far, in order (whether or not {@link #await} took it). */
+    /** The frames the server has sent so far (the first 10,000), in order, whether or not {@link #await} took them. */
     public java.util.List<Frame> received() {
         return new java.util.ArrayList<>(all);
     }
