@@ -524,4 +524,40 @@ class HttpProxyTest {
             assertEquals(0, drain.get(15, java.util.concurrent.TimeUnit.SECONDS), "no connection had to be cut");
         }
     }
+
+    @Test
+    void retries_in_flight_stay_within_the_cluster_budget() throws Exception {
+        HttpUpstream up = upstream("a");
+        Sidecar p = start("""
+                listeners:
+                  - name: web
+                    address: 127.0.0.1:0
+                    protocol: http
+                    route_config:
+                      virtual_hosts:
+                        - name: all
+                          domains: ["*"]
+                          routes:
+                            - match: { prefix: / }
+                              route:
+                                cluster: app
+                                retry_policy: { retry_on: "5xx", num_retries: 1, retry_back_off: { base_interval: 1ms } }
+                clusters:
+                  - name: app
+                    circuit_breakers: { max_retries: 1 }
+                    endpoints: [{ address: %s }]
+                """.formatted(up.address()));
+        int port = p.listenerPort("web");
+        List<CompletableFuture<HttpResponse<String>>> calls = new java.util.ArrayList<>();
+        for (int i = 0; i < 8; i++) {
+            calls.add(H1.sendAsync(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/delay/400?status=503")).build(),
+                    HttpResponse.BodyHandlers.ofString()));
+        }
+        for (CompletableFuture<HttpResponse<String>> c : calls) {
+            assertEquals(503, c.get(20, java.util.concurrent.TimeUnit.SECONDS).statusCode());
+        }
+        assertEquals(1, p.httpListenerStats("web").retries(), "eight failures at once, one retry in flight allowed");
+        assertEquals(9, up.requestCount());
+        assertTrue(p.clusters().get("app").overflows() >= 7, "the retries refused count as overflows");
+    }
 }

@@ -60,7 +60,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  *   <li>{@code /status/N} answers status N;</li>
  *   <li>{@code /echo} answers the request body;</li>
  *   <li>{@code /bytes/N} streams N bytes (chunked, with backpressure);</li>
- *   <li>{@code /delay/MS} answers after MS milliseconds;</li>
+ *   <li>{@code /delay/MS} answers after MS milliseconds ({@code ?status=N}: with status N);</li>
  *   <li>{@code /close} closes the connection without answering;</li>
  *   <li>{@code /ws} with {@code Upgrade: websocket} (HTTP/1.1) becomes a WebSocket that echoes every frame;</li>
  *   <li>{@code /trailers} answers with a trailer {@code x-trailer: done};</li>
@@ -181,7 +181,9 @@ public final class HttpUpstream implements AutoCloseable {
             }
             if (path.startsWith("/delay/")) {
                 long ms = Long.parseLong(path.substring(7).split("[?/]")[0]);
-                ctx.executor().schedule(() -> send(ctx, text(HttpResponseStatus.OK, name), keepAlive), ms, TimeUnit.MILLISECONDS);
+                int q = path.indexOf("?status=");
+                HttpResponseStatus status = q < 0 ? HttpResponseStatus.OK : HttpResponseStatus.valueOf(Integer.parseInt(path.substring(q + 8)));
+                ctx.executor().schedule(() -> send(ctx, text(status, name), keepAlive), ms, TimeUnit.MILLISECONDS);
                 return;
             }
             if (path.startsWith("/status/")) {
