@@ -37,6 +37,7 @@ import dev.sidecar.config.TlsServerConfig;
 import dev.sidecar.config.TlsVersion;
 import dev.sidecar.config.TransportChoice;
 import dev.sidecar.config.UpstreamProtocol;
+import dev.sidecar.tls.TlsConfigCheck;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -101,6 +102,10 @@ public final class ConfigLoader {
             if (all.stream().noneMatch(e -> covers(e.path(), semantic.path()))) {
                 all.add(semantic);
             }
+        }
+        if (all.isEmpty()) {
+            // what is in the TLS files, once the config itself holds together
+            all.addAll(TlsConfigCheck.errors(config));
         }
         if (!all.isEmpty()) {
             throw new ConfigException(all);

@@ -32,14 +32,21 @@ public final class ClientTls extends ReloadableTls {
 
     private record Material(SslContext context, List<CertificateInfo> certificates, byte[] digest) {}
 
-    private ClientTls(String name, TlsClientConfig config, TlsEngine engine) {
-        super(name);
+    private ClientTls(String name, TlsClientConfig config, TlsEngine engine, Counters counters) {
+        super(name, counters);
         this.config = config;
         this.engine = engine;
     }
 
     public static ClientTls build(String name, TlsClientConfig config, TlsEngine engine) throws TlsMaterialException {
-        ClientTls tls = new ClientTls(name, config, engine);
+        ClientTls tls = new ClientTls(name, config, engine, new Counters());
+        tls.rebuild(TlsFiles.read(tls.files()));
+        return tls;
+    }
+
+    /** The same cluster's TLS with a changed config, counting into the same counters. */
+    public ClientTls next(TlsClientConfig config) throws TlsMaterialException {
+        ClientTls tls = new ClientTls(name(), config, engine, counters());
         tls.rebuild(TlsFiles.read(tls.files()));
         return tls;
     }

@@ -18,13 +18,24 @@ public abstract sealed class ReloadableTls permits ServerTls, ClientTls {
     private static final Logger log = LoggerFactory.getLogger(ReloadableTls.class);
 
     private final String name;
-    private final LongAdder handshakeFailures = new LongAdder();
-    private final LongAdder reloads = new LongAdder();
-    private final LongAdder reloadFailures = new LongAdder();
+    private final Counters counters;
     private String lastFailure;
+    private volatile String lastHandshakeFailure;
 
-    ReloadableTls(String name) {
+    /** Counts that outlive a config change of the section: a successor built by {@code next} shares them. */
+    static final class Counters {
+        final LongAdder handshakeFailures = new LongAdder();
+        final LongAdder reloads = new LongAdder();
+        final LongAdder reloadFailures = new LongAdder();
+    }
+
+    ReloadableTls(String name, Counters counters) {
         this.name = name;
+        this.counters = counters;
+    }
+
+    Counters counters() {
+        return counters;
     }
 
     /** What this is for the logs: {@code listener https} or {@code cluster secure}. */
@@ -65,7 +76,7 @@ public abstract sealed class ReloadableTls permits ServerTls, ClientTls {
             return false;
         }
         lastFailure = null;
-        reloads.increment();
+        counters.reloads.increment();
         log.info(name + ": TLS files changed; new handshakes use " + describe(certificates()));
         return true;
     }
@@ -76,7 +87,7 @@ public abstract sealed class ReloadableTls permits ServerTls, ClientTls {
             return;
         }
         lastFailure = why;
-        reloadFailures.increment();
+        counters.reloadFailures.increment();
         log.warn(name + ": TLS files changed but cannot be used, keeping the loaded ones: tls." + why);
     }
 
@@ -86,20 +97,36 @@ public abstract sealed class ReloadableTls permits ServerTls, ClientTls {
 
     /** Counts a handshake that failed on this side's connections. */
     public void handshakeFailed() {
-        handshakeFailures.increment();
+        counters.handshakeFailures.increment();
+    }
+
+    /**
+     * Counts a failed handshake with {@code peer} and logs why: as a warning when the reason
+     * differs from the last one logged (a wrong SAN or an untrusted CA is a config problem an
+     * operator must see), at debug level when it repeats, so a broken upstream cannot flood the log.
+     */
+    public void handshakeFailed(String peer, Throwable cause) {
+        counters.handshakeFailures.increment();
+        String why = TlsErrors.describe(cause);
+        if (!why.equals(lastHandshakeFailure)) {
+            lastHandshakeFailure = why;
+            log.warn(name + ": TLS handshake with " + peer + " failed: " + why);
+        } else if (log.isDebugEnabled()) {
+            log.debug(name + ": TLS handshake with " + peer + " failed: " + why);
+        }
     }
 
     public long handshakeFailures() {
-        return handshakeFailures.sum();
+        return counters.handshakeFailures.sum();
     }
 
     /** New material published since start. */
     public long reloads() {
-        return reloads.sum();
+        return counters.reloads.sum();
     }
 
     /** Changed files that could not be used. */
     public long reloadFailures() {
-        return reloadFailures.sum();
+        return counters.reloadFailures.sum();
     }
 }

@@ -53,15 +53,25 @@ public final class ServerTls extends ReloadableTls {
      */
     private record Material(List<SslContext> contexts, Mapping<String, SslContext> sni, List<CertificateInfo> certificates, byte[] digest) {}
 
-    private ServerTls(String name, TlsServerConfig config, TlsEngine engine) {
-        super(name);
+    private ServerTls(String name, TlsServerConfig config, TlsEngine engine, Counters counters) {
+        super(name, counters);
         this.config = config;
         this.engine = engine;
     }
 
     /** Loads and checks the files and builds the contexts; throws naming the field at fault. */
     public static ServerTls build(String name, TlsServerConfig config, TlsEngine engine) throws TlsMaterialException {
-        ServerTls tls = new ServerTls(name, config, engine);
+        ServerTls tls = new ServerTls(name, config, engine, new Counters());
+        tls.rebuild(TlsFiles.read(tls.files()));
+        return tls;
+    }
+
+    /**
+     * The same listener's TLS with a changed config: built anew (this one is left as it is, for
+     * the connections made with it) and counting into the same counters.
+     */
+    public ServerTls next(TlsServerConfig config) throws TlsMaterialException {
+        ServerTls tls = new ServerTls(name(), config, engine, counters());
         tls.rebuild(TlsFiles.read(tls.files()));
         return tls;
     }
