@@ -51,14 +51,27 @@ public final class ClientTls extends ReloadableTls {
         return tls;
     }
 
-    static void check(TlsClientConfig config) throws TlsMaterialException {
-        TlsFiles files = TlsFiles.read(refs(config));
+    /** Loads and checks the files without building a context: the config check. */
+    static List<TlsMaterialException> check(TlsClientConfig config) {
+        List<TlsMaterialException> out = new ArrayList<>();
         if (config.trustedCaFile() != null) {
-            files.certificates(new TlsFiles.Ref("trusted_ca_file", config.trustedCaFile()));
+            TlsFiles.Ref ref = new TlsFiles.Ref("trusted_ca_file", config.trustedCaFile());
+            try {
+                TlsFiles.read(List.of(ref)).certificates(ref);
+            } catch (TlsMaterialException e) {
+                out.add(e);
+            }
         }
         if (config.clientCertificate() != null) {
-            files.keyedChain("", config.clientCertificate(), Instant.now());
+            try {
+                TlsFiles.read(List.of(new TlsFiles.Ref("cert_chain_file", config.clientCertificate().certChainFile()),
+                        new TlsFiles.Ref("private_key_file", config.clientCertificate().privateKeyFile())))
+                        .keyedChain("", config.clientCertificate(), Instant.now());
+            } catch (TlsMaterialException e) {
+                out.add(e);
+            }
         }
+        return out;
     }
 
     public TlsClientConfig config() {

@@ -76,10 +76,32 @@ public final class ServerTls extends ReloadableTls {
         return tls;
     }
 
-    /** Loads and checks the files without building contexts: the config check. */
-    static void check(TlsServerConfig config) throws TlsMaterialException {
-        TlsFiles files = TlsFiles.read(refs(config));
-        load(config, files, Instant.now());
+    /**
+     * Loads and checks the files without building contexts: the config check. Each certificate
+     * and the CA bundle are checked on their own, so one bad file does not hide another.
+     */
+    static List<TlsMaterialException> check(TlsServerConfig config) {
+        List<TlsMaterialException> out = new ArrayList<>();
+        Instant now = Instant.now();
+        for (int i = 0; i < config.certificates().size(); i++) {
+            CertificateFiles f = config.certificates().get(i);
+            String field = "certificates[" + i + "]";
+            try {
+                TlsFiles.read(List.of(new TlsFiles.Ref(field + ".cert_chain_file", f.certChainFile()),
+                        new TlsFiles.Ref(field + ".private_key_file", f.privateKeyFile()))).keyedChain(field, f, now);
+            } catch (TlsMaterialException e) {
+                out.add(e);
+            }
+        }
+        if (config.clientValidation() != null) {
+            TlsFiles.Ref ref = new TlsFiles.Ref("client_validation.trusted_ca_file", config.clientValidation().trustedCaFile());
+            try {
+                TlsFiles.read(List.of(ref)).certificates(ref);
+            } catch (TlsMaterialException e) {
+                out.add(e);
+            }
+        }
+        return out;
     }
 
     public TlsServerConfig config() {

@@ -20,9 +20,7 @@ public final class TlsConfigCheck {
         for (int i = 0; i < config.listeners().size(); i++) {
             ListenerConfig l = config.listeners().get(i);
             if (l.tls() != null) {
-                try {
-                    ServerTls.check(l.tls());
-                } catch (TlsMaterialException e) {
+                for (TlsMaterialException e : ServerTls.check(l.tls())) {
                     out.add(new ConfigError("listeners[" + i + "].tls." + e.field(), e.reason()));
                 }
             }
@@ -30,9 +28,7 @@ public final class TlsConfigCheck {
         for (int i = 0; i < config.clusters().size(); i++) {
             ClusterConfig c = config.clusters().get(i);
             if (c.tls() != null) {
-                try {
-                    ClientTls.check(c.tls());
-                } catch (TlsMaterialException e) {
+                for (TlsMaterialException e : ClientTls.check(c.tls())) {
                     out.add(new ConfigError("clusters[" + i + "].tls." + e.field(), e.reason()));
                 }
             }
