@@ -141,6 +141,30 @@ class TlsProxyTest {
         assertEquals(2, echo.accepted(), "only the good handshakes reached the upstream");
     }
 
+    /**
+     * JDK engine only: Netty's OpenSSL engine answers a received close_notify by closing its own
+     * side too (TLS 1.2 behaviour), so there a client's half-close ends both directions.
+     */
+    @ParameterizedTest(name = "engine {0}")
+    @ValueSource(strings = {"jdk"})
+    void a_client_half_close_by_close_notify_reaches_the_upstream_and_the_reply_still_arrives(String engine) throws Exception {
+        TcpUpstream echo = closer.add(TcpUpstream.echo());
+        Sidecar proxy = tlsListener(engine, "certificates: [" + serverCert("server", CA.issue("api").dns("api.internal").build(),
+                KeyFormat.PKCS8) + "]", echo);
+        byte[] msg = new byte[256 * 1024];
+        new java.util.Random(7).nextBytes(msg);
+        try (SSLSocket s = (SSLSocket) CA.clientContext(null).getSocketFactory().createSocket("127.0.0.1", proxy.listenerPort("in"))) {
+            s.setSoTimeout(10_000);
+            s.startHandshake();
+            s.getOutputStream().write(msg);
+            s.getOutputStream().flush();
+            s.shutdownOutput(); // TLS 1.3: close_notify, and the read side stays open
+            byte[] back = s.getInputStream().readAllBytes();
+            assertArrayEquals(msg, back, "everything came back, then a clean end (close_notify) rather than a truncation");
+        }
+        Await.until("the upstream side closed", () -> proxy.listenerStats("in").active() == 0);
+    }
+
     @ParameterizedTest(name = "engine {0}")
     @ValueSource(strings = {"openssl", "jdk"})
     void sni_picks_the_certificate_and_alpn_negotiates(String engine) throws Exception {
