@@ -12,6 +12,7 @@ import java.util.Optional;
  * @param outlierDetection null when passive outlier detection is off
  * @param upstreamProtocol what the endpoints speak when HTTP listeners route to the cluster
  * @param httpPool the upstream connection pools of HTTP traffic
+ * @param tls TLS to the endpoints; null for plaintext
  */
 public record ClusterConfig(
         String name,
@@ -23,7 +24,8 @@ public record ClusterConfig(
         OutlierDetectionConfig outlierDetection,
         CircuitBreakersConfig circuitBreakers,
         UpstreamProtocol upstreamProtocol,
-        HttpPoolConfig httpPool) {
+        HttpPoolConfig httpPool,
+        TlsClientConfig tls) {
 
     public static final LbPolicy DEFAULT_LB_POLICY = LbPolicy.ROUND_ROBIN;
     /** Envoy's default; long enough for a loaded host, short enough to fail over quickly. */
@@ -61,7 +63,7 @@ public record ClusterConfig(
     public Builder toBuilder() {
         return new Builder(name).lbPolicy(lbPolicy).connectTimeout(connectTimeout).endpoints(endpoints)
                 .lbSettings(lbSettings).healthChecks(healthChecks).outlierDetection(outlierDetection)
-                .circuitBreakers(circuitBreakers).upstreamProtocol(upstreamProtocol).httpPool(httpPool);
+                .circuitBreakers(circuitBreakers).upstreamProtocol(upstreamProtocol).httpPool(httpPool).tls(tls);
     }
 
     public static final class Builder {
@@ -75,6 +77,7 @@ public record ClusterConfig(
         private CircuitBreakersConfig circuitBreakers = CircuitBreakersConfig.DEFAULT;
         private UpstreamProtocol upstreamProtocol = UpstreamProtocol.HTTP1;
         private HttpPoolConfig httpPool = HttpPoolConfig.DEFAULT;
+        private TlsClientConfig tls;
 
         private Builder(String name) {
             this.name = name;
@@ -125,9 +128,14 @@ public record ClusterConfig(
             return this;
         }
 
+        public Builder tls(TlsClientConfig v) {
+            tls = v;
+            return this;
+        }
+
         public ClusterConfig build() {
             return new ClusterConfig(name, lbPolicy, connectTimeout, endpoints, lbSettings, healthChecks, outlierDetection, circuitBreakers,
-                    upstreamProtocol, httpPool);
+                    upstreamProtocol, httpPool, tls);
         }
     }
 }

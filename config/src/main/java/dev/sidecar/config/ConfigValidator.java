@@ -31,6 +31,7 @@ final class ConfigValidator {
         v.port("admin.address", config.admin().address(), 0);
         Set<String> clusterNames = v.clusters(config.clusters());
         v.listeners(config.listeners(), clusterNames);
+        v.tlsClustersOnHttpRoutes(config);
         return List.copyOf(v.errors);
     }
 
@@ -62,6 +63,9 @@ final class ConfigValidator {
             c.outlierDetectionIfEnabled().ifPresent(o -> outlierDetection(path + ".outlier_detection", o));
             circuitBreakers(path + ".circuit_breakers", c.circuitBreakers());
             httpPool(path + ".http_pool", c.httpPool());
+            if (c.tls() != null) {
+                tlsClient(path + ".tls", c.tls());
+            }
             Map<HostPort, Integer> seen = new HashMap<>();
             for (int j = 0; j < c.endpoints().size(); j++) {
                 EndpointConfig e = c.endpoints().get(j);
@@ -121,6 +125,15 @@ final class ConfigValidator {
                     hashPolicy(path + ".hash_policy[" + h + "]", p);
                 }
             }
+            if (l.tls() != null) {
+                if (l.protocol() == ListenerProtocol.HTTP) {
+                    // HTTP listeners do not run TLS yet; refusing beats serving plaintext on a port
+                    // the operator believes is encrypted
+                    error(path + ".tls", "not supported yet on protocol: http (only on tcp listeners)");
+                } else {
+                    tlsServer(path + ".tls", l.tls());
+                }
+            }
             if (l.protocol() == ListenerProtocol.HTTP) {
                 if (l.routeConfig() != null) {
                     routeConfig(path + ".route_config", l.routeConfig(), clusterNames);
@@ -135,6 +148,143 @@ final class ConfigValidator {
                 }
             }
         }
+    }
+
+    // ---- TLS ----
+
+    private void tlsServer(String path, TlsServerConfig t) {
+        if (t.certificates().isEmpty()) {
+            error(path + ".certificates", "is empty: give at least one cert_chain_file and private_key_file");
+        }
+        for (int i = 0; i < t.certificates().size(); i++) {
+            certificateFiles(path + ".certificates[" + i + "]", t.certificates().get(i));
+        }
+        alpn(path + ".alpn", t.alpn());
+        if (t.minVersion().compareTo(t.maxVersion()) > 0) {
+            error(path + ".max_version", t.maxVersion().configName() + " is below min_version " + t.minVersion().configName());
+        }
+        for (int i = 0; i < t.cipherSuites().size(); i++) {
+            if (t.cipherSuites().get(i).isBlank()) {
+                error(path + ".cipher_suites[" + i + "]", "is empty");
+            }
+        }
+        if (t.clientValidation() != null) {
+            String cv = path + ".client_validation";
+            readableFile(cv + ".trusted_ca_file", t.clientValidation().trustedCaFile());
+            sanMatchers(cv + ".match_subject_alt_names", t.clientValidation().matchSubjectAltNames());
+        }
+    }
+
+    private void tlsClient(String path, TlsClientConfig t) {
+        if (t.sni() != null && !SNI.matcher(t.sni()).matches()) {
+            error(path + ".sni", "'" + printable(t.sni()) + "' is not a host name (letters, digits, '-' and '.', no IP address)");
+        }
+        if (t.trustedCaFile() != null) {
+            readableFile(path + ".trusted_ca_file", t.trustedCaFile());
+        }
+        sanMatchers(path + ".match_subject_alt_names", t.matchSubjectAltNames());
+        if (t.clientCertificate() != null) {
+            certificateFiles(path, t.clientCertificate());
+        }
+        alpn(path + ".alpn", t.alpn());
+    }
+
+    /** A DNS host name as SNI allows it (RFC 6066 3: no IP literals, no trailing dot). */
+    private static final Pattern SNI = Pattern.compile("(?=.*[A-Za-z-])[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*");
+
+    private void certificateFiles(String path, CertificateFiles f) {
+        readableFile(path + ".cert_chain_file", f.certChainFile());
+        readableFile(path + ".private_key_file", f.privateKeyFile());
+    }
+
+    private void sanMatchers(String path, List<SanMatcher> matchers) {
+        for (int i = 0; i < matchers.size(); i++) {
+            SanMatcher m = matchers.get(i);
+            if (m.value().isEmpty()) {
+                error(path + "[" + i + "]." + m.kind().configName(), "is empty, so it would match every name; leave the entry out instead");
+            }
+        }
+    }
+
+    private void alpn(String path, List<String> protocols) {
+        Set<String> seen = new HashSet<>();
+        for (int i = 0; i < protocols.size(); i++) {
+            String p = protocols.get(i);
+            // RFC 7301 3.1: a protocol name is 1..255 bytes
+            int bytes = p.getBytes(StandardCharsets.UTF_8).length;
+            if (bytes == 0 || bytes > 255) {
+                error(path + "[" + i + "]", "'" + printable(p) + "' must be 1..255 bytes (e.g. h2, http/1.1)");
+            } else if (!seen.add(p)) {
+                error(path + "[" + i + "]", "'" + p + "' is listed twice");
+            }
+        }
+    }
+
+    /**
+     * A file the proxy must read at start and on every reload. Checked here so that a typo is
+     * reported with its field; what is in the file is checked where it is loaded.
+     */
+    private void readableFile(String path, String file) {
+        if (file.isBlank()) {
+            error(path, "is required");
+            return;
+        }
+        java.nio.file.Path p;
+        try {
+            p = java.nio.file.Path.of(file);
+        } catch (java.nio.file.InvalidPathException e) {
+            error(path, "'" + printable(file) + "' is not a valid path");
+            return;
+        }
+        if (!java.nio.file.Files.exists(p)) {
+            error(path, "file " + file + " does not exist");
+        } else if (java.nio.file.Files.isDirectory(p)) {
+            error(path, file + " is a directory, not a file");
+        } else if (!java.nio.file.Files.isReadable(p)) {
+            error(path, "file " + file + " is not readable");
+        }
+    }
+
+    /** HTTP listeners do not originate TLS yet: a route to a TLS cluster would go out in plaintext. */
+    private void tlsClustersOnHttpRoutes(ProxyConfig config) {
+        Set<String> tlsClusters = new HashSet<>();
+        config.clusters().forEach(c -> {
+            if (c.tls() != null) {
+                tlsClusters.add(c.name());
+            }
+        });
+        if (tlsClusters.isEmpty()) {
+            return;
+        }
+        for (int i = 0; i < config.listeners().size(); i++) {
+            ListenerConfig l = config.listeners().get(i);
+            if (l.protocol() != ListenerProtocol.HTTP) {
+                continue;
+            }
+            for (RouteConfig.VirtualHost vh : l.routes().virtualHosts()) {
+                for (RouteConfig.Route r : vh.routes()) {
+                    if (r.action() instanceof RouteConfig.Forward f) {
+                        for (RouteConfig.WeightedCluster w : f.clusters()) {
+                            if (tlsClusters.contains(w.name())) {
+                                int c = indexOfCluster(config, w.name());
+                                error("clusters[" + c + "].tls", "not supported yet for clusters that HTTP listeners route to (listener '"
+                                        + l.name() + "' routes to '" + w.name() + "')");
+                                tlsClusters.remove(w.name());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private static int indexOfCluster(ProxyConfig config, String name) {
+        for (int i = 0; i < config.clusters().size(); i++) {
+            if (config.clusters().get(i).name().equals(name)) {
+                return i;
+            }
+        }
+        return -1;
     }
 
     private void hashPolicy(String path, HashPolicy p) {

@@ -19,6 +19,7 @@ import java.util.List;
  *     route table that sends every request there ("" when {@code routeConfig} is set)
  * @param routeConfig an HTTP listener's routing; null on TCP listeners and with the shorthand
  * @param http an HTTP listener's limits and timeouts
+ * @param tls TLS termination; null for plaintext
  */
 public record ListenerConfig(
         String name,
@@ -31,7 +32,8 @@ public record ListenerConfig(
         List<HashPolicy> hashPolicy,
         AccessLogConfig accessLog,
         RouteConfig routeConfig,
-        HttpSettings http) {
+        HttpSettings http,
+        TlsServerConfig tls) {
 
     public static final int DEFAULT_MAX_CONNECTIONS = 10_000;
     public static final Duration DEFAULT_IDLE_TIMEOUT = Duration.ofHours(1);
@@ -52,6 +54,11 @@ public record ListenerConfig(
         return routeConfig != null ? routeConfig : RouteConfig.toCluster(cluster);
     }
 
+    public ListenerConfig withTls(TlsServerConfig tls) {
+        return new ListenerConfig(name, address, protocol, cluster, maxConnections, idleTimeout, maxConnectAttempts, hashPolicy,
+                accessLog, routeConfig, http, tls);
+    }
+
     public static Builder builder(String name, HostPort address, String cluster) {
         return new Builder(name, address, cluster);
     }
@@ -68,6 +75,7 @@ public record ListenerConfig(
         private AccessLogConfig accessLog;
         private RouteConfig routeConfig;
         private HttpSettings http = HttpSettings.DEFAULT;
+        private TlsServerConfig tls;
 
         private Builder(String name, HostPort address, String cluster) {
             this.name = name;
@@ -115,9 +123,14 @@ public record ListenerConfig(
             return this;
         }
 
+        public Builder tls(TlsServerConfig tls) {
+            this.tls = tls;
+            return this;
+        }
+
         public ListenerConfig build() {
             return new ListenerConfig(name, address, protocol, cluster, maxConnections, idleTimeout, maxConnectAttempts, hashPolicy,
-                    accessLog, routeConfig, http);
+                    accessLog, routeConfig, http, tls);
         }
     }
 }

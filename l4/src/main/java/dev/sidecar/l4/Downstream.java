@@ -11,7 +11,14 @@ import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.ChannelInitializer;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.handler.ssl.SslHandshakeCompletionEvent;
+import dev.sidecar.tls.ClientTls;
+import dev.sidecar.tls.ServerTls;
+import dev.sidecar.tls.TlsErrors;
+import java.nio.channels.ClosedChannelException;
 import io.netty.util.ReferenceCountUtil;
 import java.util.ArrayList;
 import java.util.List;
@@ -31,6 +38,9 @@ final class Downstream extends ChannelInboundHandlerAdapter {
     private static final Logger log = LoggerFactory.getLogger(Downstream.class);
 
     private final TcpProxy proxy;
+    /** The client side's TLS, or null; with it the upstream is connected only once the handshake succeeded. */
+    private final ServerTls tls;
+    private boolean awaitingHandshake;
     private TcpProxy.Settings settings;
     private Channel upstream;
     private IdleTimer idle;
@@ -49,8 +59,10 @@ final class Downstream extends ChannelInboundHandlerAdapter {
     private boolean earlyEof;
     private boolean relaying;
 
-    Downstream(TcpProxy proxy) {
+    Downstream(TcpProxy proxy, ServerTls tls) {
         this.proxy = proxy;
+        this.tls = tls;
+        this.awaitingHandshake = tls != null;
     }
 
     @Override
@@ -77,6 +89,14 @@ final class Downstream extends ChannelInboundHandlerAdapter {
         idle.start();
         tried = new Endpoint[config.maxConnectAttempts()];
         pickContext = TcpProxy.pickContext(settings, ctx.channel());
+        if (awaitingHandshake) {
+            // The SslHandler in front reads until the handshake is done (AUTO_READ is off, so it
+            // is asked once here); the upstream is connected after it, so a client that fails the
+            // handshake (mTLS refused, not TLS at all) never costs an upstream connection.
+            ctx.read();
+            ctx.fireChannelActive();
+            return;
+        }
         connect(ctx);
         if (ctx.channel().isActive()) {
             // One read while the upstream connects: it learns at once if the client leaves (io_uring
@@ -111,6 +131,9 @@ final class Downstream extends ChannelInboundHandlerAdapter {
         }
         cluster.requestStarted(endpoint);
         long connectStart = proxy.nanoClock().getAsLong();
+        ClientTls upTls = proxy.upstreamTls(settings.config().cluster());
+        Relay relay = new Relay(downstream, proxy.stats().bytesOut, record, false, idle, settings.flushOnCloseTimeoutMillis(),
+                (reset, sawEof) -> cluster.upstreamClosed(endpoint, reset, sawEof));
         ChannelFuture connect = proxy.dialer().bootstrap(downstream.eventLoop())
                 .option(ChannelOption.AUTO_READ, false)
                 .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
@@ -120,49 +143,87 @@ final class Downstream extends ChannelInboundHandlerAdapter {
                 // at least 1 ms: Netty reads 0 as "no timeout", which a sub-millisecond setting must not become
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.max(1, Math.min(Integer.MAX_VALUE,
                         snapshot.config().connectTimeout().toMillis())))
-                .handler(new Relay(downstream, proxy.stats().bytesOut, record, false, idle, settings.flushOnCloseTimeoutMillis(),
-                        (reset, sawEof) -> cluster.upstreamClosed(endpoint, reset, sawEof)))
+                .handler(upTls == null ? relay : new ChannelInitializer<>() {
+                    @Override
+                    protected void initChannel(Channel ch) {
+                        ch.pipeline().addLast(upTls.newHandler(ch.alloc(), endpoint.address().host(), endpoint.address().port()),
+                                new UpstreamTlsGate(), relay);
+                    }
+                })
                 .connect(endpoint.socketAddress());
         upstream = connect.channel();
         idle.upstream(upstream);
         connect.addListener((ChannelFutureListener) f -> {
-            if (f.isSuccess()) {
-                long now = proxy.nanoClock().getAsLong();
-                endpoint.latency().observe(now - connectStart, now);
-                endpoint.track(f.channel());
-                f.channel().closeFuture().addListener(c -> {
-                    cluster.connectionClosed(endpoint);
-                    cluster.requestFinished(endpoint);
-                });
-                if (!downstream.isActive()) {
-                    f.channel().close();
-                    return;
-                }
-                downstream.pipeline().addLast(new Relay(f.channel(), proxy.stats().bytesIn, record, true, idle, settings.flushOnCloseTimeoutMillis(),
-                        Relay.CloseListener.NONE));
-                relaying = true;
-                replayEarly(downstream);
-                Relay.readIfOpen(downstream);
-                Relay.readIfOpen(f.channel());
+            if (!f.isSuccess()) {
+                connectFailed(ctx, cluster, endpoint, f.cause());
                 return;
             }
+            if (upTls == null) {
+                connected(ctx, cluster, endpoint, f.channel(), connectStart);
+                return;
+            }
+            if (!downstream.isActive()) {
+                f.channel().close();
+                cluster.connectionClosed(endpoint);
+                cluster.requestFinished(endpoint);
+                return;
+            }
+            // connected once the handshake is done: a certificate that fails verification fails
+            // the connect, and the next attempt may go to another endpoint
+            f.channel().pipeline().get(SslHandler.class).handshakeFuture().addListener(h -> {
+                if (h.isSuccess()) {
+                    f.channel().pipeline().remove(UpstreamTlsGate.class);
+                    connected(ctx, cluster, endpoint, f.channel(), connectStart);
+                } else {
+                    f.channel().close();
+                    if (downstream.isActive()) {
+                        upTls.handshakeFailed(endpoint.toString(), h.cause());
+                    }
+                    connectFailed(ctx, cluster, endpoint, h.cause());
+                }
+            });
+        });
+    }
+
+    private void connected(ChannelHandlerContext ctx, Cluster cluster, Endpoint endpoint, Channel up, long connectStart) {
+        Channel downstream = ctx.channel();
+        long now = proxy.nanoClock().getAsLong();
+        endpoint.latency().observe(now - connectStart, now);
+        endpoint.track(up);
+        up.closeFuture().addListener(c -> {
             cluster.connectionClosed(endpoint);
             cluster.requestFinished(endpoint);
-            if (!downstream.isActive()) {
-                return; // the client left and we abandoned the connect: not the endpoint's failure
-            }
-            cluster.connectFailed(endpoint);
-            if (log.isDebugEnabled()) {
-                log.debug("listener " + settings.config().name() + ": connect to " + endpoint + " failed: " + f.cause());
-            }
-            if (downstream.isActive() && attempts < tried.length) {
-                connect(ctx);
-            } else {
-                proxy.stats().upstreamFailures.increment();
-                flag(ConnectionRecord.Flag.UF);
-                ctx.close();
-            }
         });
+        if (!downstream.isActive()) {
+            up.close();
+            return;
+        }
+        downstream.pipeline().addLast(new Relay(up, proxy.stats().bytesIn, record, true, idle, settings.flushOnCloseTimeoutMillis(),
+                Relay.CloseListener.NONE));
+        relaying = true;
+        replayEarly(ctx);
+        Relay.readIfOpen(downstream);
+        Relay.readIfOpen(up);
+    }
+
+    private void connectFailed(ChannelHandlerContext ctx, Cluster cluster, Endpoint endpoint, Throwable cause) {
+        Channel downstream = ctx.channel();
+        cluster.connectionClosed(endpoint);
+        cluster.requestFinished(endpoint);
+        if (!downstream.isActive()) {
+            return; // the client left and we abandoned the connect: not the endpoint's failure
+        }
+        cluster.connectFailed(endpoint);
+        if (log.isDebugEnabled()) {
+            log.debug("listener " + settings.config().name() + ": connect to " + endpoint + " failed: " + cause);
+        }
+        if (attempts < tried.length) {
+            connect(ctx);
+        } else {
+            proxy.stats().upstreamFailures.increment();
+            flag(ConnectionRecord.Flag.UF);
+            ctx.close();
+        }
     }
 
     /**
@@ -196,18 +257,22 @@ final class Downstream extends ChannelInboundHandlerAdapter {
         }
     }
 
-    /** Hands what arrived before the relay existed to it, in order, as if read just now. */
-    private void replayEarly(Channel downstream) {
+    /**
+     * Hands what arrived before the relay existed to it, in order, as if read just now: from this
+     * handler on, not from the pipeline's head, which on a TLS connection would feed the already
+     * decrypted bytes to the SslHandler a second time.
+     */
+    private void replayEarly(ChannelHandlerContext ctx) {
         if (early != null) {
             List<Object> msgs = early;
             early = null;
             for (Object m : msgs) {
-                downstream.pipeline().fireChannelRead(m);
+                ctx.fireChannelRead(m);
             }
-            downstream.pipeline().fireChannelReadComplete();
+            ctx.fireChannelReadComplete();
         }
         if (earlyEof) {
-            downstream.pipeline().fireUserEventTriggered(ChannelInputShutdownEvent.INSTANCE);
+            ctx.fireUserEventTriggered(ChannelInputShutdownEvent.INSTANCE);
         }
     }
 
@@ -232,11 +297,37 @@ final class Downstream extends ChannelInboundHandlerAdapter {
 
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (awaitingHandshake && evt instanceof SslHandshakeCompletionEvent done) {
+            awaitingHandshake = false;
+            if (done.isSuccess()) {
+                if (ctx.channel().isActive()) {
+                    connect(ctx);
+                    if (ctx.channel().isActive()) {
+                        ctx.read(); // the client's first bytes, held while the upstream connects
+                    }
+                }
+            } else {
+                handshakeFailed(ctx, done.cause());
+            }
+            return;
+        }
         if (!relaying && evt instanceof ChannelInputShutdownEvent) {
             earlyEof = true;
             return;
         }
         ctx.fireUserEventTriggered(evt);
+    }
+
+    private void handshakeFailed(ChannelHandlerContext ctx, Throwable cause) {
+        // a client that leaves mid-handshake (a TCP health check, a scanner) is not a failure
+        if (!(cause instanceof ClosedChannelException)) {
+            tls.handshakeFailed();
+            if (log.isDebugEnabled()) {
+                log.debug("listener " + settings.config().name() + ": TLS handshake with " + ctx.channel().remoteAddress() + " failed: "
+                        + TlsErrors.describe(cause));
+            }
+        }
+        ctx.close();
     }
 
     private void releaseEarly() {
@@ -258,8 +349,8 @@ final class Downstream extends ChannelInboundHandlerAdapter {
             proxy.stats().active.decrementAndGet();
             idle.stop();
         }
-        if (upstream != null && !upstream.isActive()) {
-            // Still connecting: abandon the attempt.
+        if (upstream != null && !relaying) {
+            // Still connecting (or in its TLS handshake): abandon the attempt.
             upstream.close();
         }
         releaseEarly();

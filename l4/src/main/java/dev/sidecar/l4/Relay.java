@@ -8,6 +8,9 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.DuplexChannel;
+import io.netty.handler.codec.DecoderException;
+import io.netty.handler.ssl.SslCloseCompletionEvent;
+import io.netty.handler.ssl.SslHandler;
 import io.netty.util.ReferenceCountUtil;
 import java.io.IOException;
 import java.util.concurrent.TimeUnit;
@@ -116,21 +119,49 @@ final class Relay extends ChannelInboundHandlerAdapter {
 
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-        if (evt instanceof ChannelInputShutdownEvent) {
-            sawEof = true;
+        boolean fin = evt instanceof ChannelInputShutdownEvent;
+        // a TLS peer's close_notify ends its data as a FIN does (TLS 1.3 allows a half-close by it,
+        // RFC 8446 6.1); the FIN that usually follows is then only the TCP side of the same end
+        boolean closeNotify = evt instanceof SslCloseCompletionEvent c && c.isSuccess();
+        if (fin || closeNotify) {
             Channel self = ctx.channel();
-            if (peer.isActive()) {
-                // Written after the bytes already queued on the peer, so the FIN follows them.
-                peer.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener((ChannelFutureListener) f -> {
-                    if (f.isSuccess() && peer instanceof DuplexChannel duplex) {
-                        duplex.shutdownOutput().addListener((ChannelFutureListener) s -> closeIfBothEnded(peer));
-                    }
-                });
+            if (!sawEof) {
+                sawEof = true;
+                if (peer.isActive()) {
+                    // Written after the bytes already queued on the peer, so the FIN follows them.
+                    peer.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener((ChannelFutureListener) f -> {
+                        if (f.isSuccess()) {
+                            shutdownOutput(peer);
+                        }
+                    });
+                }
             }
-            closeIfBothEnded(self);
+            if (fin) {
+                closeIfBothEnded(self);
+            }
             return;
         }
         ctx.fireUserEventTriggered(evt);
+    }
+
+    /**
+     * Ends {@code ch}'s output: on a TLS connection a close_notify first, so the other end can
+     * tell the end of the data from a truncation, then the TCP FIN.
+     */
+    private static void shutdownOutput(Channel ch) {
+        if (!(ch instanceof DuplexChannel duplex)) {
+            return;
+        }
+        SslHandler ssl = ch.pipeline().get(SslHandler.class);
+        if (ssl == null) {
+            duplex.shutdownOutput().addListener((ChannelFutureListener) s -> closeIfBothEnded(ch));
+            return;
+        }
+        ssl.closeOutbound().addListener((ChannelFutureListener) n -> {
+            if (ch.isActive()) {
+                duplex.shutdownOutput().addListener((ChannelFutureListener) s -> closeIfBothEnded(ch));
+            }
+        });
     }
 
     /**
@@ -156,7 +187,8 @@ final class Relay extends ChannelInboundHandlerAdapter {
         // A reset or any other I/O error: this side is gone, and whatever the peer still has
         // queued cannot be answered. Close both now rather than flushing into a dead exchange.
         // The reset is noted first, so that channelInactive reports it however soon it runs.
-        boolean io = cause instanceof IOException;
+        // a TLS record that fails to decrypt or a bad alert arrives wrapped by the SslHandler
+        boolean io = cause instanceof IOException || (cause instanceof DecoderException && cause.getCause() instanceof IOException);
         if (io) {
             reset = true;
             if (record != null) {

@@ -15,7 +15,10 @@ import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.util.concurrent.GlobalEventExecutor;
+import dev.sidecar.tls.ClientTls;
+import dev.sidecar.tls.ServerTls;
 import java.net.InetSocketAddress;
+import java.util.function.Function;
 import java.util.function.LongSupplier;
 import net.openhft.hashing.LongHashFunction;
 
@@ -42,6 +45,8 @@ public final class TcpProxy {
     private final ChannelGroup connections;
     private final LongSupplier nanoClock;
     private volatile ConnectionLog connectionLog;
+    private volatile ServerTls tls;
+    private volatile Function<String, ClientTls> upstreamTls = cluster -> null;
 
     public TcpProxy(ListenerConfig config, ClusterManager clusters, Dialer dialer, ByteBufAllocator allocator) {
         this(config, clusters, dialer, allocator, System::nanoTime);
@@ -65,6 +70,27 @@ public final class TcpProxy {
 
     ConnectionLog connectionLog() {
         return connectionLog;
+    }
+
+    /**
+     * Sets (or with null, clears) the TLS this listener terminates; applies to connections
+     * accepted from now on. A terminated connection is relayed in plaintext to the cluster.
+     */
+    public void tls(ServerTls tls) {
+        this.tls = tls;
+    }
+
+    public ServerTls tls() {
+        return tls;
+    }
+
+    /** Where each cluster's TLS origination comes from (null for a plaintext cluster); read per upstream connect. */
+    public void upstreamTls(Function<String, ClientTls> byCluster) {
+        this.upstreamTls = requireNonNull(byCluster, "byCluster");
+    }
+
+    ClientTls upstreamTls(String cluster) {
+        return upstreamTls.apply(cluster);
     }
 
     /** The listener's config for new connections. */
@@ -125,7 +151,12 @@ public final class TcpProxy {
         return new ChannelInitializer<>() {
             @Override
             protected void initChannel(Channel ch) {
-                ch.pipeline().addLast(new Downstream(TcpProxy.this));
+                ServerTls t = tls;
+                if (t != null) {
+                    // first: everything after it sees plaintext
+                    ch.pipeline().addLast(t.newHandler(ch.alloc()));
+                }
+                ch.pipeline().addLast(new Downstream(TcpProxy.this, t));
             }
         };
     }

@@ -63,6 +63,9 @@ final class AdminServer {
 
         Object listenersView();
 
+        /** Every certificate in use by a listener or a cluster (GET /certs). */
+        Object certificatesView();
+
         Object configDump();
 
         void healthCheckFailed(boolean failed);
@@ -199,6 +202,7 @@ final class AdminServer {
                 case "/stats/prometheus" -> get ? prometheus() : notAllowed("GET");
                 case "/clusters" -> get ? json(backend.clustersView()) : notAllowed("GET");
                 case "/listeners" -> get ? json(backend.listenersView()) : notAllowed("GET");
+                case "/certs" -> get ? json(backend.certificatesView()) : notAllowed("GET");
                 case "/config_dump" -> get ? json(backend.configDump()) : notAllowed("GET");
                 case "/healthcheck/fail" -> post ? healthCheck(true) : notAllowed("POST");
                 case "/healthcheck/ok" -> post ? healthCheck(false) : notAllowed("POST");

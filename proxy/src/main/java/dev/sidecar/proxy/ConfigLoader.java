@@ -13,6 +13,7 @@ import dev.sidecar.config.ClusterConfig;
 import dev.sidecar.config.ConfigError;
 import dev.sidecar.config.ConfigException;
 import dev.sidecar.config.Durations;
+import dev.sidecar.config.CertificateFiles;
 import dev.sidecar.config.CircuitBreakersConfig;
 import dev.sidecar.config.EndpointConfig;
 import dev.sidecar.config.HashPolicy;
@@ -28,9 +29,15 @@ import dev.sidecar.config.ListenerConfig;
 import dev.sidecar.config.ListenerProtocol;
 import dev.sidecar.config.ProxyConfig;
 import dev.sidecar.config.RouteConfig;
+import dev.sidecar.config.SanMatcher;
 import dev.sidecar.config.ServerConfig;
+import dev.sidecar.config.TlsClientConfig;
+import dev.sidecar.config.TlsEngineChoice;
+import dev.sidecar.config.TlsServerConfig;
+import dev.sidecar.config.TlsVersion;
 import dev.sidecar.config.TransportChoice;
 import dev.sidecar.config.UpstreamProtocol;
+import dev.sidecar.tls.TlsConfigCheck;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -96,6 +103,10 @@ public final class ConfigLoader {
                 all.add(semantic);
             }
         }
+        if (all.isEmpty()) {
+            // what is in the TLS files, once the config itself holds together
+            all.addAll(TlsConfigCheck.errors(config));
+        }
         if (!all.isEmpty()) {
             throw new ConfigException(all);
         }
@@ -157,7 +168,7 @@ public final class ConfigLoader {
         if (node == null || !object(node, path)) {
             return ServerConfig.DEFAULT;
         }
-        knownKeys(node, path, "workers", "transport", "drain_timeout");
+        knownKeys(node, path, "workers", "transport", "drain_timeout", "tls_engine");
         int workers = 0;
         JsonNode w = node.get("workers");
         if (w != null && !(w.isTextual() && w.asText().equals("auto"))) {
@@ -165,7 +176,9 @@ public final class ConfigLoader {
         }
         TransportChoice transport = choice(node, "transport", path, TransportChoice.values(), TransportChoice::configName, TransportChoice.AUTO);
         Duration drain = duration(node, "drain_timeout", path, ServerConfig.DEFAULT_DRAIN_TIMEOUT);
-        return new ServerConfig(workers, transport, drain);
+        TlsEngineChoice tlsEngine = choice(node, "tls_engine", path, TlsEngineChoice.values(), TlsEngineChoice::configName,
+                TlsEngineChoice.AUTO);
+        return new ServerConfig(workers, transport, drain, tlsEngine);
     }
 
     private AdminConfig admin(JsonNode node, String path) {
@@ -178,7 +191,7 @@ public final class ConfigLoader {
 
     private ListenerConfig listener(JsonNode node, String path) {
         knownKeys(node, path, "name", "address", "protocol", "cluster", "max_connections", "idle_timeout", "max_connect_attempts",
-                "hash_policy", "access_log", "route_config", "http");
+                "hash_policy", "access_log", "route_config", "http", "tls");
         AccessLogConfig accessLog = null;
         JsonNode al = section(node, "access_log", path);
         if (al != null) {
@@ -188,6 +201,7 @@ public final class ConfigLoader {
         }
         JsonNode rc = section(node, "route_config", path);
         JsonNode http = section(node, "http", path);
+        JsonNode tls = section(node, "tls", path);
         // cluster may be absent: an http listener can route with route_config instead; the
         // validator says which of the two each protocol needs
         return ListenerConfig.builder(requiredString(node, "name", path), address(node, "address", path, null), optionalString(node, "cluster", path))
@@ -199,7 +213,63 @@ public final class ConfigLoader {
                 .accessLog(accessLog)
                 .routeConfig(rc == null ? null : routeConfig(rc, join(path, "route_config")))
                 .http(http == null ? HttpSettings.DEFAULT : httpSettings(http, join(path, "http")))
+                .tls(tls == null ? null : tlsServer(tls, join(path, "tls")))
                 .build();
+    }
+
+    // ---- TLS, in Envoy's vocabulary (flattened as in the shape) ----
+
+    private TlsServerConfig tlsServer(JsonNode node, String path) {
+        knownKeys(node, path, "certificates", "alpn", "min_version", "max_version", "cipher_suites", "client_validation");
+        if (!node.hasNonNull("certificates")) {
+            error(join(path, "certificates"), "is required: a list of { cert_chain_file, private_key_file }");
+        }
+        List<CertificateFiles> certificates = list(node.get("certificates"), path + ".certificates", (n, p) -> {
+            knownKeys(n, p, "cert_chain_file", "private_key_file");
+            return new CertificateFiles(requiredString(n, "cert_chain_file", p), requiredString(n, "private_key_file", p));
+        });
+        TlsServerConfig.ClientValidation validation = null;
+        JsonNode cv = section(node, "client_validation", path);
+        if (cv != null) {
+            String p = join(path, "client_validation");
+            knownKeys(cv, p, "trusted_ca_file", "require_client_certificate", "match_subject_alt_names");
+            validation = new TlsServerConfig.ClientValidation(requiredString(cv, "trusted_ca_file", p),
+                    bool(cv, "require_client_certificate", p, true),
+                    list(cv.get("match_subject_alt_names"), p + ".match_subject_alt_names", this::sanMatcher));
+        }
+        return new TlsServerConfig(certificates,
+                list(node.get("alpn"), path + ".alpn", this::string, false),
+                choice(node, "min_version", path, TlsVersion.values(), TlsVersion::configName, TlsVersion.TLS_1_2),
+                choice(node, "max_version", path, TlsVersion.values(), TlsVersion::configName, TlsVersion.TLS_1_3),
+                list(node.get("cipher_suites"), path + ".cipher_suites", this::string, false),
+                validation);
+    }
+
+    private TlsClientConfig tlsClient(JsonNode node, String path) {
+        knownKeys(node, path, "sni", "trusted_ca_file", "match_subject_alt_names", "cert_chain_file", "private_key_file", "alpn");
+        CertificateFiles clientCertificate = null;
+        boolean chain = node.hasNonNull("cert_chain_file");
+        boolean key = node.hasNonNull("private_key_file");
+        if (chain && key) {
+            clientCertificate = new CertificateFiles(requiredString(node, "cert_chain_file", path), requiredString(node, "private_key_file", path));
+        } else if (chain || key) {
+            error(join(path, chain ? "private_key_file" : "cert_chain_file"), "is required with " + (chain ? "cert_chain_file" : "private_key_file")
+                    + " (a client certificate needs both)");
+        }
+        return new TlsClientConfig(nullableString(node, "sni", path), nullableString(node, "trusted_ca_file", path),
+                list(node.get("match_subject_alt_names"), path + ".match_subject_alt_names", this::sanMatcher),
+                clientCertificate, list(node.get("alpn"), path + ".alpn", this::string, false));
+    }
+
+    /** {@code { exact: NAME }} or {@code { prefix: NAME }}. */
+    private SanMatcher sanMatcher(JsonNode node, String path) {
+        knownKeys(node, path, "exact", "prefix");
+        String kind = exactlyOne(node, path, "exact", "prefix");
+        if (kind == null) {
+            return SanMatcher.exact("");
+        }
+        String value = requiredString(node, kind, path);
+        return kind.equals("exact") ? SanMatcher.exact(value) : SanMatcher.prefix(value);
     }
 
     private HttpSettings httpSettings(JsonNode node, String path) {
@@ -578,7 +648,7 @@ public final class ConfigLoader {
     private ClusterConfig cluster(JsonNode node, String path) {
         knownKeys(node, path, "name", "lb_policy", "connect_timeout", "endpoints", "least_request_lb_config", "maglev_lb_config",
                 "ring_hash_lb_config", "common_lb_config", "health_checks", "outlier_detection", "circuit_breakers", "upstream_protocol",
-                "http_pool");
+                "http_pool", "tls");
         LbSettings lb = LbSettings.DEFAULT;
         JsonNode n;
         if ((n = section(node, "least_request_lb_config", path)) != null) {
@@ -632,6 +702,7 @@ public final class ConfigLoader {
                     integer(n, "max_idle_connections", p, pool.maxIdleConnections()),
                     integer(n, "max_requests_per_connection", p, pool.maxRequestsPerConnection()));
         }
+        JsonNode tls = section(node, "tls", path);
         String name = requiredString(node, "name", path);
         if (!node.hasNonNull("lb_policy")) {
             defaultLbPolicy.add(name);
@@ -647,6 +718,7 @@ public final class ConfigLoader {
                 .upstreamProtocol(choice(node, "upstream_protocol", path, UpstreamProtocol.values(), UpstreamProtocol::configName,
                         UpstreamProtocol.HTTP1))
                 .httpPool(pool)
+                .tls(tls == null ? null : tlsClient(tls, join(path, "tls")))
                 .build();
     }
 

@@ -8,6 +8,7 @@ import java.util.concurrent.TimeUnit;
 
 import dev.sidecar.l4.TcpListenerStats;
 import dev.sidecar.upstream.Cluster;
+import dev.sidecar.tls.ReloadableTls;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Meter;
@@ -144,6 +145,25 @@ final class ProxyMetrics {
                 .gauge("sidecar.cluster.requests.active", "HTTP requests in flight to the cluster", Cluster::activeRequests)
                 .gauge("sidecar.cluster.requests.pending", "HTTP requests waiting for an upstream connection or stream", Cluster::pendingRequests)
                 .counter("sidecar.cluster.requests", "HTTP requests sent to the cluster", Cluster::requests)
+                .meters;
+    }
+
+    /**
+     * A listener's or a cluster's TLS: read through {@code current}, since a config change
+     * replaces the object (its successor keeps the counts).
+     */
+    List<Meter> bindTls(String scope, String name, java.util.function.Supplier<ReloadableTls> current) {
+        return new Tagged<>(current, scope, name)
+                .counter("sidecar." + scope + ".tls.handshake.failures", scope.equals("listener")
+                        ? "TLS handshakes with clients that failed (a client leaving mid-handshake is not counted)"
+                        : "TLS handshakes with endpoints that failed (untrusted or mismatched certificate, no common protocol)",
+                        c -> c.get() == null ? 0 : c.get().handshakeFailures())
+                .counter("sidecar." + scope + ".tls.reloads", "Times changed certificate files were loaded", c -> c.get() == null ? 0 : c.get().reloads())
+                .counter("sidecar." + scope + ".tls.reload.failures", "Times changed certificate files could not be used (the loaded ones were kept)",
+                        c -> c.get() == null ? 0 : c.get().reloadFailures())
+                .gauge("sidecar." + scope + ".tls.certificate.expiry.seconds", "Seconds until the first of the certificates in use expires",
+                        c -> c.get() == null || c.get().certificates().isEmpty() ? Double.NaN
+                                : c.get().certificates().stream().mapToLong(i -> i.secondsUntilExpiry(java.time.Instant.now())).min().orElse(0))
                 .meters;
     }
 

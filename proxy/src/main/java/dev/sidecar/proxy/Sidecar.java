@@ -8,6 +8,8 @@ import dev.sidecar.config.ListenerConfig;
 import dev.sidecar.config.ProxyConfig;
 import dev.sidecar.l4.TcpListenerStats;
 import dev.sidecar.l4.TcpProxy;
+import dev.sidecar.tls.CertificateWatcher;
+import dev.sidecar.tls.TlsEngine;
 import dev.sidecar.config.ListenerProtocol;
 import dev.sidecar.l7.HttpListenerStats;
 import dev.sidecar.l7.HttpProxy;
@@ -78,6 +80,7 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
     private boolean closed;
 
     private final UpstreamPools pools;
+    private final TlsSections tls;
 
     /** A bound listener: a TCP proxy or an HTTP proxy (exactly one is set), its socket and its meters. */
     private record Listener(TcpProxy tcp, HttpProxy http, Channel channel, List<Meter> meters) {
@@ -105,6 +108,8 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
         this.pools = new UpstreamPools(dialer, allocator);
         // A removed endpoint's connections get the same grace as the whole proxy's on SIGTERM.
         this.clusters = new ClusterManager(config.clusters(), System::nanoTime, ControlExecutor.shared(), config.server().drainTimeout());
+        this.tls = new TlsSections(TlsEngine.select(config.server().tlsEngine()), metrics,
+                CertificateWatcher.every(CertificateWatcher.DEFAULT_INTERVAL));
     }
 
     /**
@@ -129,11 +134,18 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
 
     private void bindAll() {
         log.info("sidecar " + Version.current() + " starting: transport " + transport.configName() + ", " + workers + " event loop"
-                + (workers == 1 ? "" : "s") + ", allocator " + allocator.getClass().getSimpleName());
+                + (workers == 1 ? "" : "s") + ", allocator " + allocator.getClass().getSimpleName() + ", tls engine " + tls.engine().describe());
+        TlsSections.Prepared initialTls;
+        try {
+            initialTls = tls.prepare(config);
+        } catch (dev.sidecar.config.ConfigException e) {
+            throw new StartException("TLS files cannot be used:\n" + e.getMessage(), e);
+        }
         AdminServer admin = new AdminServer(this);
         adminChannel = bind("admin", config.admin().address(), new ServerBootstrap().childHandler(admin.initializer()));
         log.info("admin listening on " + describe(adminChannel));
         syncClusters();
+        tls.publish(initialTls);
         for (ListenerConfig lc : config.listeners()) {
             addListener(lc);
         }
@@ -196,11 +208,14 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
         }
         TcpProxy proxy = new TcpProxy(lc, clusters, dialer, allocator);
         proxy.connectionLog(accessLog(lc));
+        proxy.tls(tls.listener(lc.name()));
+        proxy.upstreamTls(tls::cluster);
         ServerBootstrap b = new ServerBootstrap().childHandler(proxy.childInitializer());
         TcpProxy.configureChild(b::childOption);
         Channel ch = bind("listener " + lc.name(), lc.address(), b);
         listeners.put(lc.name(), new Listener(proxy, null, ch, metrics.bindListener(lc.name(), proxy.stats())));
-        log.info("listener " + lc.name() + " listening on " + describe(ch) + " -> cluster " + lc.cluster());
+        log.info("listener " + lc.name() + " listening on " + describe(ch) + (lc.tls() != null ? " (tls)" : "") + " -> cluster " + lc.cluster()
+                + (tls.cluster(lc.cluster()) != null ? " (tls)" : ""));
     }
 
     /**
@@ -236,8 +251,11 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
         }
         ProxyConfig before = config;
         ConfigVersions.Changes changes = ConfigVersions.Changes.between(before, next);
+        // first, so that a certificate file that cannot be used rejects the change before any of it runs
+        TlsSections.Prepared nextTls = tls.prepare(next);
         clusters.update(next.clusters());
         syncClusters();
+        tls.publish(nextTls);
         Map<String, ListenerConfig> wanted = new LinkedHashMap<>();
         next.listeners().forEach(lc -> wanted.put(lc.name(), lc));
         for (String name : new ArrayList<>(listeners.keySet())) {
@@ -248,6 +266,7 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
             } else if (l.tcp() != null) {
                 l.tcp().update(lc);
                 l.tcp().connectionLog(accessLog(lc));
+                l.tcp().tls(tls.listener(lc.name()));
             } else {
                 l.http().update(lc);
                 l.http().requestLog(accessLog(lc));
@@ -422,6 +441,19 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
     }
 
     @Override
+    public Object certificatesView() {
+        return tls.view();
+    }
+
+    /**
+     * Re-reads every TLS file now instead of at the next check; returns how many listeners and
+     * clusters took new material.
+     */
+    public int checkCertificates() {
+        return tls.checkNow();
+    }
+
+    @Override
     public Object configDump() {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("version", Version.current());
@@ -535,6 +567,7 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
             metrics.remove(l.meters());
         }
         healthCheckers.values().forEach(HealthChecker::stop);
+        tls.close();
         pools.close();
         if (adminChannel != null) {
             adminChannel.close().awaitUninterruptibly(2, TimeUnit.SECONDS);

@@ -42,9 +42,13 @@ public final class TcpUpstream implements AutoCloseable {
     }
 
     private TcpUpstream(String name, Behaviour behaviour, int backlog, int port) {
+        this(name, behaviour, backlog, port, null);
+    }
+
+    private TcpUpstream(String name, Behaviour behaviour, int backlog, int port, javax.net.ssl.SSLContext tls) {
         this.behaviour = behaviour;
         try {
-            ServerSocket s = new ServerSocket();
+            ServerSocket s = tls == null ? new ServerSocket() : tls.getServerSocketFactory().createServerSocket();
             s.setReuseAddress(true);
             s.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), backlog);
             this.server = s;
@@ -74,6 +78,52 @@ public final class TcpUpstream implements AutoCloseable {
             s.shutdownOutput();
             s.close();
         }, 512, port);
+    }
+
+    /**
+     * An echo upstream that speaks TLS with {@code tls} (the JDK's engine: independent of the
+     * proxy's). A handshake the client aborts (it refused the certificate) is counted in
+     * {@link #tlsHandshakeFailures()}, not raised as an error.
+     */
+    public static TcpUpstream tlsEcho(javax.net.ssl.SSLContext tls) {
+        return new TcpUpstream("tls-echo", (s, u) -> {
+            javax.net.ssl.SSLSocket ssl = (javax.net.ssl.SSLSocket) s;
+            ssl.setWantClientAuth(true);
+            try {
+                ssl.startHandshake();
+            } catch (javax.net.ssl.SSLException e) {
+                u.tlsHandshakeFailures.incrementAndGet();
+                s.close();
+                return;
+            }
+            u.tlsSessions.add(ssl.getSession());
+            InputStream in = s.getInputStream();
+            OutputStream out = s.getOutputStream();
+            byte[] buf = new byte[64 * 1024];
+            try {
+                for (int n; (n = in.read(buf)) >= 0; ) {
+                    u.bytesRead.addAndGet(n);
+                    out.write(buf, 0, n);
+                    out.flush();
+                }
+            } catch (javax.net.ssl.SSLException e) {
+                // the proxy closed without close_notify: the client is gone, nothing to answer
+            }
+            s.close();
+        }, 512, 0, tls);
+    }
+
+    private final AtomicInteger tlsHandshakeFailures = new AtomicInteger();
+    private final List<javax.net.ssl.SSLSession> tlsSessions = new CopyOnWriteArrayList<>();
+
+    /** TLS handshakes the client aborted ({@link #tlsEcho} only). */
+    public int tlsHandshakeFailures() {
+        return tlsHandshakeFailures.get();
+    }
+
+    /** The sessions of the TLS handshakes that succeeded ({@link #tlsEcho} only), in order. */
+    public List<javax.net.ssl.SSLSession> tlsSessions() {
+        return tlsSessions;
     }
 
     /** An upstream that serves each connection with {@code behaviour} on its own thread. */
