@@ -31,7 +31,6 @@ final class ConfigValidator {
         v.port("admin.address", config.admin().address(), 0);
         Set<String> clusterNames = v.clusters(config.clusters());
         v.listeners(config.listeners(), clusterNames);
-        v.tlsClustersOnHttpRoutes(config);
         return List.copyOf(v.errors);
     }
 
@@ -126,13 +125,7 @@ final class ConfigValidator {
                 }
             }
             if (l.tls() != null) {
-                if (l.protocol() == ListenerProtocol.HTTP) {
-                    // HTTP listeners do not run TLS yet; refusing beats serving plaintext on a port
-                    // the operator believes is encrypted
-                    error(path + ".tls", "not supported yet on protocol: http (only on tcp listeners)");
-                } else {
-                    tlsServer(path + ".tls", l.tls());
-                }
+                tlsServer(path + ".tls", l.tls());
             }
             if (l.protocol() == ListenerProtocol.HTTP) {
                 if (l.routeConfig() != null) {
@@ -243,48 +236,6 @@ final class ConfigValidator {
         } else if (!java.nio.file.Files.isReadable(p)) {
             error(path, "file " + file + " is not readable");
         }
-    }
-
-    /** HTTP listeners do not originate TLS yet: a route to a TLS cluster would go out in plaintext. */
-    private void tlsClustersOnHttpRoutes(ProxyConfig config) {
-        Set<String> tlsClusters = new HashSet<>();
-        config.clusters().forEach(c -> {
-            if (c.tls() != null) {
-                tlsClusters.add(c.name());
-            }
-        });
-        if (tlsClusters.isEmpty()) {
-            return;
-        }
-        for (int i = 0; i < config.listeners().size(); i++) {
-            ListenerConfig l = config.listeners().get(i);
-            if (l.protocol() != ListenerProtocol.HTTP) {
-                continue;
-            }
-            for (RouteConfig.VirtualHost vh : l.routes().virtualHosts()) {
-                for (RouteConfig.Route r : vh.routes()) {
-                    if (r.action() instanceof RouteConfig.Forward f) {
-                        for (RouteConfig.WeightedCluster w : f.clusters()) {
-                            if (tlsClusters.contains(w.name())) {
-                                int c = indexOfCluster(config, w.name());
-                                error("clusters[" + c + "].tls", "not supported yet for clusters that HTTP listeners route to (listener '"
-                                        + l.name() + "' routes to '" + w.name() + "')");
-                                tlsClusters.remove(w.name());
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    private static int indexOfCluster(ProxyConfig config, String name) {
-        for (int i = 0; i < config.clusters().size(); i++) {
-            if (config.clusters().get(i).name().equals(name)) {
-                return i;
-            }
-        }
-        return -1;
     }
 
     private void hashPolicy(String path, HashPolicy p) {

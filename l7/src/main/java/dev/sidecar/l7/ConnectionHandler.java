@@ -1,10 +1,13 @@
 package dev.sidecar.l7;
 
 import dev.sidecar.config.HttpSettings;
+import dev.sidecar.tls.PeerIdentity;
+import dev.sidecar.tls.ServerTls;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelDuplexHandler;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
@@ -25,6 +28,8 @@ import io.netty.handler.codec.http2.Http2ServerUpgradeCodec;
 import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.handler.ssl.SslHandshakeCompletionEvent;
 import io.netty.util.AsciiString;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
@@ -57,10 +62,18 @@ final class ConnectionHandler extends ChannelDuplexHandler {
     private long lastActivity;
     /** The client's address as x-forwarded-for carries it; computed once per connection. */
     String clientIp = "";
+    /** The listener's TLS when this connection came in over it, else null. */
+    private final ServerTls tls;
+    /** {@code https} or {@code http}, for x-forwarded-proto and redirects. */
+    final String scheme;
+    /** The verified client certificate as an x-forwarded-client-cert element (mTLS), else null. */
+    String clientCert;
 
-    ConnectionHandler(HttpProxy proxy, HttpProxy.Settings settings) {
+    ConnectionHandler(HttpProxy proxy, HttpProxy.Settings settings, ServerTls tls) {
         this.proxy = proxy;
         this.settings = settings;
+        this.tls = tls;
+        this.scheme = tls != null ? "https" : "http";
     }
 
     java.net.SocketAddress remoteAddress() {
@@ -152,8 +165,11 @@ final class ConnectionHandler extends ChannelDuplexHandler {
             return;
         }
         lingering = true;
-        // the output is shut only once everything written has left (transports may write asynchronously)
-        ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(written -> duplex.shutdownOutput().addListener(f -> {
+        // the output is shut only once everything written has left (transports may write
+        // asynchronously); over TLS, after a close_notify
+        SslHandler ssl = tls != null ? ctx.pipeline().get(SslHandler.class) : null;
+        ChannelFuture flushed = ssl != null ? ssl.closeOutbound() : ctx.writeAndFlush(Unpooled.EMPTY_BUFFER);
+        flushed.addListener(written -> duplex.shutdownOutput().addListener(f -> {
             if (!written.isSuccess() || !f.isSuccess()) {
                 ctx.close();
             }
@@ -267,15 +283,20 @@ final class ConnectionHandler extends ChannelDuplexHandler {
                 .setValidateHeaders(true);
         Http1ServerCodec codec = new Http1ServerCodec(decoder);
         at.pipeline().addAfter(at.name(), "h1", codec);
-        at.pipeline().addAfter("h1", "h2c-upgrade", new HttpServerUpgradeHandler(codec, protocol -> {
-            if (AsciiString.contentEquals(Http2CodecUtil.HTTP_UPGRADE_PROTOCOL_NAME, protocol)) {
-                h2 = true;
-                proxy.stats().h2Connections.increment();
-                return new Http2ServerUpgradeCodec(http2Codec(), http2Streams());
-            }
-            return null;
-        }, s.bufferLimit()));
-        at.pipeline().addAfter("h2c-upgrade", "request", new DownstreamHandler(this, false));
+        String last = "h1";
+        if (tls == null) {
+            // h2c is cleartext only; over TLS, HTTP/2 is chosen by ALPN (and its preface)
+            at.pipeline().addAfter("h1", "h2c-upgrade", new HttpServerUpgradeHandler(codec, protocol -> {
+                if (AsciiString.contentEquals(Http2CodecUtil.HTTP_UPGRADE_PROTOCOL_NAME, protocol)) {
+                    h2 = true;
+                    proxy.stats().h2Connections.increment();
+                    return new Http2ServerUpgradeCodec(http2Codec(), http2Streams());
+                }
+                return null;
+            }, s.bufferLimit()));
+            last = "h2c-upgrade";
+        }
+        at.pipeline().addAfter(last, "request", new DownstreamHandler(this, false));
     }
 
     /**
@@ -313,6 +334,30 @@ final class ConnectionHandler extends ChannelDuplexHandler {
                 ctx.pipeline().remove(this);
             }
         }
+    }
+
+    /**
+     * The TLS handshake's end. The protocol needs no decision here: a client that negotiated h2
+     * by ALPN sends the HTTP/2 preface, and the sniffer sees it in the decrypted bytes.
+     */
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+        if (tls != null && evt instanceof SslHandshakeCompletionEvent done) {
+            if (done.isSuccess()) {
+                SslHandler ssl = ctx.pipeline().get(SslHandler.class);
+                if (ssl != null) {
+                    clientCert = PeerIdentity.of(ssl.engine().getSession()).map(PeerIdentity::xfccElement).orElse(null);
+                }
+            } else {
+                // a client that leaves mid-handshake (a TCP health check, a scanner) is not a failure
+                if (!(done.cause() instanceof ClosedChannelException)) {
+                    tls.handshakeFailed();
+                }
+                ctx.close();
+                return;
+            }
+        }
+        super.userEventTriggered(ctx, evt);
     }
 
     @Override

@@ -1,6 +1,7 @@
 package dev.sidecar.l7;
 
 import dev.sidecar.config.ClusterConfig;
+import dev.sidecar.tls.ClientTls;
 import dev.sidecar.upstream.Cluster;
 import dev.sidecar.upstream.Endpoint;
 import io.netty.bootstrap.Bootstrap;
@@ -21,6 +22,7 @@ import io.netty.handler.codec.http2.Http2SettingsFrame;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
 import io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec;
+import io.netty.handler.ssl.SslHandler;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
 import java.util.ArrayDeque;
@@ -102,9 +104,13 @@ final class EndpointPool {
         if (!admitConnection(acquirer)) {
             return;
         }
+        ClientTls tls = pools.upstreamTls(cluster.name());
         Bootstrap b = bootstrap(false).handler(new ChannelInitializer<>() {
             @Override
             protected void initChannel(Channel ch) {
+                if (tls != null) {
+                    ch.pipeline().addLast(tls.newHandler(ch.alloc(), endpoint.address().host(), endpoint.address().port()));
+                }
                 ch.pipeline().addLast(new HttpClientCodec(4096, HttpProxy.MAX_UPSTREAM_HEADER_BYTES, 64 * 1024));
                 ch.pipeline().addLast(new UpstreamStream(ch, EndpointPool.this, null));
             }
@@ -114,12 +120,33 @@ final class EndpointPool {
         endpoint.track(ch);
         pools.track(ch);
         ch.closeFuture().addListener(x -> cluster.connectionClosed(endpoint));
+        whenReady(f, tls, () -> acquirer.acquired(ch.pipeline().get(UpstreamStream.class), false), cause -> {
+            cluster.connectFailed(endpoint);
+            acquirer.failed(cause, true);
+        });
+    }
+
+    /**
+     * Runs {@code ready} once the connection can carry requests: connected, and with TLS, its
+     * handshake done. A handshake the certificate checks refuse is a failed connect (counted,
+     * logged once per reason by the cluster's TLS), so the request may go to another endpoint.
+     */
+    private void whenReady(ChannelFuture f, ClientTls tls, Runnable ready, java.util.function.Consumer<Throwable> failed) {
         f.addListener(x -> {
-            if (f.isSuccess()) {
-                acquirer.acquired(ch.pipeline().get(UpstreamStream.class), false);
+            if (!f.isSuccess()) {
+                failed.accept(f.cause());
+            } else if (tls == null) {
+                ready.run();
             } else {
-                cluster.connectFailed(endpoint);
-                acquirer.failed(f.cause(), true);
+                f.channel().pipeline().get(SslHandler.class).handshakeFuture().addListener(h -> {
+                    if (h.isSuccess()) {
+                        ready.run();
+                    } else {
+                        tls.handshakeFailed(endpoint.toString(), h.cause());
+                        f.channel().close();
+                        failed.accept(h.cause());
+                    }
+                });
             }
         });
     }
@@ -200,9 +227,13 @@ final class EndpointPool {
                     .initialSettings(Http2Settings.defaultSettings().pushEnabled(false).initialWindowSize(HttpProxy.UPSTREAM_STREAM_WINDOW))
                     .validateHeaders(true)
                     .build();
+            ClientTls tls = pools.upstreamTls(cluster.name());
             Bootstrap b = bootstrap(true).handler(new ChannelInitializer<>() {
                 @Override
                 protected void initChannel(Channel ch) {
+                    if (tls != null) {
+                        ch.pipeline().addLast(tls.newHandler(ch.alloc(), endpoint.address().host(), endpoint.address().port()));
+                    }
                     ch.pipeline().addLast(codec);
                     ch.pipeline().addLast(new Http2MultiplexHandler(new ChannelInboundHandlerAdapter()));
                     ch.pipeline().addLast(new ConnectionEvents());
@@ -216,22 +247,20 @@ final class EndpointPool {
                 cluster.connectionClosed(endpoint);
                 connections.remove(this);
             });
-            f.addListener(x -> {
-                if (f.isSuccess()) {
-                    connected = true;
-                    UpstreamPools.Acquirer a;
-                    while ((a = waiting.poll()) != null) {
-                        streams--;
-                        open(a);
-                    }
-                } else {
-                    cluster.connectFailed(endpoint);
-                    connections.remove(this);
-                    UpstreamPools.Acquirer a;
-                    while ((a = waiting.poll()) != null) {
-                        streams--;
-                        a.failed(f.cause(), true);
-                    }
+            whenReady(f, tls, () -> {
+                connected = true;
+                UpstreamPools.Acquirer a;
+                while ((a = waiting.poll()) != null) {
+                    streams--;
+                    open(a);
+                }
+            }, cause -> {
+                cluster.connectFailed(endpoint);
+                connections.remove(this);
+                UpstreamPools.Acquirer a;
+                while ((a = waiting.poll()) != null) {
+                    streams--;
+                    a.failed(cause, true);
                 }
             });
         }

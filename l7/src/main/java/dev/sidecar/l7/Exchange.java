@@ -307,7 +307,11 @@ final class Exchange implements UpstreamPools.Acquirer {
         if (chunkedBody) {
             h.set(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED);
         }
-        HeaderPolicy.forwarded(h, conn.clientIp, "http");
+        HeaderPolicy.forwarded(h, conn.clientIp, conn.scheme);
+        h.remove(HeaderPolicy.X_FORWARDED_CLIENT_CERT);
+        if (conn.clientCert != null) {
+            h.set(HeaderPolicy.X_FORWARDED_CLIENT_CERT, conn.clientCert);
+        }
         HeaderPolicy.requestIdentity(h, http.generateRequestId());
         HeaderPolicy.applyRequest(h, route.routeHeaders);
         HeaderPolicy.applyRequest(h, route.hostHeaders);
@@ -881,7 +885,7 @@ final class Exchange implements UpstreamPools.Acquirer {
         String authority = head.headers().get(HttpHeaderNames.HOST, "");
         String host = r.host() != null ? r.host() : authority.substring(0, RouteTable.hostEnd(authority));
         String port = r.port() != 0 ? ":" + r.port() : (r.host() == null && r.scheme() == null ? authority.substring(RouteTable.hostEnd(authority)) : "");
-        String location = (r.scheme() != null ? r.scheme() : "http") + "://" + host + port + path + query;
+        String location = (r.scheme() != null ? r.scheme() : conn.scheme) + "://" + host + port + path + query;
         FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(r.responseCode()), Unpooled.EMPTY_BUFFER);
         res.headers().set(HttpHeaderNames.LOCATION, location);
         res.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, 0);

@@ -20,6 +20,8 @@ final class HeaderPolicy {
     static final AsciiString X_FORWARDED_FOR = AsciiString.cached("x-forwarded-for");
     static final AsciiString X_FORWARDED_PROTO = AsciiString.cached("x-forwarded-proto");
     static final AsciiString X_REQUEST_ID = AsciiString.cached("x-request-id");
+    /** The client certificate the proxy verified (mTLS); one arriving from a client is never passed on. */
+    static final AsciiString X_FORWARDED_CLIENT_CERT = AsciiString.cached("x-forwarded-client-cert");
     static final AsciiString TRACEPARENT = AsciiString.cached("traceparent");
     static final AsciiString GRPC_TIMEOUT = AsciiString.cached("grpc-timeout");
     static final AsciiString GRPC_STATUS = AsciiString.cached("grpc-status");

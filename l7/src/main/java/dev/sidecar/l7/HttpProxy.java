@@ -4,6 +4,7 @@ import static java.util.Objects.requireNonNull;
 
 import dev.sidecar.config.HttpSettings;
 import dev.sidecar.config.ListenerConfig;
+import dev.sidecar.tls.ServerTls;
 import dev.sidecar.upstream.ClusterManager;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
@@ -41,6 +42,7 @@ public final class HttpProxy {
     private final ChannelGroup connections;
     private volatile RequestObserver observer = RequestObserver.NONE;
     private volatile RequestLog requestLog;
+    private volatile ServerTls tls;
     private volatile boolean draining;
     private volatile boolean closing;
 
@@ -83,6 +85,11 @@ public final class HttpProxy {
                     + " cannot become " + next.name() + " at " + next.address());
         }
         settings = Settings.of(next, clusters, nanoClock);
+    }
+
+    /** TLS for connections accepted from now on (null: plaintext); open connections keep theirs. */
+    public void tls(ServerTls tls) {
+        this.tls = tls;
     }
 
     /** Where finished requests are logged; null (the default) for no access log. */
@@ -165,7 +172,12 @@ public final class HttpProxy {
         return new ChannelInitializer<>() {
             @Override
             protected void initChannel(Channel ch) {
-                ch.pipeline().addLast(new ConnectionHandler(HttpProxy.this, settings));
+                ServerTls t = tls;
+                if (t != null) {
+                    // first: everything after it sees plaintext
+                    ch.pipeline().addLast(t.newHandler(ch.alloc()));
+                }
+                ch.pipeline().addLast(new ConnectionHandler(HttpProxy.this, settings, t));
             }
         };
     }

@@ -3,6 +3,7 @@ package dev.sidecar.l7;
 import static java.util.Objects.requireNonNull;
 
 import dev.sidecar.config.ClusterConfig;
+import dev.sidecar.tls.ClientTls;
 import dev.sidecar.upstream.Cluster;
 import dev.sidecar.upstream.Dialer;
 import dev.sidecar.upstream.Endpoint;
@@ -27,6 +28,7 @@ public final class UpstreamPools {
     private final ByteBufAllocator allocator;
     private final List<Map<Endpoint, EndpointPool[]>> all = new ArrayList<>();
     private volatile boolean closing;
+    private volatile java.util.function.Function<String, ClientTls> upstreamTls = cluster -> null;
     /** Every upstream connection, so shutdown can close them while the event loops still run. */
     private final ChannelGroup channels = new DefaultChannelGroup("upstream-pools", GlobalEventExecutor.INSTANCE);
     private final FastThreadLocal<Map<Endpoint, EndpointPool[]>> perLoop = new FastThreadLocal<>() {
@@ -57,6 +59,15 @@ public final class UpstreamPools {
     }
 
     /** Closes every upstream connection and keeps none from now on; call before the event loops stop. */
+    /** Where a cluster's TLS origination comes from (null for plaintext); read at each new connection. */
+    public void upstreamTls(java.util.function.Function<String, ClientTls> byCluster) {
+        this.upstreamTls = requireNonNull(byCluster, "byCluster");
+    }
+
+    ClientTls upstreamTls(String cluster) {
+        return upstreamTls.apply(cluster);
+    }
+
     public void close() {
         closing = true;
         channels.close().awaitUninterruptibly(5, java.util.concurrent.TimeUnit.SECONDS);

@@ -110,6 +110,7 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
         this.clusters = new ClusterManager(config.clusters(), System::nanoTime, ControlExecutor.shared(), config.server().drainTimeout());
         this.tls = new TlsSections(TlsEngine.select(config.server().tlsEngine()), metrics,
                 CertificateWatcher.every(CertificateWatcher.DEFAULT_INTERVAL));
+        pools.upstreamTls(tls::cluster);
     }
 
     /**
@@ -198,11 +199,12 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
         if (lc.protocol() == ListenerProtocol.HTTP) {
             HttpProxy proxy = new HttpProxy(lc, clusters, pools);
             proxy.requestLog(accessLog(lc));
+            proxy.tls(tls.listener(lc.name()));
             ServerBootstrap b = new ServerBootstrap().childHandler(proxy.childInitializer());
             HttpProxy.configureChild(b::childOption);
             Channel ch = bind("listener " + lc.name(), lc.address(), b);
             listeners.put(lc.name(), new Listener(null, proxy, ch, metrics.bindHttpListener(lc.name(), proxy.stats(), proxy)));
-            log.info("listener " + lc.name() + " listening on " + describe(ch) + " (http) -> "
+            log.info("listener " + lc.name() + " listening on " + describe(ch) + (lc.tls() != null ? " (https) -> " : " (http) -> ")
                     + (lc.routeConfig() == null ? "cluster " + lc.cluster() : lc.routeConfig().virtualHosts().size() + " virtual host(s)"));
             return;
         }
@@ -270,6 +272,7 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
             } else {
                 l.http().update(lc);
                 l.http().requestLog(accessLog(lc));
+                l.http().tls(tls.listener(lc.name()));
             }
         }
         config = next.withServer(before.server()).withAdmin(before.admin());

@@ -207,7 +207,7 @@ class TlsConfigTest {
     }
 
     @Test
-    void tls_on_http_listeners_and_their_clusters_is_refused_until_they_support_it() {
+    void tls_on_http_listeners_and_their_clusters_is_accepted() {
         List<String> errors = errors("""
                 listeners:
                   - name: https
@@ -220,7 +220,6 @@ class TlsConfigTest {
                     tls: { trusted_ca_file: %s }
                     endpoints: [{ address: 127.0.0.1:9443 }]
                 """.formatted(server.cert(), server.key(), ca));
-        assertHas(errors, "listeners[0].tls: not supported yet on protocol: http");
-        assertHas(errors, "clusters[0].tls: not supported yet for clusters that HTTP listeners route to");
+        assertEquals(List.of(), errors);
     }
 }

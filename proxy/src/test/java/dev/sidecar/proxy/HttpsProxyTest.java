@@ -1,0 +1,225 @@
+package dev.sidecar.proxy;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.sidecar.testkit.Await;
+import dev.sidecar.testkit.Closer;
+import dev.sidecar.testkit.HttpUpstream;
+import dev.sidecar.testkit.TestCertificates;
+import dev.sidecar.testkit.TestCertificates.KeyFormat;
+import dev.sidecar.testkit.TestCertificates.PemPair;
+import java.io.File;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import javax.net.ssl.SSLContext;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * HTTP listeners behind TLS and HTTP clusters reached over TLS, through the real proxy with
+ * each engine: ALPN picks HTTP/2 or HTTP/1.1, mTLS identities go upstream in
+ * x-forwarded-client-cert, upstream certificates are verified.
+ */
+class HttpsProxyTest {
+    private static final TestCertificates.Authority CA = TestCertificates.authority("sidecar test CA");
+    private static final TestCertificates.Authority OTHER_CA = TestCertificates.authority("some other CA");
+    private static final String WEB_ID = "spiffe://cluster.local/ns/default/sa/web";
+
+    private final Closer closer = new Closer();
+
+    @TempDir
+    Path dir;
+
+    private Path ca;
+    private PemPair server;
+
+    @BeforeEach
+    void certificates() {
+        ca = CA.write(dir.resolve("ca.pem"));
+        server = CA.issue("proxy").dns("localhost").ip("127.0.0.1").build().write(dir, "server", KeyFormat.PKCS8);
+    }
+
+    @AfterEach
+    void tearDown() throws Exception {
+        closer.close();
+    }
+
+    private Sidecar start(String engine, String listenerTls, String clusters) {
+        return closer.add(Sidecar.start(ConfigLoader.parse("""
+                server: { tls_engine: %s }
+                admin: { address: 127.0.0.1:0 }
+                listeners:
+                  - name: web
+                    address: 127.0.0.1:0
+                    protocol: http
+                    route_config:
+                      virtual_hosts:
+                        - name: all
+                          domains: ["*"]
+                          routes:
+                            - { match: { prefix: /h2/ }, route: { cluster: h2, prefix_rewrite: / } }
+                            - { match: { prefix: /bad/ }, route: { cluster: bad, prefix_rewrite: / } }
+                            - { match: { prefix: / }, route: { cluster: app } }
+                %s
+                clusters:
+                %s
+                """.formatted(engine, listenerTls.isEmpty() ? "" : "    tls:\n" + listenerTls.indent(6), clusters))));
+    }
+
+    private String serverTls() {
+        return """
+                certificates: [{ cert_chain_file: %s, private_key_file: %s }]
+                alpn: [h2, http/1.1]
+                """.formatted(server.cert(), server.key());
+    }
+
+    private static HttpClient client(SSLContext ssl, HttpClient.Version version) {
+        return HttpClient.newBuilder().sslContext(ssl).version(version).connectTimeout(Duration.ofSeconds(5)).build();
+    }
+
+    private static HttpResponse<String> get(HttpClient c, int port, String path, String... headers) throws Exception {
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("https://127.0.0.1:" + port + path)).timeout(Duration.ofSeconds(10));
+        for (int i = 0; i < headers.length; i += 2) {
+            b.header(headers[i], headers[i + 1]);
+        }
+        return c.send(b.build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    private static String plainCluster(String name, HttpUpstream up) {
+        return "  - { name: " + name + ", endpoints: [{ address: " + up.address() + " }] }\n";
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"openssl", "jdk"})
+    void https_listener_speaks_h2_and_http1_by_alpn_and_says_https_upstream(String engine) throws Exception {
+        HttpUpstream up = closer.add(new HttpUpstream("a"));
+        Sidecar p = start(engine, serverTls(), plainCluster("app", up) + plainCluster("h2", up) + plainCluster("bad", up));
+        int port = p.listenerPort("web");
+        SSLContext trusting = CA.clientContext(null);
+
+        HttpResponse<String> h2 = get(client(trusting, HttpClient.Version.HTTP_2), port, "/one",
+                "x-forwarded-client-cert", "By=forged;URI=spiffe://evil");
+        assertEquals(200, h2.statusCode());
+        assertEquals(HttpClient.Version.HTTP_2, h2.version(), "ALPN chose h2");
+        HttpResponse<String> h1 = get(client(trusting, HttpClient.Version.HTTP_1_1), port, "/two");
+        assertEquals(200, h1.statusCode());
+        assertEquals(HttpClient.Version.HTTP_1_1, h1.version());
+
+        HttpUpstream.Received first = up.received().get(0);
+        assertEquals("https", first.header("x-forwarded-proto"));
+        assertNull(first.header("x-forwarded-client-cert"), "a client's own x-forwarded-client-cert never goes upstream");
+        assertEquals(1, p.httpListenerStats("web").h2Connections(), "one of the two connections was HTTP/2");
+
+        SSLContext untrusting = OTHER_CA.clientContext(null);
+        assertThrows(IOException.class, () -> get(client(untrusting, HttpClient.Version.HTTP_1_1), port, "/x"),
+                "a client that does not trust the certificate cannot talk to the listener");
+        String plain = HttpProxyTest.raw(port, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        assertTrue(!plain.contains("HTTP/1.1 200"), "plaintext HTTP is not served on a TLS listener: " + plain);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"openssl", "jdk"})
+    void mtls_identity_goes_upstream_in_x_forwarded_client_cert(String engine) throws Exception {
+        HttpUpstream up = closer.add(new HttpUpstream("a"));
+        String tls = serverTls() + """
+                client_validation:
+                  trusted_ca_file: %s
+                  require_client_certificate: true
+                  match_subject_alt_names: [{ prefix: "spiffe://cluster.local/" }]
+                """.formatted(ca);
+        Sidecar p = start(engine, tls, plainCluster("app", up) + plainCluster("h2", up) + plainCluster("bad", up));
+        int port = p.listenerPort("web");
+        TestCertificates.Issued web = CA.issue("web").uri(WEB_ID).build();
+        HttpResponse<String> r = get(client(CA.clientContext(web), HttpClient.Version.HTTP_2), port, "/who",
+                "x-forwarded-client-cert", "By=forged");
+        assertEquals(200, r.statusCode());
+        String xfcc = up.received().get(0).header("x-forwarded-client-cert");
+        assertTrue(xfcc != null && xfcc.contains("URI=" + WEB_ID) && xfcc.contains("Hash="), xfcc);
+        assertTrue(!xfcc.contains("forged"), xfcc);
+
+        assertThrows(IOException.class, () -> get(client(CA.clientContext(null), HttpClient.Version.HTTP_1_1), port, "/x"),
+                "no client certificate, no service");
+        TestCertificates.Issued stranger = CA.issue("stranger").uri("spiffe://elsewhere/sa/x").build();
+        assertThrows(IOException.class, () -> get(client(CA.clientContext(stranger), HttpClient.Version.HTTP_1_1), port, "/x"),
+                "a SAN outside the allowed prefix is refused");
+        assertEquals(1, up.requestCount());
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"openssl", "jdk"})
+    void http_clusters_reached_over_tls_are_verified_and_speak_h1_or_h2(String engine) throws Exception {
+        TestCertificates.Issued api = CA.issue("api").dns("api.internal").build();
+        HttpUpstream secure = closer.add(HttpUpstream.tls("secure", api.keys().getPrivate(), api.certificate()));
+        String clusterTls = "{ sni: api.internal, trusted_ca_file: %s, match_subject_alt_names: [{ exact: api.internal }] }".formatted(ca);
+        String clusters = """
+                  - { name: app, upstream_protocol: http1, tls: %s, endpoints: [{ address: %s }] }
+                  - name: h2
+                    upstream_protocol: h2c
+                    tls: { sni: api.internal, trusted_ca_file: %s, alpn: [h2] }
+                    endpoints: [{ address: %s }]
+                  - name: bad
+                    tls: { sni: api.internal, trusted_ca_file: %s, match_subject_alt_names: [{ exact: other.internal }] }
+                    endpoints: [{ address: %s }]
+                """.formatted(clusterTls, secure.address(), ca, secure.address(), ca, secure.address());
+        Sidecar p = start(engine, "", clusters);
+        int port = p.listenerPort("web");
+        HttpResponse<String> h1 = HttpProxyTest.get(port, "/hello");
+        assertEquals(200, h1.statusCode());
+        assertEquals("secure", h1.body());
+        assertEquals("h1", h1.headers().firstValue("x-upstream-protocol").orElseThrow());
+        HttpResponse<String> h2 = HttpProxyTest.get(port, "/h2/hello");
+        assertEquals(200, h2.statusCode());
+        assertEquals("h2", h2.headers().firstValue("x-upstream-protocol").orElseThrow(), "HTTP/2 over TLS to the upstream");
+        HttpResponse<String> bad = HttpProxyTest.get(port, "/bad/hello");
+        assertEquals(503, bad.statusCode(), "a certificate without the required SAN fails the connect");
+        assertTrue(bad.body().contains("upstream connect error"), bad.body());
+        assertEquals(2, secure.requestCount(), "nothing was sent over the refused connection");
+        Await.until("the refused handshakes are counted",
+                () -> p.scrape().lines().anyMatch(l -> l.startsWith("sidecar_cluster_tls_handshake_failures_total{cluster=\"bad\"}") && !l.endsWith(" 0.0")));
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"openssl"})
+    void curl_over_tls_with_http2_and_http1_and_openssl_s_client_alpn(String engine) throws Exception {
+        boolean present = new File("/usr/bin/curl").canExecute();
+        org.junit.jupiter.api.Assumptions.assumeTrue(present || System.getenv("CI") != null, "curl is not installed");
+        HttpUpstream up = closer.add(new HttpUpstream("a"));
+        Sidecar p = start(engine, serverTls(), plainCluster("app", up) + plainCluster("h2", up) + plainCluster("bad", up));
+        String url = "https://localhost:" + p.listenerPort("web") + "/curl";
+        for (String version : List.of("--http2", "--http1.1")) {
+            List<String> cmd = new ArrayList<>(List.of("curl", "-sS", "--max-time", "30", "--cacert", ca.toString(),
+                    "--resolve", "localhost:" + p.listenerPort("web") + ":127.0.0.1", "-w", " %{http_version}", version, url));
+            Process proc = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+            String out = new String(proc.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertTrue(proc.waitFor(60, TimeUnit.SECONDS));
+            assertEquals(0, proc.exitValue(), out);
+            assertEquals(version.equals("--http2") ? "a 2" : "a 1.1", out.trim());
+        }
+        if (new File("/usr/bin/openssl").canExecute()) {
+            for (String alpn : List.of("h2", "http/1.1")) {
+                Process proc = new ProcessBuilder("openssl", "s_client", "-connect", "127.0.0.1:" + p.listenerPort("web"),
+                        "-CAfile", ca.toString(), "-alpn", alpn, "-verify_return_error").redirectErrorStream(true).start();
+                proc.getOutputStream().close(); // EOF on stdin: s_client ends after the handshake
+                String out = new String(proc.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+                assertTrue(proc.waitFor(30, TimeUnit.SECONDS));
+                assertTrue(out.contains("ALPN protocol: " + alpn), out);
+                assertTrue(out.contains("Verify return code: 0 (ok)"), out);
+            }
+        }
+    }
+}
