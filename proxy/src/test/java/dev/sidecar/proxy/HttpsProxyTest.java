@@ -222,4 +222,73 @@ class HttpsProxyTest {
             }
         }
     }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"openssl", "jdk"})
+    void certificates_rotated_under_load_fail_no_handshake_and_new_connections_see_the_new_serial(String engine) throws Exception {
+        HttpUpstream up = closer.add(new HttpUpstream("a"));
+        // a Kubernetes secret volume: tls.crt -> ..data/tls.crt, ..data -> ..v1; rotation swaps ..data
+        Path volume = java.nio.file.Files.createDirectory(dir.resolve("secret"));
+        TestCertificates.Issued v1 = CA.issue("proxy").ip("127.0.0.1").build();
+        TestCertificates.Issued v2 = CA.issue("proxy").ip("127.0.0.1").build();
+        for (String version : List.of("..v1", "..v2")) {
+            Path d = java.nio.file.Files.createDirectory(volume.resolve(version));
+            TestCertificates.Issued c = version.equals("..v1") ? v1 : v2;
+            c.writeChain(d.resolve("tls.crt"));
+            c.writeKey(d.resolve("tls.key"), KeyFormat.PKCS8);
+        }
+        java.nio.file.Files.createSymbolicLink(volume.resolve("..data"), Path.of("..v1"));
+        java.nio.file.Files.createSymbolicLink(volume.resolve("tls.crt"), Path.of("..data/tls.crt"));
+        java.nio.file.Files.createSymbolicLink(volume.resolve("tls.key"), Path.of("..data/tls.key"));
+        Sidecar p = start(engine, "certificates: [{ cert_chain_file: %s, private_key_file: %s }]\n"
+                .formatted(volume.resolve("tls.crt"), volume.resolve("tls.key")), plainCluster("app", up) + plainCluster("h2", up) + plainCluster("bad", up));
+        int port = p.listenerPort("web");
+
+        // clients keep opening new TLS connections (a full handshake each) while the files rotate
+        SSLContext trusting = CA.clientContext(null);
+        java.util.concurrent.atomic.AtomicBoolean rotated = new java.util.concurrent.atomic.AtomicBoolean();
+        java.util.concurrent.atomic.AtomicInteger failures = new java.util.concurrent.atomic.AtomicInteger();
+        java.util.concurrent.atomic.AtomicInteger newSerialSeen = new java.util.concurrent.atomic.AtomicInteger();
+        java.util.concurrent.atomic.AtomicInteger oldAfterNew = new java.util.concurrent.atomic.AtomicInteger();
+        java.util.concurrent.atomic.AtomicInteger handshakes = new java.util.concurrent.atomic.AtomicInteger();
+        List<Thread> clients = new ArrayList<>();
+        for (int t = 0; t < 2; t++) {
+            Thread c = new Thread(() -> {
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+                while (System.nanoTime() < deadline && (!rotated.get() || newSerialSeen.get() < 20)) {
+                    try (javax.net.ssl.SSLSocket s = (javax.net.ssl.SSLSocket) trusting.getSocketFactory().createSocket("127.0.0.1", port)) {
+                        s.setSoTimeout(10_000);
+                        s.startHandshake();
+                        handshakes.incrementAndGet();
+                        java.math.BigInteger serial = ((java.security.cert.X509Certificate) s.getSession().getPeerCertificates()[0]).getSerialNumber();
+                        s.getOutputStream().write("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
+                        String answer = new String(s.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1);
+                        if (!answer.startsWith("HTTP/1.1 200")) {
+                            failures.incrementAndGet();
+                        }
+                        if (serial.equals(v2.certificate().getSerialNumber())) {
+                            newSerialSeen.incrementAndGet();
+                        } else if (newSerialSeen.get() > 0) {
+                            oldAfterNew.incrementAndGet(); // only a handshake that raced the swap may see the old one
+                        }
+                    } catch (IOException e) {
+                        failures.incrementAndGet();
+                    }
+                }
+            }, "rotation-client-" + t);
+            c.start();
+            clients.add(c);
+        }
+        Await.until("clients are connecting", () -> handshakes.get() >= 20);
+        Path tmp = java.nio.file.Files.createSymbolicLink(volume.resolve("..data_tmp"), Path.of("..v2"));
+        java.nio.file.Files.move(tmp, volume.resolve("..data"), java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        assertEquals(1, p.checkCertificates(), "the listener took the new pair");
+        rotated.set(true);
+        for (Thread c : clients) {
+            c.join(40_000);
+        }
+        assertEquals(0, failures.get(), "no handshake or request failed across the rotation (" + handshakes.get() + " handshakes)");
+        assertTrue(newSerialSeen.get() >= 20, "new connections present the new certificate");
+        assertTrue(oldAfterNew.get() <= 2, "the old certificate is gone once the new one is served: " + oldAfterNew.get());
+    }
 }
