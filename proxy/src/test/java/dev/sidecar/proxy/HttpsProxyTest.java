@@ -291,4 +291,30 @@ class HttpsProxyTest {
         assertTrue(newSerialSeen.get() >= 20, "new connections present the new certificate");
         assertTrue(oldAfterNew.get() <= 2, "the old certificate is gone once the new one is served: " + oldAfterNew.get());
     }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"openssl"})
+    void curl_through_a_tls_tcp_listener_in_front_of_a_plain_http_server(String engine) throws Exception {
+        boolean present = new File("/usr/bin/curl").canExecute();
+        org.junit.jupiter.api.Assumptions.assumeTrue(present || System.getenv("CI") != null, "curl is not installed");
+        HttpUpstream up = closer.add(new HttpUpstream("legacy"));
+        Sidecar p = closer.add(Sidecar.start(ConfigLoader.parse("""
+                server: { tls_engine: %s }
+                admin: { address: 127.0.0.1:0 }
+                listeners:
+                  - name: tcp-tls
+                    address: 127.0.0.1:0
+                    cluster: app
+                    tls: { certificates: [{ cert_chain_file: %s, private_key_file: %s }], alpn: [http/1.1] }
+                clusters: [{ name: app, endpoints: [{ address: %s }] }]
+                """.formatted(engine, server.cert(), server.key(), up.address()))));
+        int port = p.listenerPort("tcp-tls");
+        Process proc = new ProcessBuilder("curl", "-sS", "--max-time", "30", "--cacert", ca.toString(), "--resolve",
+                "localhost:" + port + ":127.0.0.1", "-w", " %{http_version}", "https://localhost:" + port + "/legacy")
+                .redirectErrorStream(true).start();
+        String out = new String(proc.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(proc.waitFor(60, TimeUnit.SECONDS));
+        assertEquals(0, proc.exitValue(), out);
+        assertEquals("legacy 1.1", out.trim(), "HTTPS on the listener, plain HTTP behind it");
+    }
 }
