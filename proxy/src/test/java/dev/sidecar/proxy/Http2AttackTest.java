@@ -53,15 +53,12 @@ class Http2AttackTest {
         void run(RawH2 attacker) throws Exception;
     }
 
-    /**
-     * Runs the attack on its own connection while a good client sends requests one after another
-     * on another; returns the attacker's connection for the caller's checks once it has ended.
-     */
-    private RawH2 underAttack(Attack attack) throws Exception {
-        AtomicBoolean attacking = new AtomicBoolean(true);
-        AtomicInteger served = new AtomicInteger();
-        AtomicLong peakMemory = new AtomicLong();
-        CompletableFuture<Void> good = CompletableFuture.runAsync(() -> {
+    /** A well-behaved client on its own connection: one request after another until stopped, each must be answered. */
+    private final class GoodClient {
+        final AtomicBoolean attacking = new AtomicBoolean(true);
+        final AtomicInteger served = new AtomicInteger();
+        final AtomicLong peakMemory = new AtomicLong();
+        final CompletableFuture<Void> done = CompletableFuture.runAsync(() -> {
             try (RawH2 client = new RawH2(port)) {
                 for (int stream = 1; attacking.get() || served.get() < 3; stream += 2) {
                     client.get(stream, "/good");
@@ -73,6 +70,22 @@ class Http2AttackTest {
                 throw new IllegalStateException(e);
             }
         });
+
+        /** Stops it and checks it was served throughout, with the proxy's buffer memory bounded. */
+        void finish() throws Exception {
+            attacking.set(false);
+            done.get(30, TimeUnit.SECONDS);
+            assertTrue(served.get() >= 3, "good requests served: " + served.get());
+            assertTrue(peakMemory.get() < MEMORY_BOUND, "buffer memory stays bounded: " + peakMemory.get());
+        }
+    }
+
+    /**
+     * Runs the attack on its own connection while a good client sends requests one after another
+     * on another; returns the attacker's connection for the caller's checks once it has ended.
+     */
+    private RawH2 underAttack(Attack attack) throws Exception {
+        GoodClient good = new GoodClient();
         RawH2 attacker = closer.add(new RawH2(port));
         try {
             attack.run(attacker);
@@ -81,10 +94,7 @@ class Http2AttackTest {
             // the proxy closed the connection while the attack was still writing
         }
         assertTrue(attacker.awaitClosed(Duration.ofSeconds(20)), "the proxy closes the attacker's connection");
-        attacking.set(false);
-        good.get(30, TimeUnit.SECONDS);
-        assertTrue(served.get() >= 3, "good requests served: " + served.get());
-        assertTrue(peakMemory.get() < MEMORY_BOUND, "buffer memory stays bounded: " + peakMemory.get());
+        good.finish();
         return attacker;
     }
 
@@ -161,21 +171,7 @@ class Http2AttackTest {
      * proxy stops at its queued-control-frame limit instead of buffering without end.
      */
     private void floodWithoutReading(int type, int flags, byte[] payload) throws Exception {
-        AtomicBoolean attacking = new AtomicBoolean(true);
-        AtomicInteger served = new AtomicInteger();
-        AtomicLong peakMemory = new AtomicLong();
-        CompletableFuture<Void> good = CompletableFuture.runAsync(() -> {
-            try (RawH2 client = new RawH2(port)) {
-                for (int stream = 1; attacking.get() || served.get() < 3; stream += 2) {
-                    client.get(stream, "/good");
-                    assertEquals(200, client.awaitStatus(stream, Duration.ofSeconds(10)));
-                    served.incrementAndGet();
-                    peakMemory.accumulateAndGet(proxy.usedDirectMemory(), Math::max);
-                }
-            } catch (IOException | InterruptedException e) {
-                throw new IllegalStateException(e);
-            }
-        });
+        GoodClient good = new GoodClient();
         long frames = 0;
         boolean ended;
         try (RawH2 attacker = new RawH2(port, 4096)) {
@@ -189,11 +185,8 @@ class Http2AttackTest {
             }
             ended = attacker.readUntilClosed(Duration.ofSeconds(20));
         }
-        attacking.set(false);
-        good.get(30, TimeUnit.SECONDS);
+        good.finish();
         assertTrue(ended, "the proxy ended the connection of a client that sent " + frames + " frames and read none");
-        assertTrue(served.get() >= 3, "good requests served: " + served.get());
-        assertTrue(peakMemory.get() < MEMORY_BOUND, "buffer memory stays bounded: " + peakMemory.get());
     }
 
     @Test

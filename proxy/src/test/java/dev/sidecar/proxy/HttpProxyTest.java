@@ -58,18 +58,22 @@ class HttpProxyTest {
             s.setSoTimeout(5000);
             s.getOutputStream().write(request.getBytes(StandardCharsets.ISO_8859_1));
             s.getOutputStream().flush();
-            InputStream in = s.getInputStream();
-            ByteArrayOutputStream out = new ByteArrayOutputStream();
-            byte[] buf = new byte[8192];
-            try {
-                for (int n; (n = in.read(buf)) > 0; ) {
-                    out.write(buf, 0, n);
-                }
-            } catch (java.net.SocketTimeoutException e) {
-                out.write("<timeout>".getBytes(StandardCharsets.ISO_8859_1));
-            }
-            return out.toString(StandardCharsets.ISO_8859_1);
+            return readAll(s.getInputStream());
         }
+    }
+
+    /** Everything until the peer closes, as ISO-8859-1; {@code <timeout>} appended if the socket's read timeout hit first. */
+    static String readAll(InputStream in) throws Exception {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        byte[] buf = new byte[8192];
+        try {
+            for (int n; (n = in.read(buf)) > 0; ) {
+                out.write(buf, 0, n);
+            }
+        } catch (java.net.SocketTimeoutException e) {
+            out.write("<timeout>".getBytes(StandardCharsets.ISO_8859_1));
+        }
+        return out.toString(StandardCharsets.ISO_8859_1);
     }
 
     /** A response read off a raw HTTP/1.1 exchange (the JDK client will not send a Host of our choosing). */

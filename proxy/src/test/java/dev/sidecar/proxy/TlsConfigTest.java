@@ -15,8 +15,8 @@ import dev.sidecar.config.TlsClientConfig;
 import dev.sidecar.config.TlsEngineChoice;
 import dev.sidecar.config.TlsServerConfig;
 import dev.sidecar.config.TlsVersion;
-import dev.sidecar.testkit.TestCertificates;
 import dev.sidecar.testkit.TestCertificates.KeyFormat;
+import dev.sidecar.testkit.TestCertificates;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.stream.Collectors;
@@ -208,7 +208,7 @@ class TlsConfigTest {
 
     @Test
     void tls_on_http_listeners_and_their_clusters_is_accepted() {
-        List<String> errors = errors("""
+        ProxyConfig config = ConfigLoader.parse("""
                 listeners:
                   - name: https
                     address: 127.0.0.1:8443
@@ -220,6 +220,7 @@ class TlsConfigTest {
                     tls: { trusted_ca_file: %s }
                     endpoints: [{ address: 127.0.0.1:9443 }]
                 """.formatted(server.cert(), server.key(), ca));
-        assertEquals(List.of(), errors);
+        assertEquals("https", config.listeners().get(0).name());
+        assertTrue(config.listeners().get(0).tls() != null && config.clusters().get(0).tls() != null);
     }
 }

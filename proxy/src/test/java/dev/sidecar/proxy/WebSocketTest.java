@@ -9,7 +9,6 @@ import dev.sidecar.testkit.Await;
 import dev.sidecar.testkit.Closer;
 import dev.sidecar.testkit.HttpUpstream;
 import java.io.ByteArrayOutputStream;
-import java.io.InputStream;
 import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -138,7 +137,7 @@ class WebSocketTest {
             s.setSoTimeout(5000);
             String declined = UPGRADE.replace("/ws", "/status/404");
             s.getOutputStream().write((declined + "GET /after HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
-            String answer = readAll(s.getInputStream());
+            String answer = HttpProxyTest.readAll(s.getInputStream());
             assertTrue(answer.startsWith("HTTP/1.1 404"), answer);
             assertTrue(answer.contains("HTTP/1.1 200"), "the next request on the connection is served: " + answer);
             assertTrue(!answer.toLowerCase().contains("upgrade: websocket"), answer);
@@ -165,23 +164,10 @@ class WebSocketTest {
         try (Socket s = new Socket("127.0.0.1", p.listenerPort("web"))) {
             s.setSoTimeout(10_000);
             s.getOutputStream().write(UPGRADE.getBytes(StandardCharsets.ISO_8859_1));
-            String answer = readAll(s.getInputStream()); // returns when the proxy closes
+            String answer = HttpProxyTest.readAll(s.getInputStream()); // returns when the proxy closes
             assertTrue(answer.startsWith("HTTP/1.1 101"), answer);
             assertTrue(!answer.contains("<timeout>"), "closed by the proxy, not by the test's read timeout");
         }
         Await.until("the tunnel is gone", Duration.ofSeconds(10), () -> p.httpListenerStats("web").activeRequests() == 0);
-    }
-
-    private static String readAll(InputStream in) throws Exception {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        byte[] buf = new byte[8192];
-        try {
-            for (int n; (n = in.read(buf)) > 0; ) {
-                out.write(buf, 0, n);
-            }
-        } catch (java.net.SocketTimeoutException e) {
-            out.write("<timeout>".getBytes(StandardCharsets.ISO_8859_1));
-        }
-        return out.toString(StandardCharsets.ISO_8859_1);
     }
 }
