@@ -615,10 +615,10 @@ public final class Translator {
 
     /** The proxy takes every resource over its one ADS stream. */
     private static void ads(Ctx x, String path, ConfigSource s) {
-        x.only(s, path + ".", "ads", "resource_api_version", "initial_fetch_timeout");
         if (s.getConfigSourceSpecifierCase() != ConfigSource.ConfigSourceSpecifierCase.ADS) {
             x.refuse(path, "must be ads (resources come over the one aggregated stream)");
         }
+        x.only(s, path + ".", "ads", "resource_api_version", "initial_fetch_timeout");
     }
 
     // ------------------------------------------------------------------ routes
