@@ -397,7 +397,15 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
 
     @Override
     public java.util.Optional<ConfigVersions.Entry> rollback(int version) {
-        return versions.find(version).map(e -> apply(e.config(), "rollback to version " + version));
+        // the static part of that version; dynamic resources stay as the control plane last sent them
+        XdsResources now = dynamic;
+        java.util.Set<String> dynListeners = new java.util.HashSet<>();
+        now.listeners().forEach(l -> dynListeners.add(l.name()));
+        java.util.Set<String> dynClusters = new java.util.HashSet<>();
+        now.clusters().forEach(c -> dynClusters.add(c.name()));
+        return versions.find(version).map(e -> apply(e.config().withResources(
+                e.config().listeners().stream().filter(l -> !dynListeners.contains(l.name())).toList(),
+                e.config().clusters().stream().filter(c -> !dynClusters.contains(c.name())).toList()), "rollback to version " + version));
     }
 
     /** Where {@link #reload()} reads the config from: set by the command that started the proxy. */
