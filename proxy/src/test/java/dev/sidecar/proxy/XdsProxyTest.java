@@ -199,7 +199,6 @@ class XdsProxyTest {
             });
             // the route changed: everything to b
             xds.set("3", clusters, eps, List.of(httpListener("in", "r")), List.of(routes("r", "b", null, null)));
-            int onA = a.requestCount();
             Await.until("the default route moving to b", LIMIT, () -> {
                 try {
                     return get(port, "/").equals("200 b");
@@ -207,6 +206,8 @@ class XdsProxyTest {
                     return false;
                 }
             });
+            // the load thread may have one request in flight on the old table
+            int onA = a.requestCount() + 1;
             // a listener added
             xds.set("4", clusters, eps, List.of(httpListener("in", "r"), tcpListener("tcp", "echo")), List.of(routes("r", "b", null, null)));
             Await.until("the added listener", LIMIT, () -> hasListener(proxy, "tcp"));
@@ -217,7 +218,7 @@ class XdsProxyTest {
             Await.until("the listener removed", LIMIT, () -> !hasListener(proxy, "tcp"));
             assertThrows(ConnectException.class, () -> new Socket("127.0.0.1", tcpPort).close());
             load.awaitMore(20);
-            assertTrue(a.requestCount() <= onA + 2, "a kept getting requests after the route moved");
+            assertTrue(a.requestCount() <= onA, "a kept getting requests after the route moved");
             assertEquals(0, load.failed.get(), "failed requests, the last: " + load.lastFailure.get());
         }
         assertEquals(port, proxy.listenerPort("in"), "the unchanged listener was rebound");
