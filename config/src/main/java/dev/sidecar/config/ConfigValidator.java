@@ -29,6 +29,9 @@ final class ConfigValidator {
         ConfigValidator v = new ConfigValidator();
         v.server("server", config.server());
         v.port("admin.address", config.admin().address(), 0);
+        if (config.controlPlane() != null) {
+            v.controlPlane("control_plane", config.controlPlane());
+        }
         Set<String> clusterNames = v.clusters(config.clusters());
         v.listeners(config.listeners(), clusterNames);
         return List.copyOf(v.errors);
@@ -36,6 +39,17 @@ final class ConfigValidator {
 
     private void error(String path, String message) {
         errors.add(new ConfigError(path, message));
+    }
+
+    private void controlPlane(String path, ControlPlaneConfig cp) {
+        port(path + ".address", cp.address(), 1);
+        if (cp.node().id().isBlank()) {
+            error(path + ".node.id", "is required: the control plane chooses this proxy's resources by it");
+        }
+        positive(path + ".initial_fetch_timeout", cp.initialFetchTimeout(), true);
+        if (cp.cacheFile() != null && cp.cacheFile().isBlank()) {
+            error(path + ".cache_file", "is empty; leave it out for no cache");
+        }
     }
 
     private void server(String path, ServerConfig server) {

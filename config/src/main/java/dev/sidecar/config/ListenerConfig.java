@@ -59,6 +59,12 @@ public record ListenerConfig(
                 accessLog, routeConfig, http, tls);
     }
 
+    /** An HTTP listener routed by {@code routeConfig} (e.g. routes that arrived over RDS). */
+    public ListenerConfig withRouteConfig(RouteConfig routeConfig) {
+        return new ListenerConfig(name, address, protocol, "", maxConnections, idleTimeout, maxConnectAttempts, hashPolicy,
+                accessLog, routeConfig, http, tls);
+    }
+
     public static Builder builder(String name, HostPort address, String cluster) {
         return new Builder(name, address, cluster);
     }

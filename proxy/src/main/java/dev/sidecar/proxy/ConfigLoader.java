@@ -12,6 +12,7 @@ import dev.sidecar.config.AdminConfig;
 import dev.sidecar.config.ClusterConfig;
 import dev.sidecar.config.ConfigError;
 import dev.sidecar.config.ConfigException;
+import dev.sidecar.config.ControlPlaneConfig;
 import dev.sidecar.config.Durations;
 import dev.sidecar.config.CertificateFiles;
 import dev.sidecar.config.CircuitBreakersConfig;
@@ -121,12 +122,13 @@ public final class ConfigLoader {
         if (!object(root, "")) {
             return new ProxyConfig(ServerConfig.DEFAULT, AdminConfig.DEFAULT, List.of(), List.of());
         }
-        knownKeys(root, "", "server", "admin", "listeners", "clusters");
+        knownKeys(root, "", "server", "admin", "listeners", "clusters", "control_plane");
         ServerConfig server = server(root.get("server"), "server");
         AdminConfig admin = admin(root.get("admin"), "admin");
         List<ListenerConfig> listeners = list(root.get("listeners"), "listeners", this::listener);
         List<ClusterConfig> clusters = list(root.get("clusters"), "clusters", this::cluster);
-        return new ProxyConfig(server, admin, listeners, defaultLbPolicies(clusters, listeners));
+        ControlPlaneConfig controlPlane = controlPlane(section(root, "control_plane", ""), "control_plane");
+        return new ProxyConfig(server, admin, listeners, defaultLbPolicies(clusters, listeners), controlPlane);
     }
 
     /**
@@ -179,6 +181,32 @@ public final class ConfigLoader {
         TlsEngineChoice tlsEngine = choice(node, "tls_engine", path, TlsEngineChoice.values(), TlsEngineChoice::configName,
                 TlsEngineChoice.AUTO);
         return new ServerConfig(workers, transport, drain, tlsEngine);
+    }
+
+    private ControlPlaneConfig controlPlane(JsonNode node, String path) {
+        if (node == null) {
+            return null;
+        }
+        knownKeys(node, path, "address", "node", "initial_fetch_timeout", "cache_file");
+        HostPort address = address(node, "address", path, null);
+        String np = join(path, "node");
+        JsonNode n = section(node, "node", path);
+        ControlPlaneConfig.Node nodeId;
+        if (n == null) {
+            error(np, "is required: at least { id: ... }");
+            nodeId = new ControlPlaneConfig.Node("", "", Map.of());
+        } else {
+            knownKeys(n, np, "id", "cluster", "metadata");
+            Map<String, String> metadata = new java.util.LinkedHashMap<>();
+            JsonNode md = section(n, "metadata", np);
+            if (md != null) {
+                md.fields().forEachRemaining(e -> metadata.put(e.getKey(), string(e.getValue(), join(join(np, "metadata"), e.getKey()))));
+            }
+            nodeId = new ControlPlaneConfig.Node(requiredString(n, "id", np), optionalString(n, "cluster", np), metadata);
+        }
+        return new ControlPlaneConfig(address, nodeId,
+                duration(node, "initial_fetch_timeout", path, ControlPlaneConfig.DEFAULT_INITIAL_FETCH_TIMEOUT),
+                nullableString(node, "cache_file", path));
     }
 
     private AdminConfig admin(JsonNode node, String path) {

@@ -126,6 +126,24 @@ final class ProxyMetrics {
         return meters;
     }
 
+    /** The xDS client's state: stream up (0/1), updates accepted and rejected per type, seconds since the last update. */
+    List<Meter> bindXds(dev.sidecar.xds.client.XdsStatus status, List<String> typeUrls) {
+        List<Meter> meters = new java.util.ArrayList<>();
+        meters.add(Gauge.builder("sidecar.xds.connected", status, s -> s.connected() ? 1 : 0)
+                .description("1 while the ADS stream to the control plane is up").register(registry));
+        meters.add(Gauge.builder("sidecar.xds.seconds.since.update", status,
+                        s -> s.lastUpdateNanos() < 0 ? Double.NaN : (System.nanoTime() - s.lastUpdateNanos()) / 1e9)
+                .description("seconds since an xDS response was last accepted (NaN before the first)").register(registry));
+        for (String type : typeUrls) {
+            String t = type.substring(type.lastIndexOf('.') + 1);
+            meters.add(FunctionCounter.builder("sidecar.xds.updates.accepted", status, s -> s.accepted(type))
+                    .description("xDS responses accepted (ACKed)").tag("type", t).register(registry));
+            meters.add(FunctionCounter.builder("sidecar.xds.updates.rejected", status, s -> s.rejected(type))
+                    .description("xDS responses rejected (NACKed)").tag("type", t).register(registry));
+        }
+        return meters;
+    }
+
     List<Meter> bindCluster(Cluster cluster) {
         return new Tagged<>(cluster, "cluster", cluster.name())
                 .gauge("sidecar.cluster.connections.active", "Upstream connections open or being opened now", Cluster::activeConnections)

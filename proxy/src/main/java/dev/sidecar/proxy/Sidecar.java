@@ -5,7 +5,12 @@ import static java.util.Objects.requireNonNull;
 import dev.sidecar.config.EndpointConfig;
 import dev.sidecar.config.HostPort;
 import dev.sidecar.config.ListenerConfig;
+import dev.sidecar.config.ControlPlaneConfig;
 import dev.sidecar.config.ProxyConfig;
+import dev.sidecar.xds.client.XdsClient;
+import dev.sidecar.xds.client.XdsResources;
+import dev.sidecar.xds.client.XdsStatus;
+import dev.sidecar.xds.translate.Translator;
 import dev.sidecar.l4.TcpListenerStats;
 import dev.sidecar.l4.TcpProxy;
 import dev.sidecar.tls.CertificateWatcher;
@@ -57,8 +62,14 @@ import org.slf4j.LoggerFactory;
 public final class Sidecar implements AutoCloseable, AdminServer.Backend {
     private static final Logger log = LoggerFactory.getLogger(Sidecar.class);
 
-    /** The config in force; replaced only by {@link #apply}. */
+    /** The config in force (static and dynamic resources merged); replaced only by {@link #apply}. */
     private volatile ProxyConfig config;
+    /** The config from the file: what a reload replaces. */
+    private volatile ProxyConfig staticConfig;
+    /** The resources from the control plane now in force. */
+    private volatile XdsResources dynamic = XdsResources.EMPTY;
+    private volatile XdsClient xds;
+    private List<Meter> xdsMeters = List.of();
     private final ConfigVersions versions = new ConfigVersions();
     private final Map<String, List<Meter>> clusterMeters = new HashMap<>();
     private final Map<String, HealthChecker> healthCheckers = new HashMap<>();
@@ -100,6 +111,7 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
 
     private Sidecar(ProxyConfig config) {
         this.config = requireNonNull(config, "config");
+        this.staticConfig = config;
         this.transport = Transport.select(config.server().transport());
         this.workers = config.server().workers() > 0 ? config.server().workers() : Runtime.getRuntime().availableProcessors();
         this.eventLoops = new MultiThreadIoEventLoopGroup(workers, new DefaultThreadFactory("sidecar-worker", true), transport.ioHandlerFactory());
@@ -126,6 +138,7 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
         }
         try {
             sidecar.bindAll();
+            sidecar.startXds();
             return sidecar;
         } catch (RuntimeException e) {
             sidecar.close();
@@ -153,6 +166,85 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
         versions.record(config, "start", ConfigVersions.Changes.between(null, config));
         readiness = AdminServer.Readiness.READY;
         log.info("ready");
+    }
+
+    /**
+     * Connects to the control plane, when the config names one. Dynamic resources are applied as
+     * they arrive, through {@link #applyXds}; the static ones serve meanwhile.
+     */
+    private void startXds() {
+        ControlPlaneConfig cp = config.controlPlane();
+        if (cp == null) {
+            return;
+        }
+        XdsClient client = new XdsClient(cp, this::applyXds, XdsClient.Timing.DEFAULT);
+        xdsMeters = metrics.bindXds(client.status(), List.of(Translator.CLUSTER_TYPE, Translator.ENDPOINT_TYPE, Translator.LISTENER_TYPE,
+                Translator.ROUTE_TYPE));
+        xds = client;
+        log.info("xds: control plane " + cp.address() + ", node " + cp.node().id());
+        client.start();
+    }
+
+    /**
+     * Puts a new set of dynamic resources in force beside the static ones: the same path as a
+     * file reload, so clusters keep their endpoint state and unchanged listeners their
+     * connections. Throws, and changes nothing, when the merge is refused (a name that a static
+     * resource already has, a listener naming a cluster that does not exist); the xDS client
+     * NACKs the response with the message.
+     */
+    private void applyXds(XdsResources resources) {
+        ProxyConfig merged = merge(staticConfig, resources);
+        try {
+            apply(merged, "xds " + resources.versions().values().stream().filter(v -> !v.isEmpty()).toList(), null);
+        } catch (dev.sidecar.config.ConfigException e) {
+            throw new IllegalArgumentException(e.errors().stream().map(err -> named(merged, err)).collect(java.util.stream.Collectors.joining("; ")), e);
+        }
+        dynamic = resources;
+    }
+
+    /** Static resources and dynamic ones; a dynamic name that is already static is refused. */
+    static ProxyConfig merge(ProxyConfig fromFile, XdsResources resources) {
+        List<String> collisions = new ArrayList<>();
+        java.util.Set<String> listenerNames = new java.util.HashSet<>();
+        fromFile.listeners().forEach(l -> listenerNames.add(l.name()));
+        java.util.Set<String> clusterNames = new java.util.HashSet<>();
+        fromFile.clusters().forEach(c -> clusterNames.add(c.name()));
+        resources.listeners().forEach(l -> {
+            if (listenerNames.contains(l.name())) {
+                collisions.add("listener '" + l.name() + "': a static listener has this name");
+            }
+        });
+        resources.clusters().forEach(c -> {
+            if (clusterNames.contains(c.name())) {
+                collisions.add("cluster '" + c.name() + "': a static cluster has this name");
+            }
+        });
+        if (!collisions.isEmpty()) {
+            throw new IllegalArgumentException(String.join("; ", collisions));
+        }
+        List<ListenerConfig> listeners = new ArrayList<>(fromFile.listeners());
+        listeners.addAll(resources.listeners());
+        List<dev.sidecar.config.ClusterConfig> clusters = new ArrayList<>(fromFile.clusters());
+        clusters.addAll(resources.clusters());
+        return fromFile.withResources(listeners, clusters);
+    }
+
+    /** A validation error with {@code listeners[3]} replaced by the listener's name, which the control plane knows. */
+    private static String named(ProxyConfig merged, dev.sidecar.config.ConfigError e) {
+        String path = e.path();
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("^(listeners|clusters)\\[(\\d+)\\]\\.?(.*)$").matcher(path);
+        if (m.matches()) {
+            int i = Integer.parseInt(m.group(2));
+            String name = m.group(1).equals("listeners") ? "listener '" + merged.listeners().get(i).name() + "'"
+                    : "cluster '" + merged.clusters().get(i).name() + "'";
+            return name + ": " + (m.group(3).isEmpty() ? "" : m.group(3) + " ") + e.message();
+        }
+        return e.toString();
+    }
+
+    /** The xDS client, or null without a control plane. */
+    public XdsClient xds() {
+        return xds;
     }
 
     /** Meters and health checkers follow the cluster set: added for new clusters, dropped for gone ones. */
@@ -243,7 +335,12 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
      * the result says so. On failure (e.g. a new address that cannot be bound) the listeners
      * already handled keep their new state and the error says which one failed.
      */
-    public synchronized ConfigVersions.Entry apply(ProxyConfig next, String source) {
+    public ConfigVersions.Entry apply(ProxyConfig next, String source) {
+        return apply(merge(next, dynamic), source, next);
+    }
+
+    /** @param fromFile the new static config when the change comes from the file, null when it comes from xDS */
+    private synchronized ConfigVersions.Entry apply(ProxyConfig next, String source, ProxyConfig fromFile) {
         if (readiness == AdminServer.Readiness.DRAINING) {
             throw new IllegalStateException("draining: no config is applied any more");
         }
@@ -275,7 +372,10 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
                 l.http().tls(tls.listener(lc.name()));
             }
         }
-        config = next.withServer(before.server()).withAdmin(before.admin());
+        config = next.withServer(before.server()).withAdmin(before.admin()).withControlPlane(before.controlPlane());
+        if (fromFile != null) {
+            staticConfig = fromFile.withServer(before.server()).withAdmin(before.admin()).withControlPlane(before.controlPlane());
+        }
         for (ListenerConfig lc : next.listeners()) {
             if (!listeners.containsKey(lc.name())) {
                 addListener(lc);
@@ -297,7 +397,15 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
 
     @Override
     public java.util.Optional<ConfigVersions.Entry> rollback(int version) {
-        return versions.find(version).map(e -> apply(e.config(), "rollback to version " + version));
+        // the static part of that version; dynamic resources stay as the control plane last sent them
+        XdsResources now = dynamic;
+        java.util.Set<String> dynListeners = new java.util.HashSet<>();
+        now.listeners().forEach(l -> dynListeners.add(l.name()));
+        java.util.Set<String> dynClusters = new java.util.HashSet<>();
+        now.clusters().forEach(c -> dynClusters.add(c.name()));
+        return versions.find(version).map(e -> apply(e.config().withResources(
+                e.config().listeners().stream().filter(l -> !dynListeners.contains(l.name())).toList(),
+                e.config().clusters().stream().filter(c -> !dynClusters.contains(c.name())).toList()), "rollback to version " + version));
     }
 
     /** Where {@link #reload()} reads the config from: set by the command that started the proxy. */
@@ -462,7 +570,39 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
         m.put("version", Version.current());
         m.put("transport", transport.configName());
         m.put("workers", workers);
-        m.put("static_config", config);
+        m.put("static_config", staticConfig);
+        XdsClient client = xds;
+        if (client != null) {
+            m.put("dynamic", xdsView(client));
+        }
+        return m;
+    }
+
+    /** The dynamic resources in force with their versions, the stream's state and the last rejection. */
+    private Map<String, Object> xdsView(XdsClient client) {
+        XdsResources res = dynamic;
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("control_plane", config.controlPlane().address().toString());
+        m.put("connected", client.status().connected());
+        m.put("last_update", client.status().lastUpdate() == null ? null : client.status().lastUpdate().toString());
+        Map<String, String> versions = new LinkedHashMap<>();
+        res.versions().forEach((type, v) -> versions.put(type.substring(type.lastIndexOf('.') + 1), v));
+        m.put("versions", versions);
+        m.put("resource_versions", res.resourceVersions());
+        m.put("listeners", res.listeners());
+        m.put("clusters", res.clusters());
+        XdsStatus.Rejection r = client.status().lastRejection();
+        if (r != null) {
+            Map<String, Object> rej = new LinkedHashMap<>();
+            rej.put("type", r.typeUrl().substring(r.typeUrl().lastIndexOf('.') + 1));
+            rej.put("version", r.version());
+            rej.put("nonce", r.nonce());
+            rej.put("error_detail", r.detail());
+            rej.put("at", r.at().toString());
+            m.put("last_rejection", rej);
+        } else {
+            m.put("last_rejection", null);
+        }
         return m;
     }
 
@@ -557,10 +697,20 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
      * than once and from any thread.
      */
     @Override
-    public synchronized void close() {
+    public void close() {
+        // first, and outside the lock: the client's thread may be inside apply(), which takes it
+        XdsClient client = xds;
+        if (client != null) {
+            client.close();
+        }
+        closeRest();
+    }
+
+    private synchronized void closeRest() {
         if (closed) {
             return;
         }
+        metrics.remove(xdsMeters);
         closed = true;
         readiness = AdminServer.Readiness.DRAINING;
         for (Listener l : listeners.values()) {

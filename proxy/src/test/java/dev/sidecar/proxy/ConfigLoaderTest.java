@@ -98,7 +98,7 @@ class ConfigLoaderTest {
         List<String> e = errors(EXAMPLE.replace("idle_timeout: 1h", "idle_timeot: 1h"));
         assertEquals(1, e.size(), e.toString());
         assertTrue(e.get(0).startsWith("listeners[0].idle_timeot: unknown field; did you mean 'idle_timeout'?"), e.get(0));
-        assertHas(errors("bogus: 1\n" + EXAMPLE), "bogus: unknown field (known: server, admin, listeners, clusters)");
+        assertHas(errors("bogus: 1\n" + EXAMPLE), "bogus: unknown field (known: server, admin, listeners, clusters, control_plane)");
     }
 
     @Test

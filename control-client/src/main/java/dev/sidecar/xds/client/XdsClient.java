@@ -1,0 +1,631 @@
+package dev.sidecar.xds.client;
+
+import static dev.sidecar.xds.translate.Translator.CLUSTER_TYPE;
+import static dev.sidecar.xds.translate.Translator.ENDPOINT_TYPE;
+import static dev.sidecar.xds.translate.Translator.LISTENER_TYPE;
+import static dev.sidecar.xds.translate.Translator.ROUTE_TYPE;
+
+import com.google.protobuf.Any;
+import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.Struct;
+import com.google.protobuf.Value;
+import com.google.rpc.Status;
+import dev.sidecar.config.ClusterConfig;
+import dev.sidecar.config.ControlPlaneConfig;
+import dev.sidecar.config.EndpointConfig;
+import dev.sidecar.config.ListenerConfig;
+import dev.sidecar.config.ListenerProtocol;
+import dev.sidecar.config.RouteConfig;
+import dev.sidecar.xds.translate.Refusal;
+import dev.sidecar.xds.translate.Translator;
+import dev.sidecar.xds.translate.Translator.TranslatedCluster;
+import dev.sidecar.xds.translate.Translator.TranslatedListener;
+import io.envoyproxy.envoy.config.cluster.v3.Cluster;
+import io.envoyproxy.envoy.config.core.v3.Node;
+import io.envoyproxy.envoy.config.endpoint.v3.ClusterLoadAssignment;
+import io.envoyproxy.envoy.config.listener.v3.Listener;
+import io.envoyproxy.envoy.config.route.v3.RouteConfiguration;
+import io.envoyproxy.envoy.service.discovery.v3.AggregatedDiscoveryServiceGrpc;
+import io.envoyproxy.envoy.service.discovery.v3.DiscoveryRequest;
+import io.envoyproxy.envoy.service.discovery.v3.DiscoveryResponse;
+import io.grpc.ManagedChannel;
+import io.grpc.okhttp.OkHttpChannelBuilder;
+import io.grpc.stub.StreamObserver;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * An xDS client: Envoy v3 aggregated discovery, state of the world, over one bidirectional gRPC
+ * stream. Subscribes to every cluster and listener (wildcard), then to the endpoints of EDS
+ * clusters and the route configurations HTTP listeners name.
+ *
+ * <p>Per the xDS protocol (envoyproxy.io, "xDS REST and gRPC protocol"): each response is ACKed
+ * with its {@code version_info} and {@code response_nonce}; a response with a resource that
+ * cannot be used is NACKed with the last accepted version and an {@code error_detail} naming
+ * the resource and field. The valid resources of a NACKed response are applied; the invalid ones
+ * keep their previous version. The NACK is sent after a short delay, so a control plane that
+ * answers every NACK with the same bad resource cannot drive a hot loop.
+ *
+ * <p>Warming: an EDS cluster is published once its endpoints arrive or {@code
+ * initial_fetch_timeout} passes (then with none); a listener once its RDS routes arrive, and not
+ * before the clusters it names are warm. A listener or cluster that is already published keeps
+ * its published version while a new one warms.
+ *
+ * <p>While the stream is down the last good resources stay in force (the proxy keeps serving);
+ * it is re-opened with exponential backoff and jitter, and the first responses on the new stream
+ * are authoritative again.
+ *
+ * <p>All state lives on one thread (a serial executor): plain maps, no locks. The {@link Sink}
+ * is called on it.
+ */
+public final class XdsClient implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(XdsClient.class);
+
+    /** Where published resources go. */
+    public interface Sink {
+        /**
+         * Puts {@code resources} in force, or throws (a {@link RuntimeException} whose message says
+         * why, e.g. a name that collides with a static resource): the response that produced
+         * them is then NACKed with that message and the previous resources stay.
+         */
+        void apply(XdsResources resources);
+    }
+
+    /** Timing of the client; the defaults are Envoy's where Envoy has one. */
+    public record Timing(Duration initialBackoff, Duration maxBackoff, Duration nackDelay) {
+        public static final Timing DEFAULT = new Timing(Duration.ofMillis(500), Duration.ofSeconds(30), Duration.ofMillis(500));
+    }
+
+    private static final List<String> ORDER = List.of(CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE);
+
+    private final ControlPlaneConfig config;
+    private final Sink sink;
+    private final Timing timing;
+    private final XdsStatus status = new XdsStatus();
+    private final ScheduledExecutorService exec;
+    private final ManagedChannel channel;
+    private final Node node;
+
+    // ---- state, touched only on exec ----
+    private final Map<String, TypeState> types = new LinkedHashMap<>();
+    private Map<String, TranslatedCluster> clusters = new LinkedHashMap<>();
+    private Map<String, List<EndpointConfig>> assignments = new HashMap<>();
+    private Map<String, TranslatedListener> listeners = new LinkedHashMap<>();
+    private Map<String, RouteConfig> routes = new HashMap<>();
+    private final Map<String, Map<String, String>> resourceVersions = new TreeMap<>();
+    /** EDS names whose initial fetch timed out: their clusters are published without endpoints. */
+    private final Set<String> fetchTimedOut = new HashSet<>();
+    private final Map<String, ScheduledFuture<?>> fetchTimers = new HashMap<>();
+    private final Map<String, ClusterConfig> publishedClusters = new LinkedHashMap<>();
+    private final Map<String, ListenerConfig> publishedListeners = new LinkedHashMap<>();
+    private XdsResources published = XdsResources.EMPTY;
+    private StreamObserver<DiscoveryRequest> requests;
+    private int stream;
+    private boolean streamHealthy;
+    private Duration backoff;
+    private boolean closed;
+
+    private static final class TypeState {
+        final String typeUrl;
+        String version = "";
+        String nonce = "";
+        /** Subscribed names; CDS and LDS are wildcard (empty). */
+        Set<String> names = new LinkedHashSet<>();
+        ScheduledFuture<?> pendingNack;
+
+        TypeState(String typeUrl) {
+            this.typeUrl = typeUrl;
+        }
+    }
+
+    public XdsClient(ControlPlaneConfig config, Sink sink, Timing timing) {
+        this.config = config;
+        this.sink = sink;
+        this.timing = timing;
+        this.backoff = timing.initialBackoff();
+        ORDER.forEach(t -> types.put(t, new TypeState(t)));
+        this.exec = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "sidecar-xds");
+            t.setDaemon(true);
+            return t;
+        });
+        this.channel = OkHttpChannelBuilder.forAddress(config.address().host(), config.address().port())
+                .usePlaintext()
+                .executor(exec)
+                .build();
+        Struct.Builder md = Struct.newBuilder();
+        config.node().metadata().forEach((k, v) -> md.putFields(k, Value.newBuilder().setStringValue(v).build()));
+        this.node = Node.newBuilder().setId(config.node().id()).setCluster(config.node().cluster()).setMetadata(md)
+                .setUserAgentName("sidecar").build();
+    }
+
+    /** Opens the stream; returns at once. */
+    public void start() {
+        exec.execute(this::connect);
+    }
+
+    public XdsStatus status() {
+        return status;
+    }
+
+    /** What is published now (for tests and the admin API); read on the client's thread. */
+    public XdsResources published() {
+        try {
+            return exec.submit(() -> published).get(5, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            throw new IllegalStateException("the xDS client did not answer", e);
+        }
+    }
+
+    // ------------------------------------------------------------------ the stream
+
+    private void connect() {
+        if (closed) {
+            return;
+        }
+        int id = ++stream;
+        streamHealthy = false;
+        log.info("xds: opening the ADS stream to " + config.address());
+        requests = AggregatedDiscoveryServiceGrpc.newStub(channel).streamAggregatedResources(new StreamObserver<>() {
+            @Override
+            public void onNext(DiscoveryResponse r) {
+                exec.execute(() -> {
+                    if (id == stream) {
+                        onResponse(r);
+                    }
+                });
+            }
+
+            @Override
+            public void onError(Throwable t) {
+                exec.execute(() -> {
+                    if (id == stream) {
+                        onStreamEnd(io.grpc.Status.fromThrowable(t).toString());
+                    }
+                });
+            }
+
+            @Override
+            public void onCompleted() {
+                exec.execute(() -> {
+                    if (id == stream) {
+                        onStreamEnd("closed by the control plane");
+                    }
+                });
+            }
+        });
+        // CDS then LDS (wildcard), then whatever EDS and RDS names the kept state needs: with
+        // the versions already held, so a control plane with nothing new need not resend
+        for (String t : ORDER) {
+            TypeState s = types.get(t);
+            s.nonce = "";
+            if (t.equals(CLUSTER_TYPE) || t.equals(LISTENER_TYPE) || !s.names.isEmpty()) {
+                send(s, null);
+            }
+        }
+        startFetchTimers(types.get(ENDPOINT_TYPE).names);
+    }
+
+    private void onStreamEnd(String why) {
+        if (closed) {
+            return;
+        }
+        requests = null;
+        status.connected(false);
+        streamHealthy = false;
+        types.values().forEach(s -> {
+            if (s.pendingNack != null) {
+                s.pendingNack.cancel(false);
+                s.pendingNack = null;
+            }
+        });
+        fetchTimers.values().forEach(f -> f.cancel(false));
+        fetchTimers.clear();
+        long delay = jittered(backoff);
+        backoff = min(backoff.multipliedBy(2), timing.maxBackoff());
+        log.warn("xds: stream to " + config.address() + " ended (" + why + "); keeping the last good config, retrying in "
+                + delay + " ms");
+        exec.schedule(this::connect, delay, TimeUnit.MILLISECONDS);
+    }
+
+    /** Full jitter over the upper half: [d/2, d], so retries never synchronise and never wait 0. */
+    private static long jittered(Duration d) {
+        long ms = Math.max(1, d.toMillis());
+        return ms / 2 + ThreadLocalRandom.current().nextLong(ms - ms / 2 + 1);
+    }
+
+    private static Duration min(Duration a, Duration b) {
+        return a.compareTo(b) <= 0 ? a : b;
+    }
+
+    private void send(TypeState s, String errorDetail) {
+        if (requests == null) {
+            return;
+        }
+        DiscoveryRequest.Builder b = DiscoveryRequest.newBuilder().setNode(node).setTypeUrl(s.typeUrl).setVersionInfo(s.version)
+                .setResponseNonce(s.nonce).addAllResourceNames(s.names);
+        if (errorDetail != null) {
+            // google.rpc.Code.INVALID_ARGUMENT
+            b.setErrorDetail(Status.newBuilder().setCode(3).setMessage(errorDetail));
+        }
+        requests.onNext(b.build());
+    }
+
+    // ------------------------------------------------------------------ responses
+
+    private void onResponse(DiscoveryResponse r) {
+        if (!streamHealthy) {
+            streamHealthy = true;
+            status.connected(true);
+            backoff = timing.initialBackoff();
+            log.info("xds: connected to " + config.address());
+        }
+        TypeState s = types.get(r.getTypeUrl());
+        if (s == null) {
+            log.warn("xds: ignoring a response of type " + r.getTypeUrl() + ", which was not asked for");
+            return;
+        }
+        s.nonce = r.getNonce();
+        if (s.pendingNack != null) {
+            // a newer response supersedes the one the NACK was for
+            s.pendingNack.cancel(false);
+            s.pendingNack = null;
+        }
+        // the state before, to go back to when the sink refuses the result
+        var oldClusters = clusters;
+        var oldAssignments = assignments;
+        var oldListeners = listeners;
+        var oldRoutes = routes;
+        List<String> errors = new ArrayList<>();
+        Set<String> changed = switch (r.getTypeUrl()) {
+            case CLUSTER_TYPE -> onClusters(r, errors);
+            case ENDPOINT_TYPE -> onAssignments(r, errors);
+            case LISTENER_TYPE -> onListeners(r, errors);
+            default -> onRoutes(r, errors);
+        };
+        try {
+            publish();
+        } catch (RuntimeException e) {
+            clusters = oldClusters;
+            assignments = oldAssignments;
+            listeners = oldListeners;
+            routes = oldRoutes;
+            changed = Set.of();
+            errors.add(e.getMessage() == null ? e.toString() : e.getMessage());
+        }
+        String kind = kind(r.getTypeUrl());
+        Map<String, String> versions = resourceVersions.computeIfAbsent(kind, k -> new TreeMap<>());
+        for (String name : changed) {
+            versions.put(name, r.getVersionInfo());
+        }
+        versions.keySet().retainAll(names(r.getTypeUrl()));
+        if (errors.isEmpty()) {
+            s.version = r.getVersionInfo();
+            status.accept(r.getTypeUrl(), System.nanoTime());
+            send(s, null);
+            log.info("xds: accepted " + kind + " version " + r.getVersionInfo() + " (" + r.getResourcesCount() + " resources)");
+        } else {
+            String detail = String.join("; ", errors);
+            status.reject(new XdsStatus.Rejection(r.getTypeUrl(), r.getVersionInfo(), r.getNonce(), detail, Instant.now()));
+            log.warn("xds: rejected " + kind + " version " + r.getVersionInfo() + ": " + detail);
+            s.pendingNack = exec.schedule(() -> {
+                s.pendingNack = null;
+                send(s, detail);
+            }, timing.nackDelay().toMillis(), TimeUnit.MILLISECONDS);
+        }
+        subscribe();
+    }
+
+    private static String kind(String typeUrl) {
+        return switch (typeUrl) {
+            case CLUSTER_TYPE -> "clusters";
+            case ENDPOINT_TYPE -> "endpoints";
+            case LISTENER_TYPE -> "listeners";
+            default -> "routes";
+        };
+    }
+
+    private Set<String> names(String typeUrl) {
+        return switch (typeUrl) {
+            case CLUSTER_TYPE -> clusters.keySet();
+            case ENDPOINT_TYPE -> assignments.keySet();
+            case LISTENER_TYPE -> listeners.keySet();
+            default -> routes.keySet();
+        };
+    }
+
+    /** SotW for a wildcard type: the response holds every resource; one it leaves out is deleted. */
+    private Set<String> onClusters(DiscoveryResponse r, List<String> errors) {
+        Map<String, TranslatedCluster> next = new LinkedHashMap<>();
+        Set<String> changed = new HashSet<>();
+        for (int i = 0; i < r.getResourcesCount(); i++) {
+            Cluster c;
+            try {
+                c = unpack(r.getResources(i), Cluster.class);
+            } catch (Refusal e) {
+                errors.add("resources[" + i + "]: " + e.getMessage());
+                continue;
+            }
+            try {
+                TranslatedCluster t = Translator.cluster(c);
+                if (next.put(c.getName(), t) != null) {
+                    throw new Refusal("cluster '" + c.getName() + "': sent twice in one response");
+                }
+                if (!t.equals(clusters.get(c.getName()))) {
+                    changed.add(c.getName());
+                }
+            } catch (Refusal e) {
+                errors.add(e.getMessage());
+                TranslatedCluster previous = clusters.get(c.getName());
+                if (previous != null) {
+                    next.put(c.getName(), previous);
+                }
+            }
+        }
+        clusters = next;
+        return changed;
+    }
+
+    /** SotW for a named type: the response holds the resources that changed; the others stay. */
+    private Set<String> onAssignments(DiscoveryResponse r, List<String> errors) {
+        Map<String, List<EndpointConfig>> next = new HashMap<>(assignments);
+        Set<String> changed = new HashSet<>();
+        for (int i = 0; i < r.getResourcesCount(); i++) {
+            try {
+                ClusterLoadAssignment cla = unpack(r.getResources(i), ClusterLoadAssignment.class);
+                List<EndpointConfig> endpoints = Translator.endpoints(cla);
+                if (!types.get(ENDPOINT_TYPE).names.contains(cla.getClusterName())) {
+                    continue; // not (or no longer) asked for
+                }
+                next.put(cla.getClusterName(), endpoints);
+                changed.add(cla.getClusterName());
+                ScheduledFuture<?> timer = fetchTimers.remove(cla.getClusterName());
+                if (timer != null) {
+                    timer.cancel(false);
+                }
+            } catch (Refusal e) {
+                errors.add(e.getMessage());
+            }
+        }
+        assignments = next;
+        return changed;
+    }
+
+    private Set<String> onListeners(DiscoveryResponse r, List<String> errors) {
+        Map<String, TranslatedListener> next = new LinkedHashMap<>();
+        Set<String> changed = new HashSet<>();
+        for (int i = 0; i < r.getResourcesCount(); i++) {
+            Listener l;
+            try {
+                l = unpack(r.getResources(i), Listener.class);
+            } catch (Refusal e) {
+                errors.add("resources[" + i + "]: " + e.getMessage());
+                continue;
+            }
+            try {
+                TranslatedListener t = Translator.listener(l);
+                if (next.put(l.getName(), t) != null) {
+                    throw new Refusal("listener '" + l.getName() + "': sent twice in one response");
+                }
+                if (!t.equals(listeners.get(l.getName()))) {
+                    changed.add(l.getName());
+                }
+            } catch (Refusal e) {
+                errors.add(e.getMessage());
+                TranslatedListener previous = listeners.get(l.getName());
+                if (previous != null) {
+                    next.put(l.getName(), previous);
+                }
+            }
+        }
+        listeners = next;
+        return changed;
+    }
+
+    private Set<String> onRoutes(DiscoveryResponse r, List<String> errors) {
+        Map<String, RouteConfig> next = new HashMap<>(routes);
+        Set<String> changed = new HashSet<>();
+        for (int i = 0; i < r.getResourcesCount(); i++) {
+            try {
+                RouteConfiguration rc = unpack(r.getResources(i), RouteConfiguration.class);
+                RouteConfig t = Translator.routeConfig(rc);
+                if (!types.get(ROUTE_TYPE).names.contains(rc.getName())) {
+                    continue;
+                }
+                next.put(rc.getName(), t);
+                changed.add(rc.getName());
+            } catch (Refusal e) {
+                errors.add(e.getMessage());
+            }
+        }
+        routes = next;
+        return changed;
+    }
+
+    private static <T extends com.google.protobuf.Message> T unpack(Any any, Class<T> type) {
+        try {
+            return any.unpack(type);
+        } catch (InvalidProtocolBufferException e) {
+            throw new Refusal("a " + any.getTypeUrl() + " that cannot be read as " + type.getSimpleName() + ": " + e.getMessage());
+        }
+    }
+
+    // ------------------------------------------------------------------ subscriptions and warming
+
+    /** EDS for the EDS clusters, RDS for the route configs the HTTP listeners name; changed lists are re-requested. */
+    private void subscribe() {
+        Set<String> eds = new LinkedHashSet<>();
+        clusters.values().forEach(c -> {
+            if (c.eds()) {
+                eds.add(c.edsName());
+            }
+        });
+        Set<String> rds = new LinkedHashSet<>();
+        listeners.values().forEach(l -> {
+            if (l.rdsName() != null) {
+                rds.add(l.rdsName());
+            }
+        });
+        TypeState e = types.get(ENDPOINT_TYPE);
+        if (!eds.equals(e.names)) {
+            Set<String> added = new LinkedHashSet<>(eds);
+            added.removeAll(e.names);
+            e.names = eds;
+            assignments.keySet().retainAll(eds);
+            fetchTimedOut.retainAll(eds);
+            send(e, null);
+            startFetchTimers(added);
+        }
+        TypeState rt = types.get(ROUTE_TYPE);
+        if (!rds.equals(rt.names)) {
+            rt.names = rds;
+            routes.keySet().retainAll(rds);
+            send(rt, null);
+        }
+    }
+
+    /**
+     * The initial fetch timer of each EDS name starts only once the request is on a live stream,
+     * so an outage never makes a cluster give up on endpoints it would have had.
+     */
+    private void startFetchTimers(Set<String> names) {
+        if (requests == null || config.initialFetchTimeout().isZero()) {
+            return;
+        }
+        for (String name : names) {
+            if (assignments.containsKey(name) || fetchTimedOut.contains(name) || fetchTimers.containsKey(name)) {
+                continue;
+            }
+            fetchTimers.put(name, exec.schedule(() -> {
+                fetchTimers.remove(name);
+                if (!assignments.containsKey(name) && types.get(ENDPOINT_TYPE).names.contains(name)) {
+                    log.warn("xds: no endpoints for '" + name + "' within initial_fetch_timeout " + config.initialFetchTimeout()
+                            + "; its cluster is used without endpoints until they arrive");
+                    fetchTimedOut.add(name);
+                    try {
+                        publish();
+                    } catch (RuntimeException ex) {
+                        log.warn("xds: the cluster of '" + name + "' cannot be used yet: " + ex.getMessage());
+                    }
+                }
+            }, config.initialFetchTimeout().toMillis(), TimeUnit.MILLISECONDS));
+        }
+    }
+
+    /** Builds the warm resources and hands them to the sink when they changed. */
+    private void publish() {
+        Map<String, ClusterConfig> outClusters = new LinkedHashMap<>();
+        Set<String> warming = new HashSet<>();
+        for (TranslatedCluster c : clusters.values()) {
+            if (!c.eds()) {
+                outClusters.put(c.config().name(), c.config());
+            } else if (assignments.containsKey(c.edsName()) || fetchTimedOut.contains(c.edsName())) {
+                outClusters.put(c.config().name(), c.config().withEndpoints(assignments.getOrDefault(c.edsName(), List.of())));
+            } else if (publishedClusters.containsKey(c.config().name())) {
+                warming.add(c.config().name());
+                outClusters.put(c.config().name(), publishedClusters.get(c.config().name()));
+            } else {
+                warming.add(c.config().name());
+            }
+        }
+        Map<String, ListenerConfig> outListeners = new LinkedHashMap<>();
+        for (TranslatedListener l : listeners.values()) {
+            ListenerConfig lc = l.config();
+            boolean ready = true;
+            if (l.rdsName() != null) {
+                RouteConfig rc = routes.get(l.rdsName());
+                if (rc == null) {
+                    ready = false;
+                } else {
+                    lc = lc.withRouteConfig(rc);
+                }
+            }
+            if (ready) {
+                for (String cluster : clustersOf(lc)) {
+                    if (warming.contains(cluster) && !outClusters.containsKey(cluster)) {
+                        ready = false;
+                    }
+                }
+            }
+            if (ready) {
+                outListeners.put(lc.name(), lc);
+            } else if (publishedListeners.containsKey(lc.name())) {
+                outListeners.put(lc.name(), publishedListeners.get(lc.name()));
+            }
+        }
+        Map<String, String> versions = new LinkedHashMap<>();
+        types.values().forEach(t -> versions.put(t.typeUrl, t.version));
+        XdsResources next = new XdsResources(List.copyOf(outClusters.values()), List.copyOf(outListeners.values()), versions,
+                copy(resourceVersions));
+        if (!next.sameResources(published)) {
+            sink.apply(next);
+        }
+        published = next;
+        publishedClusters.clear();
+        publishedClusters.putAll(outClusters);
+        publishedListeners.clear();
+        publishedListeners.putAll(outListeners);
+    }
+
+    private static Map<String, Map<String, String>> copy(Map<String, Map<String, String>> m) {
+        Map<String, Map<String, String>> out = new TreeMap<>();
+        m.forEach((k, v) -> out.put(k, Map.copyOf(v)));
+        return out;
+    }
+
+    private static Set<String> clustersOf(ListenerConfig lc) {
+        Set<String> out = new HashSet<>();
+        if (lc.protocol() == ListenerProtocol.TCP || lc.routeConfig() == null) {
+            out.add(lc.cluster());
+            return out;
+        }
+        for (RouteConfig.VirtualHost vh : lc.routeConfig().virtualHosts()) {
+            for (RouteConfig.Route r : vh.routes()) {
+                if (r.action() instanceof RouteConfig.Forward f) {
+                    f.clusters().forEach(w -> out.add(w.name()));
+                }
+            }
+        }
+        return out;
+    }
+
+    @Override
+    public void close() {
+        exec.execute(() -> {
+            closed = true;
+            if (requests != null) {
+                try {
+                    requests.onCompleted();
+                } catch (RuntimeException ignored) {
+                    // the stream is going away either way
+                }
+            }
+            status.connected(false);
+        });
+        channel.shutdownNow();
+        exec.shutdown();
+        try {
+            channel.awaitTermination(2, TimeUnit.SECONDS);
+            exec.awaitTermination(2, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        exec.shutdownNow();
+    }
+}

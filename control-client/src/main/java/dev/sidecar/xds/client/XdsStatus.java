@@ -1,0 +1,72 @@
+package dev.sidecar.xds.client;
+
+import java.time.Instant;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * What the client tells the admin API and the metrics: whether the stream is up, what was
+ * accepted and rejected, and the last rejection with its reason. Written on the client's thread,
+ * read from any.
+ */
+public final class XdsStatus {
+    /** A NACKed response: which type, its version and nonce, and the error_detail sent back. */
+    public record Rejection(String typeUrl, String version, String nonce, String detail, Instant at) {}
+
+    private volatile boolean connected;
+    private volatile long lastUpdateNanos = -1;
+    private volatile Instant lastUpdate;
+    private volatile Rejection lastRejection;
+    private final Map<String, AtomicLong> accepted = new ConcurrentHashMap<>();
+    private final Map<String, AtomicLong> rejected = new ConcurrentHashMap<>();
+
+    public boolean connected() {
+        return connected;
+    }
+
+    void connected(boolean up) {
+        connected = up;
+    }
+
+    /** Monotonic time of the last accepted update, or -1 before the first. */
+    public long lastUpdateNanos() {
+        return lastUpdateNanos;
+    }
+
+    public Instant lastUpdate() {
+        return lastUpdate;
+    }
+
+    /** The last rejection, or null when none happened or a good version of its type replaced it. */
+    public Rejection lastRejection() {
+        return lastRejection;
+    }
+
+    public long accepted(String typeUrl) {
+        return counter(accepted, typeUrl).get();
+    }
+
+    public long rejected(String typeUrl) {
+        return counter(rejected, typeUrl).get();
+    }
+
+    void accept(String typeUrl, long nanos) {
+        counter(accepted, typeUrl).incrementAndGet();
+        lastUpdateNanos = nanos;
+        lastUpdate = Instant.now();
+        Rejection r = lastRejection;
+        if (r != null && r.typeUrl().equals(typeUrl)) {
+            lastRejection = null;
+        }
+    }
+
+    void reject(Rejection r) {
+        counter(rejected, r.typeUrl()).incrementAndGet();
+        lastRejection = r;
+    }
+
+    private static AtomicLong counter(Map<String, AtomicLong> m, String typeUrl) {
+        return m.computeIfAbsent(typeUrl, t -> new AtomicLong());
+    }
+}

@@ -1,0 +1,290 @@
+package dev.sidecar.proxy;
+
+import static dev.sidecar.proxy.XdsResourcesForTests.edsCluster;
+import static dev.sidecar.proxy.XdsResourcesForTests.endpoints;
+import static dev.sidecar.proxy.XdsResourcesForTests.httpListener;
+import static dev.sidecar.proxy.XdsResourcesForTests.routes;
+import static dev.sidecar.proxy.XdsResourcesForTests.tcpListener;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.sidecar.testkit.Await;
+import dev.sidecar.testkit.Closer;
+import dev.sidecar.testkit.HttpUpstream;
+import dev.sidecar.testkit.TcpUpstream;
+import dev.sidecar.testkit.Traffic;
+import dev.sidecar.testkit.XdsServer;
+import dev.sidecar.xds.translate.Translator;
+import io.envoyproxy.envoy.config.cluster.v3.Cluster;
+import io.envoyproxy.envoy.service.discovery.v3.DiscoveryRequest;
+import java.io.IOException;
+import java.net.ConnectException;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The proxy driven by a real xDS server (java-control-plane's SimpleCache and V3DiscoveryServer,
+ * in process on loopback), with real traffic through it.
+ */
+class XdsProxyTest {
+    private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final Duration LIMIT = Duration.ofSeconds(15);
+
+    private final Closer closer = new Closer();
+
+    @AfterEach
+    void tearDown() throws Exception {
+        closer.close();
+    }
+
+    private <T extends AutoCloseable> T track(T resource) {
+        return closer.add(resource);
+    }
+
+    private Sidecar start(XdsServer xds, String staticPart) {
+        return track(Sidecar.start(ConfigLoader.parse("server: { drain_timeout: 1s }\nadmin: { address: 127.0.0.1:0 }\n"
+                + "control_plane: { address: " + xds.address() + ", node: { id: test-node, cluster: test }, initial_fetch_timeout: 5s }\n"
+                + staticPart)));
+    }
+
+    private static boolean hasListener(Sidecar proxy, String name) {
+        return proxy.config().listeners().stream().anyMatch(l -> l.name().equals(name));
+    }
+
+    private static String get(int port, String path) throws Exception {
+        HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)).build(),
+                HttpResponse.BodyHandlers.ofString());
+        return r.statusCode() + " " + r.headers().firstValue("x-upstream").orElse("-");
+    }
+
+    private static void echoOnce(int port, int v) throws IOException {
+        try (Socket s = Traffic.connect(port)) {
+            s.getOutputStream().write(v);
+            assertEquals(v, s.getInputStream().read());
+        }
+    }
+
+    private static JsonNode configDump(Sidecar proxy) throws Exception {
+        return JSON.readTree(HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + proxy.adminPort() + "/config_dump")).build(),
+                HttpResponse.BodyHandlers.ofString()).body());
+    }
+
+    private static boolean acked(DiscoveryRequest r, String type, String version) {
+        return r.getTypeUrl().equals(type) && r.getVersionInfo().equals(version) && !r.hasErrorDetail() && !r.getResponseNonce().isEmpty();
+    }
+
+    /** Requests in a loop on one thread until stopped; counts what each upstream answered and every failure. */
+    private static final class Load implements AutoCloseable {
+        final AtomicInteger ok = new AtomicInteger();
+        final AtomicInteger failed = new AtomicInteger();
+        final AtomicReference<String> lastFailure = new AtomicReference<>();
+        final AtomicBoolean stop = new AtomicBoolean();
+        final Thread thread;
+
+        Load(int port) {
+            thread = new Thread(() -> {
+                while (!stop.get()) {
+                    try {
+                        String r = get(port, "/");
+                        if (r.startsWith("200 ")) {
+                            ok.incrementAndGet();
+                        } else {
+                            failed.incrementAndGet();
+                            lastFailure.set(r);
+                        }
+                    } catch (Exception e) {
+                        failed.incrementAndGet();
+                        lastFailure.set(e.toString());
+                    }
+                }
+            }, "load");
+            thread.start();
+        }
+
+        void awaitMore(int n) {
+            int target = ok.get() + n;
+            Await.until(n + " more requests", LIMIT, () -> ok.get() >= target);
+        }
+
+        @Override
+        public void close() throws InterruptedException {
+            stop.set(true);
+            thread.join(10_000);
+        }
+    }
+
+    @Test
+    void starts_from_xds_only_and_traffic_flows() throws Exception {
+        TcpUpstream echo = track(TcpUpstream.echo());
+        HttpUpstream web = track(new HttpUpstream("web-a"));
+        XdsServer xds = track(new XdsServer());
+        xds.set("1", List.of(edsCluster("echo"), edsCluster("web")), List.of(endpoints("echo", echo.port()), endpoints("web", web.port())),
+                List.of(tcpListener("tcp-in", "echo"), httpListener("http-in", "web-routes")), List.of(routes("web-routes", "web", null, null)));
+        Sidecar proxy = start(xds, "");
+        Await.until("the xDS listeners", LIMIT, () -> hasListener(proxy, "tcp-in") && hasListener(proxy, "http-in"));
+
+        echoOnce(proxy.listenerPort("tcp-in"), 7);
+        assertEquals("200 web-a", get(proxy.listenerPort("http-in"), "/"));
+        for (String type : List.of(Translator.CLUSTER_TYPE, Translator.ENDPOINT_TYPE, Translator.LISTENER_TYPE, Translator.ROUTE_TYPE)) {
+            xds.awaitRequest(r -> acked(r, type, "1"), LIMIT);
+        }
+        assertTrue(proxy.xds().status().connected());
+        JsonNode dump = configDump(proxy);
+        assertEquals("1", dump.at("/dynamic/versions/Cluster").asText());
+        assertEquals("1", dump.at("/dynamic/resource_versions/listeners/tcp-in").asText());
+        assertTrue(proxy.scrape().contains("sidecar_xds_connected 1.0"), proxy.scrape());
+    }
+
+    @Test
+    void an_endpoint_added_gets_traffic_and_one_removed_drains_without_a_failed_request() throws Exception {
+        HttpUpstream a = track(new HttpUpstream("a"));
+        HttpUpstream b = track(new HttpUpstream("b"));
+        XdsServer xds = track(new XdsServer());
+        xds.set("1", List.of(edsCluster("app")), List.of(endpoints("app", a.port())), List.of(httpListener("in", "r")),
+                List.of(routes("r", "app", null, null)));
+        Sidecar proxy = start(xds, "");
+        Await.until("the listener", LIMIT, () -> hasListener(proxy, "in"));
+        try (Load load = new Load(proxy.listenerPort("in"))) {
+            load.awaitMore(20);
+            xds.set("2", List.of(edsCluster("app")), List.of(endpoints("app", a.port(), b.port())), List.of(httpListener("in", "r")),
+                    List.of(routes("r", "app", null, null)));
+            Await.until("requests on the added endpoint", LIMIT, () -> b.requestCount() > 5);
+            xds.set("3", List.of(edsCluster("app")), List.of(endpoints("app", b.port())), List.of(httpListener("in", "r")),
+                    List.of(routes("r", "app", null, null)));
+            xds.awaitRequest(r -> acked(r, Translator.ENDPOINT_TYPE, "3"), LIMIT);
+            int onA = a.requestCount();
+            load.awaitMore(50);
+            assertEquals(onA, a.requestCount(), "the removed endpoint got new requests");
+            assertEquals(0, load.failed.get(), "failed requests, the last: " + load.lastFailure.get());
+        }
+    }
+
+    @Test
+    void a_listener_and_a_route_are_added_changed_and_removed_under_traffic() throws Exception {
+        HttpUpstream a = track(new HttpUpstream("a"));
+        HttpUpstream b = track(new HttpUpstream("b"));
+        TcpUpstream echo = track(TcpUpstream.echo());
+        XdsServer xds = track(new XdsServer());
+        List<Cluster> clusters = List.of(edsCluster("a"), edsCluster("b"), edsCluster("echo"));
+        var eps = List.of(endpoints("a", a.port()), endpoints("b", b.port()), endpoints("echo", echo.port()));
+        xds.set("1", clusters, eps, List.of(httpListener("in", "r")), List.of(routes("r", "a", null, null)));
+        Sidecar proxy = start(xds, "");
+        Await.until("the listener", LIMIT, () -> hasListener(proxy, "in"));
+        int port = proxy.listenerPort("in");
+        try (Load load = new Load(port)) {
+            load.awaitMore(10);
+            // a route added: /b/ goes to b
+            xds.set("2", clusters, eps, List.of(httpListener("in", "r")), List.of(routes("r", "a", "/b/", "b")));
+            Await.until("the /b/ route", LIMIT, () -> {
+                try {
+                    return get(port, "/b/x").equals("200 b");
+                } catch (Exception e) {
+                    return false;
+                }
+            });
+            // the route changed: everything to b
+            xds.set("3", clusters, eps, List.of(httpListener("in", "r")), List.of(routes("r", "b", null, null)));
+            Await.until("the default route moving to b", LIMIT, () -> {
+                try {
+                    return get(port, "/").equals("200 b");
+                } catch (Exception e) {
+                    return false;
+                }
+            });
+            // the load thread may have one request in flight on the old table
+            int onA = a.requestCount() + 1;
+            // a listener added
+            xds.set("4", clusters, eps, List.of(httpListener("in", "r"), tcpListener("tcp", "echo")), List.of(routes("r", "b", null, null)));
+            Await.until("the added listener", LIMIT, () -> hasListener(proxy, "tcp"));
+            int tcpPort = proxy.listenerPort("tcp");
+            echoOnce(tcpPort, 5);
+            // ... and removed
+            xds.set("5", clusters, eps, List.of(httpListener("in", "r")), List.of(routes("r", "b", null, null)));
+            Await.until("the listener removed", LIMIT, () -> !hasListener(proxy, "tcp"));
+            assertThrows(ConnectException.class, () -> new Socket("127.0.0.1", tcpPort).close());
+            load.awaitMore(20);
+            assertTrue(a.requestCount() <= onA, "a kept getting requests after the route moved");
+            assertEquals(0, load.failed.get(), "failed requests, the last: " + load.lastFailure.get());
+        }
+        assertEquals(port, proxy.listenerPort("in"), "the unchanged listener was rebound");
+    }
+
+    @Test
+    void a_bad_resource_is_nacked_with_its_detail_and_the_previous_config_keeps_serving() throws Exception {
+        HttpUpstream a = track(new HttpUpstream("a"));
+        XdsServer xds = track(new XdsServer());
+        xds.set("1", List.of(edsCluster("app")), List.of(endpoints("app", a.port())), List.of(httpListener("in", "r")),
+                List.of(routes("r", "app", null, null)));
+        Sidecar proxy = start(xds, "clusters:\n  - { name: static-one, endpoints: [{ address: 127.0.0.1:1 }] }\n");
+        Await.until("the listener", LIMIT, () -> hasListener(proxy, "in"));
+        int port = proxy.listenerPort("in");
+
+        Cluster bad = edsCluster("app").toBuilder().setLbPolicy(Cluster.LbPolicy.CLUSTER_PROVIDED).build();
+        xds.set("2", List.of(bad), List.of(endpoints("app", a.port())), List.of(httpListener("in", "r")), List.of(routes("r", "app", null, null)));
+        DiscoveryRequest nack = xds.awaitRequest(r -> r.getTypeUrl().equals(Translator.CLUSTER_TYPE) && r.hasErrorDetail(), LIMIT);
+        assertEquals("cluster 'app': lb_policy CLUSTER_PROVIDED is not supported", nack.getErrorDetail().getMessage());
+        assertEquals("1", nack.getVersionInfo(), "a NACK carries the last accepted version");
+        assertEquals("200 a", get(port, "/"));
+        JsonNode dump = configDump(proxy);
+        assertEquals("cluster 'app': lb_policy CLUSTER_PROVIDED is not supported", dump.at("/dynamic/last_rejection/error_detail").asText());
+        assertEquals("2", dump.at("/dynamic/last_rejection/version").asText());
+        assertTrue(proxy.scrape().contains("sidecar_xds_updates_rejected_total{type=\"Cluster\"}"), proxy.scrape());
+
+        // a dynamic name that a static resource has is refused as well
+        xds.set("3", List.of(edsCluster("app"), edsCluster("static-one")), List.of(endpoints("app", a.port()), endpoints("static-one", a.port())),
+                List.of(httpListener("in", "r")), List.of(routes("r", "app", null, null)));
+        DiscoveryRequest collision = xds.awaitRequest(r -> r.hasErrorDetail() && r.getErrorDetail().getMessage().contains("static-one"), LIMIT);
+        assertEquals("cluster 'static-one': a static cluster has this name", collision.getErrorDetail().getMessage());
+        assertEquals("200 a", get(port, "/"));
+
+        // a good version replaces the rejection
+        xds.set("4", List.of(edsCluster("app")), List.of(endpoints("app", a.port())), List.of(httpListener("in", "r")),
+                List.of(routes("r", "app", null, null)));
+        xds.awaitRequest(r -> acked(r, Translator.CLUSTER_TYPE, "4"), LIMIT);
+        Await.until("the rejection cleared", LIMIT, () -> proxy.xds().status().lastRejection() == null);
+    }
+
+    @Test
+    void traffic_continues_while_the_control_plane_is_away_and_the_proxy_resyncs_when_it_is_back() throws Exception {
+        HttpUpstream a = track(new HttpUpstream("a"));
+        HttpUpstream b = track(new HttpUpstream("b"));
+        XdsServer xds = track(new XdsServer());
+        xds.set("1", List.of(edsCluster("app")), List.of(endpoints("app", a.port())), List.of(httpListener("in", "r")),
+                List.of(routes("r", "app", null, null)));
+        Sidecar proxy = start(xds, "");
+        Await.until("the listener", LIMIT, () -> hasListener(proxy, "in"));
+        int port = proxy.listenerPort("in");
+        try (Load load = new Load(port)) {
+            load.awaitMore(10);
+            xds.stop();
+            Await.until("the stream seen down", LIMIT, () -> !proxy.xds().status().connected());
+            assertTrue(proxy.scrape().contains("sidecar_xds_connected 0.0"));
+            load.awaitMore(50);
+            assertEquals("200 a", get(port, "/"));
+            assertFalse(configDump(proxy).at("/dynamic/connected").asBoolean());
+
+            xds.set("2", List.of(edsCluster("app")), List.of(endpoints("app", b.port())), List.of(httpListener("in", "r")),
+                    List.of(routes("r", "app", null, null)));
+            xds.restart();
+            Await.until("the stream back", Duration.ofSeconds(30), () -> proxy.xds().status().connected());
+            Await.until("traffic on the endpoint sent after the outage", LIMIT, () -> b.requestCount() > 5);
+            load.awaitMore(10);
+            assertEquals(0, load.failed.get(), "failed requests, the last: " + load.lastFailure.get());
+        }
+    }
+}

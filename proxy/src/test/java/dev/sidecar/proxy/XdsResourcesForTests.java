@@ -1,0 +1,83 @@
+package dev.sidecar.proxy;
+
+import com.google.protobuf.Any;
+import com.google.protobuf.UInt32Value;
+import io.envoyproxy.envoy.config.cluster.v3.Cluster;
+import io.envoyproxy.envoy.config.core.v3.Address;
+import io.envoyproxy.envoy.config.core.v3.AggregatedConfigSource;
+import io.envoyproxy.envoy.config.core.v3.ConfigSource;
+import io.envoyproxy.envoy.config.core.v3.SocketAddress;
+import io.envoyproxy.envoy.config.endpoint.v3.ClusterLoadAssignment;
+import io.envoyproxy.envoy.config.endpoint.v3.Endpoint;
+import io.envoyproxy.envoy.config.endpoint.v3.LbEndpoint;
+import io.envoyproxy.envoy.config.endpoint.v3.LocalityLbEndpoints;
+import io.envoyproxy.envoy.config.listener.v3.Filter;
+import io.envoyproxy.envoy.config.listener.v3.FilterChain;
+import io.envoyproxy.envoy.config.listener.v3.Listener;
+import io.envoyproxy.envoy.config.route.v3.Route;
+import io.envoyproxy.envoy.config.route.v3.RouteAction;
+import io.envoyproxy.envoy.config.route.v3.RouteConfiguration;
+import io.envoyproxy.envoy.config.route.v3.RouteMatch;
+import io.envoyproxy.envoy.config.route.v3.VirtualHost;
+import io.envoyproxy.envoy.extensions.filters.http.router.v3.Router;
+import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager;
+import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter;
+import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.Rds;
+import io.envoyproxy.envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy;
+
+/** Envoy v3 resources as a control plane would send them, for the xDS tests. */
+final class XdsResourcesForTests {
+    private XdsResourcesForTests() {}
+
+    static final ConfigSource ADS = ConfigSource.newBuilder().setAds(AggregatedConfigSource.getDefaultInstance()).build();
+
+    static Cluster edsCluster(String name) {
+        return Cluster.newBuilder().setName(name).setType(Cluster.DiscoveryType.EDS)
+                .setEdsClusterConfig(Cluster.EdsClusterConfig.newBuilder().setEdsConfig(ADS))
+                .setConnectTimeout(com.google.protobuf.Duration.newBuilder().setSeconds(1))
+                .build();
+    }
+
+    static ClusterLoadAssignment endpoints(String cluster, int... ports) {
+        LocalityLbEndpoints.Builder l = LocalityLbEndpoints.newBuilder();
+        for (int port : ports) {
+            l.addLbEndpoints(LbEndpoint.newBuilder().setEndpoint(Endpoint.newBuilder().setAddress(address(port)))
+                    .setLoadBalancingWeight(UInt32Value.of(1)));
+        }
+        return ClusterLoadAssignment.newBuilder().setClusterName(cluster).addEndpoints(l).build();
+    }
+
+    static Address address(int port) {
+        return Address.newBuilder().setSocketAddress(SocketAddress.newBuilder().setAddress("127.0.0.1").setPortValue(port)).build();
+    }
+
+    static Listener tcpListener(String name, String cluster) {
+        TcpProxy t = TcpProxy.newBuilder().setStatPrefix(name).setCluster(cluster).build();
+        return Listener.newBuilder().setName(name).setAddress(address(0))
+                .addFilterChains(FilterChain.newBuilder().addFilters(Filter.newBuilder().setName("envoy.filters.network.tcp_proxy")
+                        .setTypedConfig(Any.pack(t))))
+                .build();
+    }
+
+    static Listener httpListener(String name, String routeConfigName) {
+        HttpConnectionManager h = HttpConnectionManager.newBuilder().setStatPrefix(name)
+                .setRds(Rds.newBuilder().setRouteConfigName(routeConfigName).setConfigSource(ADS))
+                .addHttpFilters(HttpFilter.newBuilder().setName("envoy.filters.http.router").setTypedConfig(Any.pack(Router.getDefaultInstance())))
+                .build();
+        return Listener.newBuilder().setName(name).setAddress(address(0))
+                .addFilterChains(FilterChain.newBuilder().addFilters(Filter.newBuilder().setName("envoy.filters.network.http_connection_manager")
+                        .setTypedConfig(Any.pack(h))))
+                .build();
+    }
+
+    /** Every request to {@code cluster}, except those whose path starts with {@code prefix}, which go to {@code other}. */
+    static RouteConfiguration routes(String name, String cluster, String prefix, String other) {
+        VirtualHost.Builder vh = VirtualHost.newBuilder().setName("all").addDomains("*");
+        if (prefix != null) {
+            vh.addRoutes(Route.newBuilder().setMatch(RouteMatch.newBuilder().setPrefix(prefix))
+                    .setRoute(RouteAction.newBuilder().setCluster(other)));
+        }
+        vh.addRoutes(Route.newBuilder().setMatch(RouteMatch.newBuilder().setPrefix("/")).setRoute(RouteAction.newBuilder().setCluster(cluster)));
+        return RouteConfiguration.newBuilder().setName(name).addVirtualHosts(vh).build();
+    }
+}
