@@ -116,7 +116,7 @@ class HealthAndBalancingTest {
                 clusters:
                   - name: up
                     lb_policy: round_robin
-                    outlier_detection: { consecutive_gateway_failure: 3, base_ejection_time: 300ms, max_ejection_percent: 50 }
+                    outlier_detection: { consecutive_gateway_failure: 3, base_ejection_time: 2s, max_ejection_percent: 50 }
                     endpoints: [{ address: 127.0.0.1:%d }, { address: %s }]
                 """.formatted(refusing, a.address()));
         Cluster cluster = proxy.clusters().get("up");
@@ -128,14 +128,14 @@ class HealthAndBalancingTest {
         Await.until("the refusing endpoint to be ejected", bad::ejected);
         assertEquals(1, cluster.ejections());
         assertTrue(proxy.scrape().contains("sidecar_cluster_outlier_ejections_total{cluster=\"up\"} 1.0"));
-        assertEquals(1, cluster.snapshot().healthyEndpoints());
+        Await.until("the snapshot without it", () -> cluster.snapshot().healthyEndpoints() == 1);
         long failures = cluster.connectFailures();
         for (int i = 0; i < 10; i++) {
             echoOnce(port, i);
         }
         assertEquals(failures, cluster.connectFailures(), "an ejected endpoint gets no connects");
-        Await.until("the ejection to expire", Duration.ofSeconds(10), () -> !bad.ejected());
-        assertEquals(2, cluster.snapshot().healthyEndpoints());
+        Await.until("the ejection to expire and the endpoint to be back", Duration.ofSeconds(10),
+                () -> !bad.ejected() && cluster.snapshot().healthyEndpoints() == 2);
     }
 
     @Test
