@@ -172,6 +172,7 @@ final class Downstream extends ChannelInboundHandlerAdapter {
             // the connect, and the next attempt may go to another endpoint
             f.channel().pipeline().get(SslHandler.class).handshakeFuture().addListener(h -> {
                 if (h.isSuccess()) {
+                    upTls.handshakeCompleted();
                     f.channel().pipeline().remove(UpstreamTlsGate.class);
                     connected(ctx, cluster, endpoint, f.channel(), connectStart);
                 } else {
@@ -300,6 +301,7 @@ final class Downstream extends ChannelInboundHandlerAdapter {
         if (awaitingHandshake && evt instanceof SslHandshakeCompletionEvent done) {
             awaitingHandshake = false;
             if (done.isSuccess()) {
+                tls.handshakeCompleted();
                 if (ctx.channel().isActive()) {
                     connect(ctx);
                     if (ctx.channel().isActive()) {

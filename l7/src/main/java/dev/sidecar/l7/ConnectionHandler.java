@@ -130,6 +130,9 @@ final class ConnectionHandler extends ChannelDuplexHandler {
             return;
         }
         lastActivity = proxy.nanoClock().getAsLong();
+        if (msg instanceof ByteBuf b) {
+            proxy.stats().bytesIn.add(b.readableBytes());
+        }
         ctx.fireChannelRead(msg);
     }
 
@@ -142,6 +145,9 @@ final class ConnectionHandler extends ChannelDuplexHandler {
             return;
         }
         lastActivity = proxy.nanoClock().getAsLong();
+        if (msg instanceof ByteBuf b) {
+            proxy.stats().bytesOut.add(b.readableBytes());
+        }
         ctx.write(msg, promise);
     }
 
@@ -344,6 +350,7 @@ final class ConnectionHandler extends ChannelDuplexHandler {
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
         if (tls != null && evt instanceof SslHandshakeCompletionEvent done) {
             if (done.isSuccess()) {
+                tls.handshakeCompleted();
                 SslHandler ssl = ctx.pipeline().get(SslHandler.class);
                 if (ssl != null) {
                     clientCert = PeerIdentity.of(ssl.engine().getSession()).map(PeerIdentity::xfccElement).orElse(null);

@@ -70,7 +70,7 @@ final class EndpointPool {
             return;
         }
         UpstreamStream s;
-        while (!acquirer.wantsFreshConnection() && (s = idle.pollFirst()) != null) {
+        while (!acquirer.wantsFreshConnection() && (s = pollIdle()) != null) {
             if (s.channel.isActive()) {
                 acquirer.acquired(s, true);
                 return;
@@ -140,6 +140,7 @@ final class EndpointPool {
             } else {
                 f.channel().pipeline().get(SslHandler.class).handshakeFuture().addListener(h -> {
                     if (h.isSuccess()) {
+                        tls.handshakeCompleted();
                         ready.run();
                     } else {
                         tls.handshakeFailed(endpoint.toString(), h.cause());
@@ -162,23 +163,40 @@ final class EndpointPool {
         long since = System.nanoTime();
         s.idleSince = since;
         idle.addFirst(s);
+        cluster.poolIdleChanged(1);
         s.channel.config().setAutoRead(true); // so a close by the upstream is noticed while idle
         long idleNanos = config.httpPool().idleTimeout().toNanos();
         loop.schedule(() -> {
-            if (s.idleSince == since && s.exchange() == null && idle.remove(s)) {
+            if (s.idleSince == since && s.exchange() == null && removeIdle(s)) {
                 s.channel.close();
             }
         }, idleNanos, TimeUnit.NANOSECONDS);
     }
 
     void closed(UpstreamStream s) {
-        idle.remove(s);
+        removeIdle(s);
+    }
+
+    private UpstreamStream pollIdle() {
+        UpstreamStream s = idle.pollFirst();
+        if (s != null) {
+            cluster.poolIdleChanged(-1);
+        }
+        return s;
+    }
+
+    private boolean removeIdle(UpstreamStream s) {
+        if (idle.remove(s)) {
+            cluster.poolIdleChanged(-1);
+            return true;
+        }
+        return false;
     }
 
     /** Closes every idle connection (the proxy is shutting down or the endpoint went away). */
     void closeIdle() {
         UpstreamStream s;
-        while ((s = idle.pollFirst()) != null) {
+        while ((s = pollIdle()) != null) {
             s.channel.close();
         }
         for (H2Connection c : new ArrayList<>(connections)) {

@@ -16,6 +16,17 @@ public final class HttpListenerStats {
     final LongAdder shed = new LongAdder();
     final LongAdder resets = new LongAdder();
     final LongAdder h2Connections = new LongAdder();
+    /** Bytes read from and written to clients, as the HTTP codecs see them (inside TLS). */
+    final LongAdder bytesIn = new LongAdder();
+    final LongAdder bytesOut = new LongAdder();
+
+    public long bytesIn() {
+        return bytesIn.sum();
+    }
+
+    public long bytesOut() {
+        return bytesOut.sum();
+    }
 
     public int activeConnections() {
         return activeConnections.get();

@@ -1,31 +1,30 @@
 package dev.sidecar.proxy;
 
+import dev.sidecar.l4.TcpListenerStats;
 import dev.sidecar.l7.HttpListenerStats;
 import dev.sidecar.l7.HttpProxy;
-import io.micrometer.core.instrument.Timer;
-import java.time.Duration;
-import java.util.concurrent.TimeUnit;
-
-import dev.sidecar.l4.TcpListenerStats;
-import dev.sidecar.upstream.Cluster;
 import dev.sidecar.tls.ReloadableTls;
+import dev.sidecar.upstream.Cluster;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Meter;
+import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
 import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.core.instrument.binder.system.UptimeMetrics;
-import io.netty.channel.EventLoopGroup;
-import io.netty.util.concurrent.EventExecutor;
-import io.netty.util.concurrent.SingleThreadEventExecutor;
-import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.ByteBufAllocatorMetricProvider;
+import io.netty.channel.EventLoopGroup;
+import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.SingleThreadEventExecutor;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import java.util.function.ToDoubleFunction;
 
 /**
@@ -101,6 +100,8 @@ final class ProxyMetrics {
                 .counter("sidecar.listener.connections.refused", "Connections closed at once because the listener was at max_connections",
                         HttpListenerStats::refused)
                 .gauge("sidecar.listener.connections.active", "Downstream connections open now", HttpListenerStats::activeConnections)
+                .bytes("sidecar.listener.received", "Bytes read from downstream clients (inside TLS)", HttpListenerStats::bytesIn)
+                .bytes("sidecar.listener.sent", "Bytes sent to downstream clients (inside TLS)", HttpListenerStats::bytesOut)
                 .counter("sidecar.http.connections.h2", "Downstream connections that spoke HTTP/2", HttpListenerStats::h2Connections)
                 .gauge("sidecar.http.requests.active", "Requests in flight", HttpListenerStats::activeRequests)
                 .counter("sidecar.http.retries", "Requests sent again after a failed attempt", HttpListenerStats::retries)
@@ -163,6 +164,7 @@ final class ProxyMetrics {
                 .gauge("sidecar.cluster.requests.active", "HTTP requests in flight to the cluster", Cluster::activeRequests)
                 .gauge("sidecar.cluster.requests.pending", "HTTP requests waiting for an upstream connection or stream", Cluster::pendingRequests)
                 .counter("sidecar.cluster.requests", "HTTP requests sent to the cluster", Cluster::requests)
+                .gauge("sidecar.cluster.pool.idle", "Idle keep-alive connections pooled for HTTP requests", Cluster::poolIdle)
                 .meters;
     }
 
@@ -172,6 +174,7 @@ final class ProxyMetrics {
      */
     List<Meter> bindTls(String scope, String name, java.util.function.Supplier<ReloadableTls> current) {
         return new Tagged<>(current, scope, name)
+                .counter("sidecar." + scope + ".tls.handshakes", "TLS handshakes completed", c -> c.get() == null ? 0 : c.get().handshakes())
                 .counter("sidecar." + scope + ".tls.handshake.failures", scope.equals("listener")
                         ? "TLS handshakes with clients that failed (a client leaving mid-handshake is not counted)"
                         : "TLS handshakes with endpoints that failed (untrusted or mismatched certificate, no common protocol)",

@@ -24,6 +24,7 @@ public abstract sealed class ReloadableTls permits ServerTls, ClientTls {
 
     /** Counts that outlive a config change of the section: a successor built by {@code next} shares them. */
     static final class Counters {
+        final LongAdder handshakes = new LongAdder();
         final LongAdder handshakeFailures = new LongAdder();
         final LongAdder reloads = new LongAdder();
         final LongAdder reloadFailures = new LongAdder();
@@ -93,6 +94,15 @@ public abstract sealed class ReloadableTls permits ServerTls, ClientTls {
 
     static String describe(List<CertificateInfo> certs) {
         return certs.stream().map(c -> c.subject() + " (serial " + c.serial() + ", until " + c.notAfter() + ")").toList().toString();
+    }
+
+    /** Counts a handshake that completed on this side's connections. */
+    public void handshakeCompleted() {
+        counters.handshakes.increment();
+    }
+
+    public long handshakes() {
+        return counters.handshakes.sum();
     }
 
     /** Counts a handshake that failed on this side's connections. */

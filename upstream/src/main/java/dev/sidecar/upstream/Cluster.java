@@ -29,6 +29,7 @@ public final class Cluster {
     private final AtomicInteger activeRequests = new AtomicInteger();
     private final AtomicInteger activeRetries = new AtomicInteger();
     private final AtomicInteger pendingRequests = new AtomicInteger();
+    private final AtomicInteger poolIdle = new AtomicInteger();
     private final LongAdder requests = new LongAdder();
     private final LongAdder connections = new LongAdder();
     private final LongAdder connectFailures = new LongAdder();
@@ -213,6 +214,15 @@ public final class Cluster {
 
     public void pendingEnded() {
         pendingRequests.decrementAndGet();
+    }
+
+    /** Idle keep-alive connections pooled for HTTP requests, over all endpoints and event loops. */
+    public int poolIdle() {
+        return poolIdle.get();
+    }
+
+    public void poolIdleChanged(int delta) {
+        poolIdle.addAndGet(delta);
     }
 
     /** HTTP requests waiting for an upstream connection or stream. */
