@@ -84,7 +84,8 @@ public final class HttpListenerStats {
         return h2Connections.sum();
     }
 
-    void response(int status) {
+    /** Counts one response by status class: the data path's per-request metrics work, with the observer's timer. */
+    public void response(int status) {
         int c = status / 100;
         byStatusClass[c >= 1 && c <= 5 ? c : 0].increment();
     }

@@ -105,7 +105,7 @@ public final class HttpProxy {
         this.observer = observer == null ? RequestObserver.NONE : observer;
     }
 
-    RequestObserver observer() {
+    public RequestObserver observer() {
         return observer;
     }
 
