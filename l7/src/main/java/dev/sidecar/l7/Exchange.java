@@ -572,7 +572,7 @@ final class Exchange implements UpstreamPools.Acquirer {
                     upgraded(s, r);
                 } else {
                     // switching protocols nobody asked for: what follows is not HTTP this proxy can read
-                    cluster.httpResult(endpoint, true);
+                    upstreamResult(true, true);
                     abandonAttempt();
                     localReply(502, "upstream switched protocols unasked", GRPC_UNAVAILABLE, false);
                 }
@@ -584,7 +584,7 @@ final class Exchange implements UpstreamPools.Acquirer {
             }
             cancel(perTry);
             boolean gatewayError = code == 502 || code == 503 || code == 504;
-            cluster.httpResult(endpoint, gatewayError);
+            upstreamResult(gatewayError, code >= 500);
             int grpcStatus = grpc ? grpcStatus(r.headers()) : -1;
             if (!responseStarted && (route.retry.onStatus(code) || (grpcStatus >= 0 && route.retry.onGrpcStatus(grpcStatus)))
                     && retryAllowed(true)) {
@@ -617,6 +617,15 @@ final class Exchange implements UpstreamPools.Acquirer {
         if (o instanceof LastHttpContent) {
             responseDone();
         }
+    }
+
+    /**
+     * What the attempt's endpoint did, for outlier detection (gateway errors) and its own
+     * counters: answered or failed, an error (5xx or no answer), and its time to answer.
+     */
+    private void upstreamResult(boolean gatewayError, boolean error) {
+        cluster.httpResult(endpoint, gatewayError);
+        endpoint.httpResult(error, proxy.nanoClock().getAsLong() - attemptStart);
     }
 
     private static int grpcStatus(HttpHeaders h) {
@@ -691,7 +700,7 @@ final class Exchange implements UpstreamPools.Acquirer {
             resetDownstream();
             return;
         }
-        cluster.httpResult(endpoint, true);
+        upstreamResult(true, true);
         boolean refused = s.h2 && (s.resetCode == Http2Error.REFUSED_STREAM || s.refusedByGoAway);
         boolean stale = !s.h2 && upReused && idempotent;
         if ((stale || refused) && replayable && !transparentRetryUsed) {
@@ -775,7 +784,7 @@ final class Exchange implements UpstreamPools.Acquirer {
             return;
         }
         proxy.stats().timeouts.increment();
-        cluster.httpResult(endpoint, true);
+        upstreamResult(true, true);
         boolean again = retryAllowed(route.retry.onPerTryTimeout());
         abandonAttempt();
         if (again) {
@@ -997,6 +1006,7 @@ final class Exchange implements UpstreamPools.Acquirer {
         proxy.stats().response(status);
         long now = proxy.nanoClock().getAsLong();
         proxy.observer().requestFinished(conn.settings.config().name(), status, now - startNanos);
+        proxy.stats().latency.record(now - startNanos);
         RequestLog log = proxy.requestLog();
         if (log != null && logMethod != null) {
             log.finished(new RequestRecord(System.currentTimeMillis() - (now - startNanos) / 1_000_000, now - startNanos,

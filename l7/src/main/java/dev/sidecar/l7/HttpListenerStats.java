@@ -19,6 +19,12 @@ public final class HttpListenerStats {
     /** Bytes read from and written to clients, as the HTTP codecs see them (inside TLS). */
     final LongAdder bytesIn = new LongAdder();
     final LongAdder bytesOut = new LongAdder();
+    /** From request headers to the end of the exchange, for the dashboard's p99. */
+    final dev.sidecar.upstream.LatencyHistogram latency = new dev.sidecar.upstream.LatencyHistogram();
+
+    public dev.sidecar.upstream.LatencyHistogram latency() {
+        return latency;
+    }
 
     public long bytesIn() {
         return bytesIn.sum();

@@ -496,6 +496,9 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
                 m.put("active_requests", e.activeRequests());
                 m.put("connections_total", e.connections());
                 m.put("connect_failures_total", e.connectFailures());
+                m.put("http_responses_total", e.httpResponses());
+                m.put("http_errors_total", e.httpErrors());
+                m.put("latency_counts", e.httpLatency().counts());
                 endpoints.add(m);
             }
             Map<String, Object> m = new LinkedHashMap<>();
@@ -510,7 +513,7 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
             m.put("endpoints", endpoints);
             out.add(m);
         }
-        return Map.of("clusters", out);
+        return Map.of("clusters", out, "latency_bounds_us", dev.sidecar.upstream.LatencyHistogram.UPPER_MICROS);
     }
 
     @Override
@@ -543,12 +546,16 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
                 m.put("refused_total", st.refused());
                 m.put("active_requests", st.activeRequests());
                 m.put("requests_total", st.requests());
+                m.put("responses_5xx_total", st.responses(5));
                 m.put("retries_total", st.retries());
                 m.put("timeouts_total", st.timeouts());
+                m.put("received_bytes_total", st.bytesIn());
+                m.put("sent_bytes_total", st.bytesOut());
+                m.put("latency_counts", st.latency().counts());
             }
             out.add(m);
         }
-        return Map.of("listeners", out);
+        return Map.of("listeners", out, "latency_bounds_us", dev.sidecar.upstream.LatencyHistogram.UPPER_MICROS);
     }
 
     @Override

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.sidecar.testkit.Await;
+import dev.sidecar.testkit.HttpUpstream;
 import dev.sidecar.testkit.TcpUpstream;
 import java.io.File;
 import java.nio.charset.StandardCharsets;
@@ -50,8 +51,15 @@ class DashboardTest {
         return new String(out, StandardCharsets.UTF_8);
     }
 
+    /** The table row that carries {@code attribute}, through its closing tag. */
+    private static String row(String dom, String attribute) {
+        int at = dom.indexOf(attribute);
+        assertTrue(at >= 0, "no row with " + attribute + " in\n" + dom);
+        return dom.substring(at, dom.indexOf("</tr>", at));
+    }
+
     @Test
-    void an_endpoint_that_goes_down_shows_as_unhealthy() throws Exception {
+    void an_endpoint_that_goes_down_shows_as_unhealthy_and_http_latency_shows_its_p99() throws Exception {
         String browser = chromium();
         if (browser == null) {
             // CI installs it (.ci/run); elsewhere the test says what is missing instead of failing.
@@ -59,14 +67,21 @@ class DashboardTest {
             Assumptions.abort("no chromium on PATH (apt-get install chromium)");
         }
         try (TcpUpstream up = TcpUpstream.echo();
+             HttpUpstream api = new HttpUpstream("api");
              Sidecar proxy = Sidecar.start(ConfigLoader.parse("""
                      admin: { address: 127.0.0.1:0 }
-                     listeners: [{ name: in, address: 127.0.0.1:0, cluster: web }]
+                     listeners:
+                       - { name: in, address: 127.0.0.1:0, cluster: web }
+                       - { name: http, address: 127.0.0.1:0, protocol: http, cluster: api }
                      clusters:
                        - name: web
                          health_checks: [{ interval: 100ms, no_traffic_interval: 100ms, unhealthy_threshold: 1, tcp_health_check: {} }]
                          endpoints: [{ address: %s }, { address: 127.0.0.1:%d }]
-                     """.formatted(up.address(), TcpUpstream.refusingPort())))) {
+                       - { name: api, endpoints: [{ address: %s }] }
+                     """.formatted(up.address(), TcpUpstream.refusingPort(), api.address())))) {
+            for (int i = 0; i < 20; i++) {
+                assertEquals(200, HttpProxyTest.get(proxy.listenerPort("http"), "/x").statusCode());
+            }
             String down = proxy.clusters().get("web").snapshot().endpoints().get(1).address().toString();
             Await.until("the refusing endpoint to be marked unhealthy", () -> proxy.clusters().get("web").snapshot().healthyEndpoints() == 1);
             String url = "http://127.0.0.1:" + proxy.adminPort() + "/";
@@ -75,6 +90,9 @@ class DashboardTest {
             assertTrue(dom.contains("<tr class=\"unhealthy\" data-endpoint=\"" + down + "\">"), dom);
             assertTrue(dom.contains("<tr class=\"healthy\" data-endpoint=\"" + up.address() + "\">"), dom);
             assertTrue(dom.contains("1/2 healthy"), dom);
+            // HTTP traffic shows its latency: the listener's and the endpoint's p99 (since start on the first poll)
+            assertTrue(row(dom, "data-listener=\"http\"").matches("(?s).*class=\"num p99\">≤ [0-9.]+ ms<.*"), dom);
+            assertTrue(row(dom, "data-endpoint=\"" + api.address() + "\"").matches("(?s).*class=\"num p99\">≤ [0-9.]+ ms<.*"), dom);
 
             Path shot = Path.of("target", "dashboard.png").toAbsolutePath();
             Files.deleteIfExists(shot);

@@ -122,8 +122,11 @@ class MetricsTest {
 
         // TCP: echo traffic, a refused connection, upstream failures that eject
         assertTrue(Traffic.echo(p.listenerPort("tcp"), 10_000, 2).exact());
-        try (Socket held = Traffic.connect(p.listenerPort("tiny")); Socket refused = Traffic.connect(p.listenerPort("tiny"))) {
-            Await.until("the second connection is refused", () -> Traffic.closedByPeer(refused));
+        try (Socket held = Traffic.connect(p.listenerPort("tiny"))) {
+            Await.until("the first connection is in", () -> p.listenerStats("tiny").active() == 1);
+            try (Socket refused = Traffic.connect(p.listenerPort("tiny"))) {
+                Await.until("the second connection is refused", () -> Traffic.closedByPeer(refused));
+            }
         }
         for (int i = 0; i < 3; i++) {
             try (Socket s = Traffic.connect(p.listenerPort("dead"))) {

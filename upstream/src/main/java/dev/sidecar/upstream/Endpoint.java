@@ -39,6 +39,9 @@ public final class Endpoint {
     int timesEjected;
     private final LongAdder connections = new LongAdder();
     private final LongAdder connectFailures = new LongAdder();
+    private final LongAdder httpResponses = new LongAdder();
+    private final LongAdder httpErrors = new LongAdder();
+    private final LatencyHistogram httpLatency = new LatencyHistogram();
 
     Endpoint(HostPort address) {
         this.address = requireNonNull(address, "address");
@@ -166,6 +169,27 @@ public final class Endpoint {
 
     public long connections() {
         return connections.sum();
+    }
+
+    /** HTTP attempts that got an answer or failed after connecting; errors: 5xx, or a reset before the answer. */
+    public void httpResult(boolean error, long latencyNanos) {
+        httpResponses.increment();
+        if (error) {
+            httpErrors.increment();
+        }
+        httpLatency.record(latencyNanos);
+    }
+
+    public long httpResponses() {
+        return httpResponses.sum();
+    }
+
+    public long httpErrors() {
+        return httpErrors.sum();
+    }
+
+    public LatencyHistogram httpLatency() {
+        return httpLatency;
     }
 
     public long connectFailures() {
