@@ -35,6 +35,8 @@ final class DownstreamHandler extends ChannelInboundHandlerAdapter {
     private Exchange exchange;
     private final ArrayDeque<HttpObject> queued = new ArrayDeque<>(2);
     private ScheduledFuture<?> headersTimer;
+    /** When the connection began waiting for the next request's headers. */
+    private long waitingSince;
     private boolean closed;
 
     DownstreamHandler(ConnectionHandler connection, boolean h2) {
@@ -59,13 +61,32 @@ final class DownstreamHandler extends ChannelInboundHandlerAdapter {
         super.channelActive(ctx);
     }
 
-    /** Slowloris guard: the next request's headers must be complete within the timeout. */
+    /**
+     * Slowloris guard: the next request's headers must be complete within the timeout, counted
+     * from when the connection began waiting for them. One timer per connection, not per request:
+     * a timer still pending from an earlier wait is reused, and when it fires it re-arms for what
+     * is left of the current wait, or lapses while a request is in flight.
+     */
     private void armHeadersTimer() {
+        waitingSince = System.nanoTime();
+        if (headersTimer == null) {
+            scheduleHeadersCheck(connection.settings.http().requestHeadersTimeout().toNanos());
+        }
+    }
+
+    private void scheduleHeadersCheck(long delayNanos) {
         headersTimer = ctx.executor().schedule(() -> {
-            if (exchange == null && queued.isEmpty()) {
-                ctx.close();
+            headersTimer = null;
+            if (closed || exchange != null || !queued.isEmpty()) {
+                return;
             }
-        }, connection.settings.http().requestHeadersTimeout().toNanos(), TimeUnit.NANOSECONDS);
+            long left = connection.settings.http().requestHeadersTimeout().toNanos() - (System.nanoTime() - waitingSince);
+            if (left <= 0) {
+                ctx.close();
+            } else {
+                scheduleHeadersCheck(left);
+            }
+        }, delayNanos, TimeUnit.NANOSECONDS);
     }
 
     @Override
@@ -87,10 +108,6 @@ final class DownstreamHandler extends ChannelInboundHandlerAdapter {
 
     private void handle(HttpObject o) {
         if (o instanceof HttpRequest request) {
-            if (headersTimer != null) {
-                headersTimer.cancel(false);
-                headersTimer = null;
-            }
             exchange = new Exchange(this, request);
             exchange.start();
         } else {

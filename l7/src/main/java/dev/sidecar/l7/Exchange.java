@@ -112,9 +112,11 @@ final class Exchange implements UpstreamPools.Acquirer {
     private boolean responseComplete;
     private boolean done;
     private int status;
-    private ScheduledFuture<?> timeout;
+    /** The route timeout and the stream idle timeout, whichever comes first. */
+    private ScheduledFuture<?> timer;
+    /** The route's timeout for the whole exchange (or grpc-timeout, if shorter); 0 for none. */
+    private long routeTimeoutNanos;
     private ScheduledFuture<?> perTry;
-    private ScheduledFuture<?> idleCheck;
     /** When a byte of this request last moved either way; the stream idle timeout reads it. */
     private long lastActivity;
 
@@ -211,11 +213,9 @@ final class Exchange implements UpstreamPools.Acquirer {
         if (grpcTimeout > 0 && (t <= 0 || grpcTimeout < t)) {
             t = grpcTimeout;
         }
-        if (t > 0) {
-            timeout = dctx.executor().schedule(this::onTimeout, t, TimeUnit.NANOSECONDS);
-        }
+        routeTimeoutNanos = Math.max(0, t);
         lastActivity = startNanos;
-        scheduleIdleCheck(http.streamIdleTimeout().toNanos());
+        armTimer(startNanos);
         attempt();
     }
 
@@ -460,10 +460,10 @@ final class Exchange implements UpstreamPools.Acquirer {
         if (route.retry.perTryTimeoutNanos > 0) {
             perTry = dctx.executor().schedule(this::onPerTryTimeout, route.retry.perTryTimeoutNanos, TimeUnit.NANOSECONDS);
         }
-        s.channel.write(head);
+        s.channel.write(head, s.channel.voidPromise());
         HttpContent c;
         while ((c = pending.poll()) != null) {
-            s.channel.write(c);
+            s.channel.write(c, s.channel.voidPromise());
         }
         s.channel.flush();
         s.channel.read();
@@ -534,7 +534,7 @@ final class Exchange implements UpstreamPools.Acquirer {
             }
         }
         if (up != null) {
-            up.channel.write(c);
+            up.channel.write(c, up.channel.voidPromise());
         } else {
             pending.add(c);
         }
@@ -600,7 +600,7 @@ final class Exchange implements UpstreamPools.Acquirer {
             if (r instanceof HttpContent c) {
                 bytesOut += c.content().readableBytes();
             }
-            dctx.write(r);
+            dctx.write(r, dctx.voidPromise());
             if (r instanceof LastHttpContent) {
                 responseDone();
             }
@@ -613,7 +613,7 @@ final class Exchange implements UpstreamPools.Acquirer {
         if (o instanceof HttpContent c) {
             bytesOut += c.content().readableBytes();
         }
-        dctx.write(o);
+        dctx.write(o, dctx.voidPromise());
         if (o instanceof LastHttpContent) {
             responseDone();
         }
@@ -735,34 +735,55 @@ final class Exchange implements UpstreamPools.Acquirer {
     }
 
     /**
-     * The stream idle timeout: a request with no bytes either way for this long (a stalled
-     * upstream, a client that stopped sending its body) ends, checked by one timer per request
-     * that re-arms itself for the remaining time instead of being reset on every chunk.
+     * One timer per request serves the route timeout and the stream idle timeout (no bytes
+     * either way for that long: a stalled upstream, a client that stopped sending its body): it
+     * fires at the earlier of the two and re-arms for what is left, instead of being reset on
+     * every chunk.
      */
-    private void scheduleIdleCheck(long delayNanos) {
-        long idle = http.streamIdleTimeout().toNanos();
-        if (idle <= 0 || done) {
+    private void armTimer(long now) {
+        if (done) {
             return;
         }
-        idleCheck = dctx.executor().schedule(() -> {
-            if (done) {
-                return;
-            }
-            long quiet = proxy.nanoClock().getAsLong() - lastActivity;
-            if (quiet < idle) {
-                scheduleIdleCheck(idle - quiet);
-                return;
-            }
-            proxy.stats().timeouts.increment();
-            flag = "SI";
-            if (responseStarted) {
-                resetDownstream();
-            } else {
-                abandonAttempt();
-                keepAliveDownstream = false;
-                localReply(requestComplete ? 504 : 408, "stream idle timeout", GRPC_DEADLINE_EXCEEDED, false);
-            }
-        }, delayNanos, TimeUnit.NANOSECONDS);
+        long delay = Long.MAX_VALUE;
+        if (routeTimeoutNanos > 0) {
+            delay = routeTimeoutNanos - (now - startNanos);
+        }
+        long idle = http.streamIdleTimeout().toNanos();
+        if (idle > 0) {
+            delay = Math.min(delay, idle - (now - lastActivity));
+        }
+        if (delay != Long.MAX_VALUE) {
+            timer = dctx.executor().schedule(this::onTimer, Math.max(0, delay), TimeUnit.NANOSECONDS);
+        }
+    }
+
+    private void onTimer() {
+        if (done) {
+            return;
+        }
+        long now = proxy.nanoClock().getAsLong();
+        if (routeTimeoutNanos > 0 && now - startNanos >= routeTimeoutNanos) {
+            onTimeout();
+            return;
+        }
+        long idle = http.streamIdleTimeout().toNanos();
+        if (idle > 0 && now - lastActivity >= idle) {
+            onStreamIdle();
+            return;
+        }
+        armTimer(now);
+    }
+
+    private void onStreamIdle() {
+        proxy.stats().timeouts.increment();
+        flag = "SI";
+        if (responseStarted) {
+            resetDownstream();
+        } else {
+            abandonAttempt();
+            keepAliveDownstream = false;
+            localReply(requestComplete ? 504 : 408, "stream idle timeout", GRPC_DEADLINE_EXCEEDED, false);
+        }
     }
 
     private void onTimeout() {
@@ -985,9 +1006,8 @@ final class Exchange implements UpstreamPools.Acquirer {
             return false;
         }
         done = true;
-        cancel(timeout);
+        cancel(timer);
         cancel(perTry);
-        cancel(idleCheck);
         releasePending();
         releaseReplay();
         UpstreamStream s = up;

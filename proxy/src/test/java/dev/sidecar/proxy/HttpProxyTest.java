@@ -564,4 +564,55 @@ class HttpProxyTest {
         assertEquals(9, up.requestCount());
         assertTrue(p.clusters().get("app").overflows() >= 7, "the retries refused count as overflows");
     }
+
+    /** True when the peer closes {@code s} within {@code millis} (a read returns EOF or fails); false when the read times out. */
+    private static boolean closedWithin(Socket s, int millis) throws Exception {
+        s.setSoTimeout(millis);
+        try {
+            return s.getInputStream().read() < 0;
+        } catch (java.net.SocketTimeoutException e) {
+            return false;
+        } catch (java.io.IOException e) {
+            return true;
+        }
+    }
+
+    @Test
+    void clients_that_do_not_finish_their_headers_in_time_are_closed_even_trickling_and_between_keep_alive_requests() throws Exception {
+        HttpUpstream up = upstream("a");
+        Sidecar p = start("""
+                listeners: [{ name: web, address: 127.0.0.1:0, protocol: http, cluster: app, http: { request_headers_timeout: 500ms } }]
+                clusters:
+                """ + oneCluster("app", up.address()));
+        int port = p.listenerPort("web");
+        // slowloris: a byte of headers every 100 ms, never the end of them
+        try (Socket s = new Socket("127.0.0.1", port)) {
+            s.setSoTimeout(10_000);
+            long start = System.nanoTime();
+            java.io.OutputStream out = s.getOutputStream();
+            out.write("GET / HTTP/1.1\r\nHost: x\r\n".getBytes(StandardCharsets.ISO_8859_1));
+            boolean closed = false;
+            for (int i = 0; i < 100 && !closed; i++) {
+                try {
+                    out.write('x');
+                    out.flush();
+                    closed = closedWithin(s, 100); // the trickle's pace: a byte per 100 ms unless the proxy closes first
+                } catch (java.io.IOException e) {
+                    closed = true;
+                }
+            }
+            assertTrue(closed, "the trickling client is closed");
+            assertTrue(System.nanoTime() - start < Duration.ofSeconds(5).toNanos(), "within the timeout, not when it gives up");
+        }
+        assertEquals(0, up.requestCount(), "nothing half-received was forwarded");
+        // keep-alive: a request is served, then the quiet connection is closed after the timeout
+        try (Socket s = new Socket("127.0.0.1", port)) {
+            s.setSoTimeout(10_000);
+            s.getOutputStream().write("GET /one HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
+            String answer = readAll(s.getInputStream()); // the response, then the end when the proxy closes
+            assertTrue(answer.startsWith("HTTP/1.1 200"), answer);
+            assertTrue(!answer.contains("<timeout>"), "closed by the proxy: " + answer);
+        }
+        assertEquals(1, up.requestCount());
+    }
 }
