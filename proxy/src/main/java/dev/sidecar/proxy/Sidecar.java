@@ -344,6 +344,7 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
         if (readiness == AdminServer.Readiness.DRAINING) {
             throw new IllegalStateException("draining: no config is applied any more");
         }
+        long started = System.nanoTime();
         List<dev.sidecar.config.ConfigError> errors = next.validate();
         if (!errors.isEmpty()) {
             throw new dev.sidecar.config.ConfigException(errors);
@@ -382,7 +383,8 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
             }
         }
         ConfigVersions.Entry entry = versions.record(config, source, changes);
-        log.info("config version " + entry.version() + " applied from " + source + ": " + changes);
+        log.info("config version " + entry.version() + " applied from " + source + " in "
+                + TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started) + " ms: " + changes);
         return entry;
     }
 

@@ -3,6 +3,7 @@ package dev.sidecar.proxy;
 import static dev.sidecar.proxy.XdsResourcesForTests.edsCluster;
 import static dev.sidecar.proxy.XdsResourcesForTests.endpoints;
 import static dev.sidecar.proxy.XdsResourcesForTests.httpListener;
+import static dev.sidecar.proxy.XdsResourcesForTests.largeAssignment;
 import static dev.sidecar.proxy.XdsResourcesForTests.routes;
 import static dev.sidecar.proxy.XdsResourcesForTests.tcpListener;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -284,6 +285,38 @@ class XdsProxyTest {
             Await.until("the stream back", Duration.ofSeconds(30), () -> proxy.xds().status().connected());
             Await.until("traffic on the endpoint sent after the outage", LIMIT, () -> b.requestCount() > 5);
             load.awaitMore(10);
+            assertEquals(0, load.failed.get(), "failed requests, the last: " + load.lastFailure.get());
+        }
+    }
+
+    @Test
+    void a_ten_thousand_endpoint_update_is_applied_while_traffic_flows_without_a_failed_request() throws Exception {
+        HttpUpstream a = track(new HttpUpstream("a"));
+        XdsServer xds = track(new XdsServer());
+        xds.set("1", List.of(edsCluster("app")), List.of(endpoints("app", a.port())), List.of(httpListener("in", "r")),
+                List.of(routes("r", "app", null, null)));
+        Sidecar proxy = start(xds, "");
+        Await.until("the listener", LIMIT, () -> hasListener(proxy, "in"));
+        try (Load load = new Load(proxy.listenerPort("in"))) {
+            load.awaitMore(20);
+            xds.set("2", List.of(edsCluster("app")), List.of(largeAssignment("app", 10_000, 0, a.port())), List.of(httpListener("in", "r")),
+                    List.of(routes("r", "app", null, null)));
+            Await.until("10,001 endpoints in the cluster", LIMIT, () -> proxy.clusters().get("app").snapshot().endpoints().size() == 10_001);
+            xds.awaitRequest(r -> acked(r, Translator.ENDPOINT_TYPE, "2"), LIMIT);
+            assertEquals(1 + 10_000 / 3 + (10_000 % 3 > 0 ? 1 : 0), proxy.clusters().get("app").snapshot().healthyEndpoints());
+            load.awaitMore(20);
+            // a second large update that keeps all but 500 of them and adds 500 new ones
+            xds.set("3", List.of(edsCluster("app")), List.of(largeAssignment("app", 10_000, 500, a.port())), List.of(httpListener("in", "r")),
+                    List.of(routes("r", "app", null, null)));
+            xds.awaitRequest(r -> acked(r, Translator.ENDPOINT_TYPE, "3"), LIMIT);
+            assertTrue(proxy.clusters().get("app").snapshot().endpoints().stream().anyMatch(e -> e.address().host().equals("127.0.42.1")),
+                    "the shifted set is in force");
+            load.awaitMore(20);
+            // and back to the one real endpoint
+            xds.set("4", List.of(edsCluster("app")), List.of(endpoints("app", a.port())), List.of(httpListener("in", "r")),
+                    List.of(routes("r", "app", null, null)));
+            Await.until("one endpoint again", LIMIT, () -> proxy.clusters().get("app").snapshot().endpoints().size() == 1);
+            load.awaitMore(20);
             assertEquals(0, load.failed.get(), "failed requests, the last: " + load.lastFailure.get());
         }
     }

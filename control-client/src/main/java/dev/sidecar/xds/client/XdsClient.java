@@ -270,6 +270,7 @@ public final class XdsClient implements AutoCloseable {
     // ------------------------------------------------------------------ responses
 
     private void onResponse(DiscoveryResponse r) {
+        long started = System.nanoTime();
         if (!streamHealthy) {
             streamHealthy = true;
             status.connected(true);
@@ -319,7 +320,8 @@ public final class XdsClient implements AutoCloseable {
             s.version = r.getVersionInfo();
             status.accept(r.getTypeUrl(), System.nanoTime());
             send(s, null);
-            log.info("xds: accepted " + kind + " version " + r.getVersionInfo() + " (" + r.getResourcesCount() + " resources)");
+            log.info("xds: accepted " + kind + " version " + r.getVersionInfo() + " (" + r.getResourcesCount() + " resources) in "
+                    + TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started) + " ms");
         } else {
             String detail = String.join("; ", errors);
             status.reject(new XdsStatus.Rejection(r.getTypeUrl(), r.getVersionInfo(), r.getNonce(), detail, Instant.now()));
