@@ -139,6 +139,8 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
         try {
             sidecar.bindAll();
             sidecar.startXds();
+            sidecar.readiness = AdminServer.Readiness.READY;
+            log.info(sidecar.xds == null ? "ready" : "ready once the control plane's initial config is in force");
             return sidecar;
         } catch (RuntimeException e) {
             sidecar.close();
@@ -164,8 +166,6 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
             addListener(lc);
         }
         versions.record(config, "start", ConfigVersions.Changes.between(null, config));
-        readiness = AdminServer.Readiness.READY;
-        log.info("ready");
     }
 
     /**
@@ -452,6 +452,13 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
     @Override
     public AdminServer.Readiness readiness() {
         AdminServer.Readiness r = readiness;
+        XdsClient client = xds;
+        if (r == AdminServer.Readiness.READY && client != null && !client.status().initialized()) {
+            // a control plane is configured: not ready before its first complete config (or the
+            // cache file, or initial_fetch_timeout), or a balancer in front would send traffic
+            // to listeners that do not exist yet
+            return AdminServer.Readiness.STARTING;
+        }
         return r == AdminServer.Readiness.READY && healthCheckFailed ? AdminServer.Readiness.FAILED : r;
     }
 
