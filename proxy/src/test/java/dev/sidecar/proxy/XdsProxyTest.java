@@ -438,4 +438,58 @@ class XdsProxyTest {
         Await.until("ready after initial_fetch_timeout", LIMIT, () -> Integer.valueOf(200).equals(quietly(() -> ready(proxy))));
         assertFalse(proxy.xds().status().connected());
     }
+
+    @Test
+    void a_dynamic_listener_or_route_may_name_a_cluster_that_does_not_exist_yet() throws Exception {
+        HttpUpstream a = track(new HttpUpstream("a"));
+        TcpUpstream echo = track(TcpUpstream.echo());
+        XdsServer xds = track(new XdsServer());
+        // the route names 'later' and the tcp listener 'echo', neither of which the control plane has sent
+        xds.set("1", List.of(edsCluster("app")), List.of(endpoints("app", a.port())), List.of(httpListener("in", "r"), tcpListener("tcp", "echo")),
+                List.of(routes("r", "app", "/later/", "later")));
+        Sidecar proxy = start(xds, "");
+        Await.until("the listeners", LIMIT, () -> hasListener(proxy, "in") && hasListener(proxy, "tcp"));
+        for (String type : List.of(Translator.CLUSTER_TYPE, Translator.LISTENER_TYPE, Translator.ROUTE_TYPE)) {
+            xds.awaitRequest(r -> acked(r, type, "1"), LIMIT);
+        }
+        assertTrue(xds.requests().stream().noneMatch(DiscoveryRequest::hasErrorDetail), "nothing was NACKed");
+        int port = proxy.listenerPort("in");
+        assertEquals("200 a", get(port, "/"));
+        HttpResponse<String> nc = HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/later/x")).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertEquals(503, nc.statusCode());
+        assertTrue(nc.body().contains("cluster not found"), nc.body());
+        // a tcp listener without its cluster refuses connections cleanly, and counts them
+        int tcpPort = proxy.listenerPort("tcp");
+        try (Socket s = Traffic.connect(tcpPort)) {
+            s.setSoTimeout(5_000);
+            assertEquals(-1, s.getInputStream().read(), "closed by the proxy");
+        }
+        Await.until("the refusal counted", LIMIT, () -> proxy.listenerStats("tcp").noCluster() == 1);
+        assertTrue(proxy.scrape().contains("sidecar_listener_no_cluster_total{listener=\"tcp\"} 1.0"), proxy.scrape());
+
+        // the clusters arrive: both listeners serve them, with no rebind
+        xds.set("2", List.of(edsCluster("app"), edsCluster("later"), edsCluster("echo")),
+                List.of(endpoints("app", a.port()), endpoints("later", a.port()), endpoints("echo", echo.port())),
+                List.of(httpListener("in", "r"), tcpListener("tcp", "echo")), List.of(routes("r", "app", "/later/", "later")));
+        Await.until("the route to 'later' served", LIMIT, () -> "200 a".equals(quietly(() -> get(port, "/later/x"))));
+        Await.until("the tcp listener served", LIMIT, () -> quietly(() -> {
+            echoOnce(tcpPort, 4);
+            return true;
+        }) != null);
+
+        // and the cluster removed before the route that names it: accepted, 503 again
+        xds.set("3", List.of(edsCluster("app"), edsCluster("echo")), List.of(endpoints("app", a.port()), endpoints("echo", echo.port())),
+                List.of(httpListener("in", "r"), tcpListener("tcp", "echo")), List.of(routes("r", "app", "/later/", "later")));
+        xds.awaitRequest(r -> acked(r, Translator.CLUSTER_TYPE, "3"), LIMIT);
+        Await.until("503 for the removed cluster", LIMIT, () -> Integer.valueOf(503).equals(quietly(() -> HTTP.send(HttpRequest.newBuilder(
+                URI.create("http://127.0.0.1:" + port + "/later/x")).build(), HttpResponse.BodyHandlers.ofString()).statusCode())));
+        assertEquals("200 a", get(port, "/"));
+
+        // a static listener naming an unknown cluster is still refused: in a file, that is a typo
+        dev.sidecar.config.ConfigException e = assertThrows(dev.sidecar.config.ConfigException.class, () -> proxy.apply(ConfigLoader.parse(
+                "server: { drain_timeout: 1s }\nadmin: { address: 127.0.0.1:0 }\nlisteners:\n  - { name: typo, address: 127.0.0.1:0, cluster: ap }\n"),
+                "test"));
+        assertTrue(e.getMessage().contains("no cluster named 'ap'"), e.getMessage());
+    }
 }
