@@ -33,11 +33,12 @@ import java.util.concurrent.locks.LockSupport;
  * whatever machine it runs on):
  *
  * <pre>
- * ./mvnw -o -q -pl proxy -am test-compile
- * java -cp "$(cat proxy/target/cp.txt):proxy/target/test-classes:proxy/target/classes" dev.sidecar.proxy.XdsFigures
+ * ./mvnw -o -q -pl control-client,proxy -am test-compile dependency:build-classpath \
+ *     -Dmdep.outputFile=target/cp.txt -Dmdep.includeScope=test
+ * java -Xmx1g -cp "$(cat proxy/target/cp.txt):proxy/target/test-classes:proxy/target/classes" dev.sidecar.proxy.XdsFigures 100
  * </pre>
  *
- * (with {@code cp.txt} from {@code ./mvnw -o -q -pl proxy dependency:build-classpath -Dmdep.outputFile=target/cp.txt}).
+ * Results: {@code bench/results/xds-2026-11-22.md}.
  *
  * <ol>
  *   <li>Update-to-traffic latency: a real xDS server (java-control-plane) pushes an EDS update
