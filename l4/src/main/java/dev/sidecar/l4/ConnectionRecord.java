@@ -17,6 +17,8 @@ public final class ConnectionRecord {
         UO,
         /** UH: the cluster had no endpoint to pick. */
         UH,
+        /** NC: the listener's cluster does not exist. */
+        NC,
         /** CL: the listener was at max_connections. */
         CL,
         /** SI: closed for idleness. */

@@ -110,8 +110,16 @@ final class Downstream extends ChannelInboundHandlerAdapter {
     private void connect(ChannelHandlerContext ctx) {
         Channel downstream = ctx.channel();
         Cluster cluster = proxy.clusters().get(settings.config().cluster());
-        ClusterSnapshot snapshot = cluster == null ? null : cluster.snapshot();
-        Endpoint endpoint = snapshot == null ? null : pickUntried(snapshot);
+        if (cluster == null) {
+            // Envoy's tcp_proxy does the same (flag NC): the listener stays, the connection is refused
+            proxy.stats().upstreamFailures.increment();
+            proxy.stats().noCluster.increment();
+            flag(ConnectionRecord.Flag.NC);
+            ctx.close();
+            return;
+        }
+        ClusterSnapshot snapshot = cluster.snapshot();
+        Endpoint endpoint = pickUntried(snapshot);
         if (endpoint == null) {
             proxy.stats().upstreamFailures.increment();
             flag(ConnectionRecord.Flag.UH);

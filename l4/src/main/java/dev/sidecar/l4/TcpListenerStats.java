@@ -15,6 +15,7 @@ public final class TcpListenerStats {
     final LongAdder bytesIn = new LongAdder();
     final LongAdder bytesOut = new LongAdder();
     final LongAdder upstreamFailures = new LongAdder();
+    final LongAdder noCluster = new LongAdder();
 
     /** Connections accepted, including those then refused for the connection limit. */
     public long accepted() {
@@ -44,5 +45,13 @@ public final class TcpListenerStats {
     /** Downstream connections closed because no upstream could be connected. */
     public long upstreamFailures() {
         return upstreamFailures.sum();
+    }
+
+    /**
+     * Downstream connections closed because the listener's cluster does not exist (yet): an xDS
+     * listener may name a cluster that the control plane has not sent, or has removed.
+     */
+    public long noCluster() {
+        return noCluster.sum();
     }
 }

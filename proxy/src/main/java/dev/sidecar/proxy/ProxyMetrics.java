@@ -86,6 +86,8 @@ final class ProxyMetrics {
                 .bytes("sidecar.listener.sent", "Bytes sent to downstream clients", TcpListenerStats::bytesOut)
                 .counter("sidecar.listener.upstream.failures", "Downstream connections closed because no upstream could be connected",
                         TcpListenerStats::upstreamFailures)
+                .counter("sidecar.listener.no.cluster", "Downstream connections closed because the listener's cluster does not exist",
+                        TcpListenerStats::noCluster)
                 .meters;
     }
 

@@ -139,6 +139,8 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
         try {
             sidecar.bindAll();
             sidecar.startXds();
+            sidecar.readiness = AdminServer.Readiness.READY;
+            log.info(sidecar.xds == null ? "ready" : "ready once the control plane's initial config is in force");
             return sidecar;
         } catch (RuntimeException e) {
             sidecar.close();
@@ -164,8 +166,6 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
             addListener(lc);
         }
         versions.record(config, "start", ConfigVersions.Changes.between(null, config));
-        readiness = AdminServer.Readiness.READY;
-        log.info("ready");
     }
 
     /**
@@ -195,7 +195,7 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
     private void applyXds(XdsResources resources) {
         ProxyConfig merged = merge(staticConfig, resources);
         try {
-            apply(merged, "xds " + resources.versions().values().stream().filter(v -> !v.isEmpty()).toList(), null);
+            apply(merged, "xds " + resources.versions().values().stream().filter(v -> !v.isEmpty()).toList(), null, resources);
         } catch (dev.sidecar.config.ConfigException e) {
             throw new IllegalArgumentException(e.errors().stream().map(err -> named(merged, err)).collect(java.util.stream.Collectors.joining("; ")), e);
         }
@@ -240,6 +240,34 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
             return name + ": " + (m.group(3).isEmpty() ? "" : m.group(3) + " ") + e.message();
         }
         return e.toString();
+    }
+
+    /**
+     * A dynamic listener or route may name a cluster that does not exist (yet), as in Envoy: the
+     * control plane may send the listener before the cluster, or remove a cluster before the
+     * routes that name it, and refusing that would make a valid state of the control plane a
+     * NACK. Such a listener runs and answers 503 with flag NC (a TCP listener refuses the
+     * connection) until the cluster arrives. A static listener naming an unknown cluster is still
+     * refused: in a file that is a typo.
+     */
+    private static List<dev.sidecar.config.ConfigError> withoutMissingClustersOfDynamicListeners(ProxyConfig merged,
+            List<dev.sidecar.config.ConfigError> errors, XdsResources dyn) {
+        if (errors.isEmpty() || dyn.listeners().isEmpty()) {
+            return errors;
+        }
+        java.util.Set<String> dynamicListeners = new java.util.HashSet<>();
+        dyn.listeners().forEach(l -> dynamicListeners.add(l.name()));
+        java.util.regex.Pattern listenerPath = java.util.regex.Pattern.compile("^listeners\\[(\\d+)\\]\\..*");
+        List<dev.sidecar.config.ConfigError> kept = new ArrayList<>();
+        for (dev.sidecar.config.ConfigError e : errors) {
+            java.util.regex.Matcher m = listenerPath.matcher(e.path());
+            if (m.matches() && e.message().startsWith("no cluster named ")
+                    && dynamicListeners.contains(merged.listeners().get(Integer.parseInt(m.group(1))).name())) {
+                continue;
+            }
+            kept.add(e);
+        }
+        return kept;
     }
 
     /** The xDS client, or null without a control plane. */
@@ -336,15 +364,20 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
      * already handled keep their new state and the error says which one failed.
      */
     public ConfigVersions.Entry apply(ProxyConfig next, String source) {
-        return apply(merge(next, dynamic), source, next);
+        XdsResources dyn = dynamic;
+        return apply(merge(next, dyn), source, next, dyn);
     }
 
-    /** @param fromFile the new static config when the change comes from the file, null when it comes from xDS */
-    private synchronized ConfigVersions.Entry apply(ProxyConfig next, String source, ProxyConfig fromFile) {
+    /**
+     * @param fromFile the new static config when the change comes from the file, null when it comes from xDS
+     * @param dyn the dynamic resources merged into {@code next}
+     */
+    private synchronized ConfigVersions.Entry apply(ProxyConfig next, String source, ProxyConfig fromFile, XdsResources dyn) {
         if (readiness == AdminServer.Readiness.DRAINING) {
             throw new IllegalStateException("draining: no config is applied any more");
         }
-        List<dev.sidecar.config.ConfigError> errors = next.validate();
+        long started = System.nanoTime();
+        List<dev.sidecar.config.ConfigError> errors = withoutMissingClustersOfDynamicListeners(next, next.validate(), dyn);
         if (!errors.isEmpty()) {
             throw new dev.sidecar.config.ConfigException(errors);
         }
@@ -382,7 +415,8 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
             }
         }
         ConfigVersions.Entry entry = versions.record(config, source, changes);
-        log.info("config version " + entry.version() + " applied from " + source + ": " + changes);
+        log.info("config version " + entry.version() + " applied from " + source + " in "
+                + TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started) + " ms: " + changes);
         return entry;
     }
 
@@ -450,6 +484,13 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
     @Override
     public AdminServer.Readiness readiness() {
         AdminServer.Readiness r = readiness;
+        XdsClient client = xds;
+        if (r == AdminServer.Readiness.READY && client != null && !client.status().initialized()) {
+            // a control plane is configured: not ready before its first complete config (or the
+            // cache file, or initial_fetch_timeout), or a balancer in front would send traffic
+            // to listeners that do not exist yet
+            return AdminServer.Readiness.STARTING;
+        }
         return r == AdminServer.Readiness.READY && healthCheckFailed ? AdminServer.Readiness.FAILED : r;
     }
 

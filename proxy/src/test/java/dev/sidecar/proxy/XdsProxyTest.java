@@ -3,6 +3,7 @@ package dev.sidecar.proxy;
 import static dev.sidecar.proxy.XdsResourcesForTests.edsCluster;
 import static dev.sidecar.proxy.XdsResourcesForTests.endpoints;
 import static dev.sidecar.proxy.XdsResourcesForTests.httpListener;
+import static dev.sidecar.proxy.XdsResourcesForTests.largeAssignment;
 import static dev.sidecar.proxy.XdsResourcesForTests.routes;
 import static dev.sidecar.proxy.XdsResourcesForTests.tcpListener;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -28,6 +29,8 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -35,6 +38,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The proxy driven by a real xDS server (java-control-plane's SimpleCache and V3DiscoveryServer,
@@ -56,10 +60,32 @@ class XdsProxyTest {
         return closer.add(resource);
     }
 
+    private Sidecar start(XdsServer xds, String staticPart, String controlPlaneSettings) {
+        return track(Sidecar.start(bootstrap(xds, controlPlaneSettings, staticPart)));
+    }
+
     private Sidecar start(XdsServer xds, String staticPart) {
-        return track(Sidecar.start(ConfigLoader.parse("server: { drain_timeout: 1s }\nadmin: { address: 127.0.0.1:0 }\n"
-                + "control_plane: { address: " + xds.address() + ", node: { id: test-node, cluster: test }, initial_fetch_timeout: 5s }\n"
-                + staticPart)));
+        return track(Sidecar.start(bootstrap(xds, "initial_fetch_timeout: 5s", staticPart)));
+    }
+
+    private static dev.sidecar.config.ProxyConfig bootstrap(XdsServer xds, String controlPlaneSettings, String staticPart) {
+        return ConfigLoader.parse("server: { drain_timeout: 1s }\nadmin: { address: 127.0.0.1:0 }\n"
+                + "control_plane: { address: " + xds.address() + ", node: { id: test-node, cluster: test }, " + controlPlaneSettings + " }\n"
+                + staticPart);
+    }
+
+    /** The value, or null when it throws: for conditions polled while the proxy may not answer yet. */
+    private static <T> T quietly(java.util.concurrent.Callable<T> f) {
+        try {
+            return f.call();
+        } catch (Exception e) {
+            return null;
+        }
+    }
+
+    private static int ready(Sidecar proxy) throws Exception {
+        return HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + proxy.adminPort() + "/ready")).build(),
+                HttpResponse.BodyHandlers.ofString()).statusCode();
     }
 
     private static boolean hasListener(Sidecar proxy, String name) {
@@ -286,5 +312,184 @@ class XdsProxyTest {
             load.awaitMore(10);
             assertEquals(0, load.failed.get(), "failed requests, the last: " + load.lastFailure.get());
         }
+    }
+
+    @Test
+    void a_ten_thousand_endpoint_update_is_applied_while_traffic_flows_without_a_failed_request() throws Exception {
+        HttpUpstream a = track(new HttpUpstream("a"));
+        XdsServer xds = track(new XdsServer());
+        xds.set("1", List.of(edsCluster("app")), List.of(endpoints("app", a.port())), List.of(httpListener("in", "r")),
+                List.of(routes("r", "app", null, null)));
+        Sidecar proxy = start(xds, "");
+        Await.until("the listener", LIMIT, () -> hasListener(proxy, "in"));
+        try (Load load = new Load(proxy.listenerPort("in"))) {
+            load.awaitMore(20);
+            xds.set("2", List.of(edsCluster("app")), List.of(largeAssignment("app", 10_000, 0, a.port())), List.of(httpListener("in", "r")),
+                    List.of(routes("r", "app", null, null)));
+            Await.until("10,001 endpoints in the cluster", LIMIT, () -> proxy.clusters().get("app").snapshot().endpoints().size() == 10_001);
+            xds.awaitRequest(r -> acked(r, Translator.ENDPOINT_TYPE, "2"), LIMIT);
+            assertEquals(1 + 10_000 / 3 + (10_000 % 3 > 0 ? 1 : 0), proxy.clusters().get("app").snapshot().healthyEndpoints());
+            load.awaitMore(20);
+            // a second large update that keeps all but 500 of them and adds 500 new ones
+            xds.set("3", List.of(edsCluster("app")), List.of(largeAssignment("app", 10_000, 500, a.port())), List.of(httpListener("in", "r")),
+                    List.of(routes("r", "app", null, null)));
+            xds.awaitRequest(r -> acked(r, Translator.ENDPOINT_TYPE, "3"), LIMIT);
+            assertTrue(proxy.clusters().get("app").snapshot().endpoints().stream().anyMatch(e -> e.address().host().equals("127.0.42.1")),
+                    "the shifted set is in force");
+            load.awaitMore(20);
+            // and back to the one real endpoint
+            xds.set("4", List.of(edsCluster("app")), List.of(endpoints("app", a.port())), List.of(httpListener("in", "r")),
+                    List.of(routes("r", "app", null, null)));
+            Await.until("one endpoint again", LIMIT, () -> proxy.clusters().get("app").snapshot().endpoints().size() == 1);
+            load.awaitMore(20);
+            assertEquals(0, load.failed.get(), "failed requests, the last: " + load.lastFailure.get());
+        }
+    }
+
+    @Test
+    void a_proxy_restarted_while_the_control_plane_is_away_serves_the_cached_config(@TempDir Path dir) throws Exception {
+        HttpUpstream a = track(new HttpUpstream("a"));
+        TcpUpstream echo = track(TcpUpstream.echo());
+        XdsServer xds = track(new XdsServer());
+        xds.set("7", List.of(edsCluster("app"), edsCluster("echo")), List.of(endpoints("app", a.port()), endpoints("echo", echo.port())),
+                List.of(httpListener("in", "r"), tcpListener("tcp", "echo")), List.of(routes("r", "app", null, null)));
+        Path cache = dir.resolve("xds.cache");
+        String settings = "initial_fetch_timeout: 30s, cache_file: '" + cache + "'";
+        Sidecar first = Sidecar.start(bootstrap(xds, settings, ""));
+        try {
+            Await.until("the listeners", LIMIT, () -> hasListener(first, "in") && hasListener(first, "tcp"));
+            assertEquals("200 a", get(first.listenerPort("in"), "/"));
+            xds.awaitRequest(r -> acked(r, Translator.ROUTE_TYPE, "7"), LIMIT);
+        } finally {
+            first.close();
+        }
+        assertTrue(Files.size(cache) > 0, "the cache file was written");
+        assertFalse(Files.exists(dir.resolve("xds.cache.tmp")), "the temporary file was renamed");
+        xds.stop();
+
+        Sidecar second = track(Sidecar.start(bootstrap(xds, settings, "")));
+        Await.until("the cached listeners", LIMIT, () -> hasListener(second, "in") && hasListener(second, "tcp"));
+        Await.until("ready on the cached config with the control plane away", LIMIT,
+                () -> Integer.valueOf(200).equals(quietly(() -> ready(second))));
+        assertFalse(second.xds().status().connected());
+        assertEquals("200 a", get(second.listenerPort("in"), "/"));
+        echoOnce(second.listenerPort("tcp"), 9);
+        assertEquals("7", configDump(second).at("/dynamic/versions/Cluster").asText());
+
+        // the control plane back, still at the cached version: it has nothing to send, yet the stream is up
+        xds.restart();
+        Await.until("the stream back", Duration.ofSeconds(30), () -> second.xds().status().connected());
+        assertEquals("200 a", get(second.listenerPort("in"), "/"));
+        // and a newer version replaces the cached one
+        HttpUpstream b = track(new HttpUpstream("b"));
+        xds.set("8", List.of(edsCluster("app"), edsCluster("echo")), List.of(endpoints("app", b.port()), endpoints("echo", echo.port())),
+                List.of(httpListener("in", "r"), tcpListener("tcp", "echo")), List.of(routes("r", "app", null, null)));
+        Await.until("traffic on the endpoint of version 8", LIMIT, () -> "200 b".equals(quietly(() -> get(second.listenerPort("in"), "/"))));
+    }
+
+    @Test
+    void a_corrupt_cache_file_is_ignored(@TempDir Path dir) throws Exception {
+        HttpUpstream a = track(new HttpUpstream("a"));
+        XdsServer xds = track(new XdsServer());
+        xds.set("1", List.of(edsCluster("app")), List.of(endpoints("app", a.port())), List.of(httpListener("in", "r")),
+                List.of(routes("r", "app", null, null)));
+        Path cache = dir.resolve("xds.cache");
+        Files.write(cache, new byte[] {0x7f, 0x01, 0x02, 0x03, (byte) 0xff, (byte) 0xff});
+        Sidecar proxy = start(xds, "", "initial_fetch_timeout: 5s, cache_file: '" + cache + "'");
+        Await.until("the listener from the control plane", LIMIT, () -> hasListener(proxy, "in"));
+        assertEquals("200 a", get(proxy.listenerPort("in"), "/"));
+        xds.awaitRequest(r -> acked(r, Translator.ROUTE_TYPE, "1"), LIMIT);
+        // ... and replaced by a good one after the accepted updates
+        Await.until("the cache rewritten", LIMIT, () -> java.util.Objects.requireNonNullElse(quietly(() -> Files.size(cache)), 0L) > 100);
+
+        // unreadable contents with the control plane away: the proxy starts all the same, with its static part
+        proxy.close();
+        xds.stop();
+        Files.write(cache, "not a cache".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        TcpUpstream echo = track(TcpUpstream.echo());
+        Sidecar again = start(xds, "clusters:\n  - { name: s, endpoints: [{ address: " + echo.address() + " }] }\n"
+                + "listeners:\n  - { name: static-in, address: 127.0.0.1:0, cluster: s }\n", "initial_fetch_timeout: 1s, cache_file: '" + cache + "'");
+        echoOnce(again.listenerPort("static-in"), 3);
+        assertFalse(hasListener(again, "in"));
+        Await.until("ready after initial_fetch_timeout", LIMIT, () -> Integer.valueOf(200).equals(quietly(() -> ready(again))));
+    }
+
+    @Test
+    void ready_waits_for_the_first_config_from_the_control_plane() throws Exception {
+        HttpUpstream a = track(new HttpUpstream("a"));
+        XdsServer xds = track(new XdsServer());
+        xds.set("1", List.of(edsCluster("app")), List.of(endpoints("app", a.port())), List.of(httpListener("in", "r")),
+                List.of(routes("r", "app", null, null)));
+        xds.stop();
+        Sidecar proxy = start(xds, "", "initial_fetch_timeout: 60s");
+        assertEquals(503, ready(proxy), "ready before the control plane answered");
+        xds.restart();
+        Await.until("ready once the first config is in force", Duration.ofSeconds(30), () -> Integer.valueOf(200).equals(quietly(() -> ready(proxy))));
+        assertTrue(hasListener(proxy, "in"), "ready only once the listener from the control plane is there");
+        assertEquals("200 a", get(proxy.listenerPort("in"), "/"));
+    }
+
+    @Test
+    void ready_after_initial_fetch_timeout_when_the_control_plane_never_answers() throws Exception {
+        XdsServer xds = track(new XdsServer());
+        xds.stop();
+        Sidecar proxy = start(xds, "", "initial_fetch_timeout: 1s");
+        assertEquals(503, ready(proxy));
+        Await.until("ready after initial_fetch_timeout", LIMIT, () -> Integer.valueOf(200).equals(quietly(() -> ready(proxy))));
+        assertFalse(proxy.xds().status().connected());
+    }
+
+    @Test
+    void a_dynamic_listener_or_route_may_name_a_cluster_that_does_not_exist_yet() throws Exception {
+        HttpUpstream a = track(new HttpUpstream("a"));
+        TcpUpstream echo = track(TcpUpstream.echo());
+        XdsServer xds = track(new XdsServer());
+        // the route names 'later' and the tcp listener 'echo', neither of which the control plane has sent
+        xds.set("1", List.of(edsCluster("app")), List.of(endpoints("app", a.port())), List.of(httpListener("in", "r"), tcpListener("tcp", "echo")),
+                List.of(routes("r", "app", "/later/", "later")));
+        Sidecar proxy = start(xds, "");
+        Await.until("the listeners", LIMIT, () -> hasListener(proxy, "in") && hasListener(proxy, "tcp"));
+        for (String type : List.of(Translator.CLUSTER_TYPE, Translator.LISTENER_TYPE, Translator.ROUTE_TYPE)) {
+            xds.awaitRequest(r -> acked(r, type, "1"), LIMIT);
+        }
+        assertTrue(xds.requests().stream().noneMatch(DiscoveryRequest::hasErrorDetail), "nothing was NACKed");
+        int port = proxy.listenerPort("in");
+        assertEquals("200 a", get(port, "/"));
+        HttpResponse<String> nc = HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/later/x")).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertEquals(503, nc.statusCode());
+        assertTrue(nc.body().contains("cluster not found"), nc.body());
+        // a tcp listener without its cluster refuses connections cleanly, and counts them
+        int tcpPort = proxy.listenerPort("tcp");
+        try (Socket s = Traffic.connect(tcpPort)) {
+            s.setSoTimeout(5_000);
+            assertEquals(-1, s.getInputStream().read(), "closed by the proxy");
+        }
+        Await.until("the refusal counted", LIMIT, () -> proxy.listenerStats("tcp").noCluster() == 1);
+        assertTrue(proxy.scrape().contains("sidecar_listener_no_cluster_total{listener=\"tcp\"} 1.0"), proxy.scrape());
+
+        // the clusters arrive: both listeners serve them, with no rebind
+        xds.set("2", List.of(edsCluster("app"), edsCluster("later"), edsCluster("echo")),
+                List.of(endpoints("app", a.port()), endpoints("later", a.port()), endpoints("echo", echo.port())),
+                List.of(httpListener("in", "r"), tcpListener("tcp", "echo")), List.of(routes("r", "app", "/later/", "later")));
+        Await.until("the route to 'later' served", LIMIT, () -> "200 a".equals(quietly(() -> get(port, "/later/x"))));
+        Await.until("the tcp listener served", LIMIT, () -> quietly(() -> {
+            echoOnce(tcpPort, 4);
+            return true;
+        }) != null);
+
+        // and the cluster removed before the route that names it: accepted, 503 again
+        xds.set("3", List.of(edsCluster("app"), edsCluster("echo")), List.of(endpoints("app", a.port()), endpoints("echo", echo.port())),
+                List.of(httpListener("in", "r"), tcpListener("tcp", "echo")), List.of(routes("r", "app", "/later/", "later")));
+        xds.awaitRequest(r -> acked(r, Translator.CLUSTER_TYPE, "3"), LIMIT);
+        Await.until("503 for the removed cluster", LIMIT, () -> Integer.valueOf(503).equals(quietly(() -> HTTP.send(HttpRequest.newBuilder(
+                URI.create("http://127.0.0.1:" + port + "/later/x")).build(), HttpResponse.BodyHandlers.ofString()).statusCode())));
+        assertEquals("200 a", get(port, "/"));
+
+        // a static listener naming an unknown cluster is still refused: in a file, that is a typo
+        dev.sidecar.config.ConfigException e = assertThrows(dev.sidecar.config.ConfigException.class, () -> proxy.apply(ConfigLoader.parse(
+                "server: { drain_timeout: 1s }\nadmin: { address: 127.0.0.1:0 }\nlisteners:\n  - { name: typo, address: 127.0.0.1:0, cluster: ap }\n"),
+                "test"));
+        assertTrue(e.getMessage().contains("no cluster named 'ap'"), e.getMessage());
     }
 }

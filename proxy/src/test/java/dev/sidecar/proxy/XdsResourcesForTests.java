@@ -47,6 +47,33 @@ final class XdsResourcesForTests {
         return ClusterLoadAssignment.newBuilder().setClusterName(cluster).addEndpoints(l).build();
     }
 
+    /**
+     * {@code cluster}'s endpoints: the real ones ({@code ports} on 127.0.0.1) at priority 0 and
+     * {@code others} addresses on 127.0.x.y, port 9, at priority 1, a third each HEALTHY, UNHEALTHY
+     * and DRAINING. Nothing listens there; since priority 0 is wholly healthy it takes all the
+     * traffic (Envoy's priority spill-over), so the others are part of the set without being
+     * picked. {@code shift} moves the others' addresses, so two calls with different shifts
+     * share all but {@code shift} of them.
+     */
+    static ClusterLoadAssignment largeAssignment(String cluster, int others, int shift, int... ports) {
+        LocalityLbEndpoints.Builder real = LocalityLbEndpoints.newBuilder();
+        for (int port : ports) {
+            real.addLbEndpoints(LbEndpoint.newBuilder().setEndpoint(Endpoint.newBuilder().setAddress(address(port)))
+                    .setHealthStatus(io.envoyproxy.envoy.config.core.v3.HealthStatus.HEALTHY));
+        }
+        LocalityLbEndpoints.Builder spare = LocalityLbEndpoints.newBuilder().setPriority(1);
+        io.envoyproxy.envoy.config.core.v3.HealthStatus[] statuses = {io.envoyproxy.envoy.config.core.v3.HealthStatus.HEALTHY,
+                io.envoyproxy.envoy.config.core.v3.HealthStatus.UNHEALTHY, io.envoyproxy.envoy.config.core.v3.HealthStatus.DRAINING};
+        for (int i = shift; i < others + shift; i++) {
+            String host = "127.0." + (1 + i / 250) + "." + (1 + i % 250);
+            spare.addLbEndpoints(LbEndpoint.newBuilder()
+                    .setEndpoint(Endpoint.newBuilder().setAddress(Address.newBuilder()
+                            .setSocketAddress(SocketAddress.newBuilder().setAddress(host).setPortValue(9))))
+                    .setHealthStatus(statuses[i % 3]));
+        }
+        return ClusterLoadAssignment.newBuilder().setClusterName(cluster).addEndpoints(real).addEndpoints(spare).build();
+    }
+
     static Address address(int port) {
         return Address.newBuilder().setSocketAddress(SocketAddress.newBuilder().setAddress("127.0.0.1").setPortValue(port)).build();
     }

@@ -97,10 +97,16 @@ public final class Cluster {
             endpoint.reported(e.healthStatus());
             next.put(e.address(), endpoint);
         }
+        List<Endpoint> removed = new ArrayList<>();
         for (Endpoint old : endpointsByAddress.values()) {
             if (next.get(old.address()) != old) {
-                control.schedule(old::closeConnections, removedEndpointDrain.toNanos(), TimeUnit.NANOSECONDS);
+                removed.add(old);
             }
+        }
+        if (!removed.isEmpty()) {
+            // one timer for the whole update, not one per endpoint: an EDS update that drops
+            // 10,000 endpoints must not leave 10,000 tasks on the control executor's queue
+            control.schedule(() -> removed.forEach(Endpoint::closeConnections), removedEndpointDrain.toNanos(), TimeUnit.NANOSECONDS);
         }
         endpointsByAddress = next;
         this.config = config;

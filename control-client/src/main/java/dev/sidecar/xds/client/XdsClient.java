@@ -30,6 +30,8 @@ import io.envoyproxy.envoy.service.discovery.v3.DiscoveryRequest;
 import io.envoyproxy.envoy.service.discovery.v3.DiscoveryResponse;
 import io.grpc.ManagedChannel;
 import io.grpc.okhttp.OkHttpChannelBuilder;
+import io.grpc.stub.ClientCallStreamObserver;
+import io.grpc.stub.ClientResponseObserver;
 import io.grpc.stub.StreamObserver;
 import java.time.Duration;
 import java.time.Instant;
@@ -109,6 +111,15 @@ public final class XdsClient implements AutoCloseable {
     private Map<String, TranslatedListener> listeners = new LinkedHashMap<>();
     private Map<String, RouteConfig> routes = new HashMap<>();
     private final Map<String, Map<String, String>> resourceVersions = new TreeMap<>();
+    /**
+     * The accepted resources as they came, by type URL and name: what the cache file keeps. Each
+     * map is replaced, never changed in place, so a refused response can put the old ones back.
+     */
+    private Map<String, Map<String, Any>> raw = new HashMap<>();
+    private boolean cdsAccepted;
+    private boolean ldsAccepted;
+    /** Whether the last publish had nothing warming: every cluster with endpoints, every listener with routes. */
+    private boolean complete;
     /** EDS names whose initial fetch timed out: their clusters are published without endpoints. */
     private final Set<String> fetchTimedOut = new HashSet<>();
     private final Map<String, ScheduledFuture<?>> fetchTimers = new HashMap<>();
@@ -155,9 +166,26 @@ public final class XdsClient implements AutoCloseable {
                 .setUserAgentName("sidecar").build();
     }
 
-    /** Opens the stream; returns at once. */
+    /**
+     * Opens the stream; returns at once. With a {@code cache_file}, the resources it holds are put
+     * in force first, so a proxy that starts while the control plane is unreachable serves its
+     * last good config.
+     */
     public void start() {
-        exec.execute(this::connect);
+        exec.execute(() -> {
+            loadCache();
+            connect();
+        });
+        Duration timeout = config.initialFetchTimeout();
+        if (!timeout.isZero()) {
+            exec.schedule(() -> {
+                if (!status.initialized()) {
+                    log.warn("xds: no complete config from " + config.address() + " within initial_fetch_timeout " + timeout
+                            + "; ready with what there is");
+                    status.initialized(true);
+                }
+            }, timeout.toMillis(), TimeUnit.MILLISECONDS);
+        }
     }
 
     public XdsStatus status() {
@@ -182,7 +210,21 @@ public final class XdsClient implements AutoCloseable {
         int id = ++stream;
         streamHealthy = false;
         log.info("xds: opening the ADS stream to " + config.address());
-        requests = AggregatedDiscoveryServiceGrpc.newStub(channel).streamAggregatedResources(new StreamObserver<>() {
+        requests = AggregatedDiscoveryServiceGrpc.newStub(channel).streamAggregatedResources(new ClientResponseObserver<DiscoveryRequest,
+                DiscoveryResponse>() {
+            @Override
+            public void beforeStart(ClientCallStreamObserver<DiscoveryRequest> stream) {
+                // The stream is up once the transport is: a control plane that already has the
+                // versions this client holds (after a restart from the cache file) sends nothing,
+                // and the stream must not look down for that.
+                stream.setOnReadyHandler(() -> exec.execute(() -> {
+                    if (id == stream() && !closed && !status.connected()) {
+                        status.connected(true);
+                        log.info("xds: stream to " + config.address() + " open");
+                    }
+                }));
+            }
+
             @Override
             public void onNext(DiscoveryResponse r) {
                 exec.execute(() -> {
@@ -220,6 +262,10 @@ public final class XdsClient implements AutoCloseable {
             }
         }
         startFetchTimers(types.get(ENDPOINT_TYPE).names);
+    }
+
+    private int stream() {
+        return stream;
     }
 
     private void onStreamEnd(String why) {
@@ -270,6 +316,7 @@ public final class XdsClient implements AutoCloseable {
     // ------------------------------------------------------------------ responses
 
     private void onResponse(DiscoveryResponse r) {
+        long started = System.nanoTime();
         if (!streamHealthy) {
             streamHealthy = true;
             status.connected(true);
@@ -292,6 +339,8 @@ public final class XdsClient implements AutoCloseable {
         var oldAssignments = assignments;
         var oldListeners = listeners;
         var oldRoutes = routes;
+        var oldRaw = raw;
+        raw = new HashMap<>(raw);
         List<String> errors = new ArrayList<>();
         Set<String> changed = switch (r.getTypeUrl()) {
             case CLUSTER_TYPE -> onClusters(r, errors);
@@ -306,6 +355,7 @@ public final class XdsClient implements AutoCloseable {
             assignments = oldAssignments;
             listeners = oldListeners;
             routes = oldRoutes;
+            raw = oldRaw;
             changed = Set.of();
             errors.add(e.getMessage() == null ? e.toString() : e.getMessage());
         }
@@ -319,7 +369,11 @@ public final class XdsClient implements AutoCloseable {
             s.version = r.getVersionInfo();
             status.accept(r.getTypeUrl(), System.nanoTime());
             send(s, null);
-            log.info("xds: accepted " + kind + " version " + r.getVersionInfo() + " (" + r.getResourcesCount() + " resources)");
+            cdsAccepted |= r.getTypeUrl().equals(CLUSTER_TYPE);
+            ldsAccepted |= r.getTypeUrl().equals(LISTENER_TYPE);
+            checkInitialized();
+            log.info("xds: accepted " + kind + " version " + r.getVersionInfo() + " (" + r.getResourcesCount() + " resources) in "
+                    + TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started) + " ms");
         } else {
             String detail = String.join("; ", errors);
             status.reject(new XdsStatus.Rejection(r.getTypeUrl(), r.getVersionInfo(), r.getNonce(), detail, Instant.now()));
@@ -330,6 +384,17 @@ public final class XdsClient implements AutoCloseable {
             }, timing.nackDelay().toMillis(), TimeUnit.MILLISECONDS);
         }
         subscribe();
+        if (errors.isEmpty() || !changed.isEmpty()) {
+            writeCache();
+        }
+    }
+
+    /** The initial config is in force once clusters and listeners were accepted and nothing they name still warms. */
+    private void checkInitialized() {
+        if (cdsAccepted && ldsAccepted && complete && !status.initialized()) {
+            log.info("xds: initial config in force");
+            status.initialized(true);
+        }
     }
 
     private static String kind(String typeUrl) {
@@ -353,6 +418,8 @@ public final class XdsClient implements AutoCloseable {
     /** SotW for a wildcard type: the response holds every resource; one it leaves out is deleted. */
     private Set<String> onClusters(DiscoveryResponse r, List<String> errors) {
         Map<String, TranslatedCluster> next = new LinkedHashMap<>();
+        Map<String, Any> rawBefore = raw.getOrDefault(CLUSTER_TYPE, Map.of());
+        Map<String, Any> rawNext = new LinkedHashMap<>();
         Set<String> changed = new HashSet<>();
         for (int i = 0; i < r.getResourcesCount(); i++) {
             Cluster c;
@@ -367,6 +434,7 @@ public final class XdsClient implements AutoCloseable {
                 if (next.put(c.getName(), t) != null) {
                     throw new Refusal("cluster '" + c.getName() + "': sent twice in one response");
                 }
+                rawNext.put(c.getName(), r.getResources(i));
                 if (!t.equals(clusters.get(c.getName()))) {
                     changed.add(c.getName());
                 }
@@ -375,16 +443,19 @@ public final class XdsClient implements AutoCloseable {
                 TranslatedCluster previous = clusters.get(c.getName());
                 if (previous != null) {
                     next.put(c.getName(), previous);
+                    rawNext.put(c.getName(), rawBefore.get(c.getName()));
                 }
             }
         }
         clusters = next;
+        raw.put(CLUSTER_TYPE, rawNext);
         return changed;
     }
 
     /** SotW for a named type: the response holds the resources that changed; the others stay. */
     private Set<String> onAssignments(DiscoveryResponse r, List<String> errors) {
         Map<String, List<EndpointConfig>> next = new HashMap<>(assignments);
+        Map<String, Any> rawNext = new HashMap<>(raw.getOrDefault(ENDPOINT_TYPE, Map.of()));
         Set<String> changed = new HashSet<>();
         for (int i = 0; i < r.getResourcesCount(); i++) {
             try {
@@ -394,6 +465,7 @@ public final class XdsClient implements AutoCloseable {
                     continue; // not (or no longer) asked for
                 }
                 next.put(cla.getClusterName(), endpoints);
+                rawNext.put(cla.getClusterName(), r.getResources(i));
                 changed.add(cla.getClusterName());
                 ScheduledFuture<?> timer = fetchTimers.remove(cla.getClusterName());
                 if (timer != null) {
@@ -404,11 +476,14 @@ public final class XdsClient implements AutoCloseable {
             }
         }
         assignments = next;
+        raw.put(ENDPOINT_TYPE, rawNext);
         return changed;
     }
 
     private Set<String> onListeners(DiscoveryResponse r, List<String> errors) {
         Map<String, TranslatedListener> next = new LinkedHashMap<>();
+        Map<String, Any> rawBefore = raw.getOrDefault(LISTENER_TYPE, Map.of());
+        Map<String, Any> rawNext = new LinkedHashMap<>();
         Set<String> changed = new HashSet<>();
         for (int i = 0; i < r.getResourcesCount(); i++) {
             Listener l;
@@ -423,6 +498,7 @@ public final class XdsClient implements AutoCloseable {
                 if (next.put(l.getName(), t) != null) {
                     throw new Refusal("listener '" + l.getName() + "': sent twice in one response");
                 }
+                rawNext.put(l.getName(), r.getResources(i));
                 if (!t.equals(listeners.get(l.getName()))) {
                     changed.add(l.getName());
                 }
@@ -431,15 +507,18 @@ public final class XdsClient implements AutoCloseable {
                 TranslatedListener previous = listeners.get(l.getName());
                 if (previous != null) {
                     next.put(l.getName(), previous);
+                    rawNext.put(l.getName(), rawBefore.get(l.getName()));
                 }
             }
         }
         listeners = next;
+        raw.put(LISTENER_TYPE, rawNext);
         return changed;
     }
 
     private Set<String> onRoutes(DiscoveryResponse r, List<String> errors) {
         Map<String, RouteConfig> next = new HashMap<>(routes);
+        Map<String, Any> rawNext = new HashMap<>(raw.getOrDefault(ROUTE_TYPE, Map.of()));
         Set<String> changed = new HashSet<>();
         for (int i = 0; i < r.getResourcesCount(); i++) {
             try {
@@ -449,12 +528,14 @@ public final class XdsClient implements AutoCloseable {
                     continue;
                 }
                 next.put(rc.getName(), t);
+                rawNext.put(rc.getName(), r.getResources(i));
                 changed.add(rc.getName());
             } catch (Refusal e) {
                 errors.add(e.getMessage());
             }
         }
         routes = next;
+        raw.put(ROUTE_TYPE, rawNext);
         return changed;
     }
 
@@ -464,6 +545,121 @@ public final class XdsClient implements AutoCloseable {
         } catch (InvalidProtocolBufferException e) {
             throw new Refusal("a " + any.getTypeUrl() + " that cannot be read as " + type.getSimpleName() + ": " + e.getMessage());
         }
+    }
+
+    // ------------------------------------------------------------------ the cache file
+
+    private static Map<String, Any> retained(Map<String, Any> m, Set<String> names) {
+        Map<String, Any> out = new HashMap<>(m);
+        out.keySet().retainAll(names);
+        return out;
+    }
+
+    /**
+     * Writes the accepted resources to {@code cache_file}: per type, one DiscoveryResponse
+     * (length-delimited) with the accepted version and the resources as they came. Written to a
+     * temporary file in the same directory and renamed over the old one, so a crash mid-write
+     * leaves the previous cache whole. A failure is logged; it never affects what runs.
+     */
+    private void writeCache() {
+        if (config.cacheFile() == null) {
+            return;
+        }
+        java.nio.file.Path file = java.nio.file.Path.of(config.cacheFile()).toAbsolutePath();
+        java.nio.file.Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+        try (java.io.OutputStream out = new java.io.BufferedOutputStream(java.nio.file.Files.newOutputStream(tmp))) {
+            for (String t : ORDER) {
+                DiscoveryResponse.newBuilder().setTypeUrl(t).setVersionInfo(types.get(t).version)
+                        .addAllResources(raw.getOrDefault(t, Map.of()).values()).build().writeDelimitedTo(out);
+            }
+        } catch (java.io.IOException | RuntimeException e) {
+            log.warn("xds: cannot write the cache file " + file + ": " + e);
+            return;
+        }
+        try {
+            java.nio.file.Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+                    java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        } catch (java.io.IOException | RuntimeException e) {
+            log.warn("xds: cannot replace the cache file " + file + ": " + e);
+        }
+    }
+
+    /**
+     * Puts the resources of {@code cache_file} in force, as if the control plane had sent them,
+     * before the stream opens. A missing file is the first start; a file that cannot be read, or
+     * whose resources cannot be used, is logged and ignored: the proxy then starts without it.
+     * The versions it held are sent on the new stream, as after a reconnect.
+     */
+    private void loadCache() {
+        if (config.cacheFile() == null) {
+            return;
+        }
+        java.nio.file.Path file = java.nio.file.Path.of(config.cacheFile());
+        if (!java.nio.file.Files.exists(file)) {
+            log.info("xds: no cache file " + file + " yet; it is written after the first accepted update");
+            return;
+        }
+        List<DiscoveryResponse> cached = new ArrayList<>();
+        try (java.io.InputStream in = new java.io.BufferedInputStream(java.nio.file.Files.newInputStream(file))) {
+            DiscoveryResponse r;
+            while ((r = DiscoveryResponse.parseDelimitedFrom(in)) != null) {
+                if (!types.containsKey(r.getTypeUrl())) {
+                    throw new java.io.IOException("a section of unknown type " + r.getTypeUrl());
+                }
+                cached.add(r);
+            }
+        } catch (java.io.IOException | RuntimeException e) {
+            log.warn("xds: ignoring the cache file " + file + ", which cannot be read: " + e.getMessage());
+            return;
+        }
+        cached.sort(java.util.Comparator.comparingInt(r -> ORDER.indexOf(r.getTypeUrl())));
+        List<String> errors = new ArrayList<>();
+        for (DiscoveryResponse r : cached) {
+            raw = new HashMap<>(raw);
+            Set<String> names = switch (r.getTypeUrl()) {
+                case CLUSTER_TYPE -> onClusters(r, errors);
+                case ENDPOINT_TYPE -> onAssignments(r, errors);
+                case LISTENER_TYPE -> onListeners(r, errors);
+                default -> onRoutes(r, errors);
+            };
+            types.get(r.getTypeUrl()).version = r.getVersionInfo();
+            Map<String, String> versions = resourceVersions.computeIfAbsent(kind(r.getTypeUrl()), k -> new TreeMap<>());
+            names.forEach(n -> versions.put(n, r.getVersionInfo()));
+            subscribe(); // no stream yet: only sets the EDS and RDS names the next section is read against
+        }
+        if (errors.isEmpty()) {
+            try {
+                publish();
+            } catch (RuntimeException e) {
+                errors.add(e.getMessage() == null ? e.toString() : e.getMessage());
+            }
+        }
+        if (!errors.isEmpty()) {
+            log.warn("xds: ignoring the cache file " + file + ", whose resources cannot be used: " + String.join("; ", errors));
+            forget();
+            return;
+        }
+        status.initialized(true);
+        log.info("xds: loaded " + published.clusters().size() + " cluster(s) and " + published.listeners().size()
+                + " listener(s) from the cache file " + file + " (" + kind(CLUSTER_TYPE) + " version " + types.get(CLUSTER_TYPE).version
+                + ", " + kind(LISTENER_TYPE) + " version " + types.get(LISTENER_TYPE).version + ")");
+    }
+
+    /** Back to no dynamic resources (a cache that could not be used), before anything was published. */
+    private void forget() {
+        clusters = new LinkedHashMap<>();
+        assignments = new HashMap<>();
+        listeners = new LinkedHashMap<>();
+        routes = new HashMap<>();
+        raw = new HashMap<>();
+        resourceVersions.clear();
+        types.values().forEach(t -> {
+            t.version = "";
+            t.names = new LinkedHashSet<>();
+        });
+        published = XdsResources.EMPTY;
+        publishedClusters.clear();
+        publishedListeners.clear();
     }
 
     // ------------------------------------------------------------------ subscriptions and warming
@@ -488,6 +684,7 @@ public final class XdsClient implements AutoCloseable {
             added.removeAll(e.names);
             e.names = eds;
             assignments.keySet().retainAll(eds);
+            raw.computeIfPresent(ENDPOINT_TYPE, (t, m) -> retained(m, eds));
             fetchTimedOut.retainAll(eds);
             send(e, null);
             startFetchTimers(added);
@@ -496,6 +693,7 @@ public final class XdsClient implements AutoCloseable {
         if (!rds.equals(rt.names)) {
             rt.names = rds;
             routes.keySet().retainAll(rds);
+            raw.computeIfPresent(ROUTE_TYPE, (t, m) -> retained(m, rds));
             send(rt, null);
         }
     }
@@ -520,6 +718,7 @@ public final class XdsClient implements AutoCloseable {
                     fetchTimedOut.add(name);
                     try {
                         publish();
+                        checkInitialized();
                     } catch (RuntimeException ex) {
                         log.warn("xds: the cluster of '" + name + "' cannot be used yet: " + ex.getMessage());
                     }
@@ -545,6 +744,7 @@ public final class XdsClient implements AutoCloseable {
             }
         }
         Map<String, ListenerConfig> outListeners = new LinkedHashMap<>();
+        boolean allListenersReady = true;
         for (TranslatedListener l : listeners.values()) {
             ListenerConfig lc = l.config();
             boolean ready = true;
@@ -565,10 +765,14 @@ public final class XdsClient implements AutoCloseable {
             }
             if (ready) {
                 outListeners.put(lc.name(), lc);
-            } else if (publishedListeners.containsKey(lc.name())) {
-                outListeners.put(lc.name(), publishedListeners.get(lc.name()));
+            } else {
+                allListenersReady = false;
+                if (publishedListeners.containsKey(lc.name())) {
+                    outListeners.put(lc.name(), publishedListeners.get(lc.name()));
+                }
             }
         }
+        complete = warming.isEmpty() && allListenersReady;
         Map<String, String> versions = new LinkedHashMap<>();
         types.values().forEach(t -> versions.put(t.typeUrl, t.version));
         XdsResources next = new XdsResources(List.copyOf(outClusters.values()), List.copyOf(outListeners.values()), versions,
@@ -607,6 +811,9 @@ public final class XdsClient implements AutoCloseable {
 
     @Override
     public void close() {
+        if (exec.isShutdown()) {
+            return; // closed before
+        }
         exec.execute(() -> {
             closed = true;
             if (requests != null) {

@@ -15,6 +15,7 @@ public final class XdsStatus {
     public record Rejection(String typeUrl, String version, String nonce, String detail, Instant at) {}
 
     private volatile boolean connected;
+    private volatile boolean initialized;
     private volatile long lastUpdateNanos = -1;
     private volatile Instant lastUpdate;
     private volatile Rejection lastRejection;
@@ -27,6 +28,19 @@ public final class XdsStatus {
 
     void connected(boolean up) {
         connected = up;
+    }
+
+    /**
+     * Whether the proxy has its initial dynamic config: the first cluster and listener responses
+     * accepted with everything they named warm, or the cache file loaded, or
+     * {@code initial_fetch_timeout} passed since start. Once true, stays true.
+     */
+    public boolean initialized() {
+        return initialized;
+    }
+
+    void initialized(boolean done) {
+        initialized = done;
     }
 
     /** Monotonic time of the last accepted update, or -1 before the first. */
