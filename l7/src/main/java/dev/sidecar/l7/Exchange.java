@@ -242,6 +242,11 @@ final class Exchange implements UpstreamPools.Acquirer {
             return 414;
         }
         if (!conn.h2()) {
+            // only HTTP/1.0 and 1.1 speak this syntax (an "HTTP/2.0" or "HTTP/0.9" request line is not one of them)
+            HttpVersion v = head.protocolVersion();
+            if (v.majorVersion() != 1 || v.minorVersion() > 1) {
+                return 505;
+            }
             // RFC 9112 3.2: exactly one Host in HTTP/1.1
             int hosts = h.getAll(HttpHeaderNames.HOST).size();
             if (hosts > 1 || (hosts == 0 && head.protocolVersion() == HttpVersion.HTTP_1_1)) {
@@ -260,6 +265,12 @@ final class Exchange implements UpstreamPools.Acquirer {
             return 501;
         }
         String uri = head.uri();
+        for (int i = 0; i < uri.length(); i++) {
+            char c = uri.charAt(i);
+            if (c <= ' ' || c == 0x7f) {
+                return 400; // a control character or space in the request target (RFC 3986 has no place for it)
+            }
+        }
         if (uri.startsWith("http://") || uri.startsWith("https://")) {
             // absolute form: the authority in it wins over Host (RFC 9112 3.2.2)
             int authStart = uri.indexOf("//") + 2;
@@ -280,6 +291,7 @@ final class Exchange implements UpstreamPools.Acquirer {
             case 414 -> "request target too long";
             case 431 -> "request header fields too large";
             case 501 -> "method not implemented";
+            case 505 -> "HTTP version not supported";
             default -> "bad request";
         };
     }

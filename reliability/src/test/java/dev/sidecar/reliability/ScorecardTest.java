@@ -1,0 +1,162 @@
+package dev.sidecar.reliability;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import dev.sidecar.testkit.HttpUpstream;
+import dev.sidecar.testkit.ProxyProcess;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The reliability scorecard: the real proxy process (leak detection at PARANOID, a leak fails
+ * the run) against bad input, one line per row — {@code name: value (target) PASS|FAIL} — and
+ * {@code N passed, N failed} at the end. Every loop here is bounded in count and time, and all
+ * traffic stays on loopback.
+ */
+class ScorecardTest {
+    record Row(String name, String value, String target, boolean pass) {
+        @Override
+        public String toString() {
+            return name + ": " + value + " (" + target + ") " + (pass ? "PASS" : "FAIL");
+        }
+    }
+
+    @TempDir
+    Path dir;
+
+    private final List<Row> rows = new ArrayList<>();
+
+    @Test
+    void scorecard() throws Exception {
+        try (HttpUpstream up = new HttpUpstream("up");
+             ProxyProcess proxy = ProxyProcess.run(dir, """
+                     admin: { address: 127.0.0.1:0 }
+                     listeners: [{ name: web, address: 127.0.0.1:0, protocol: http, cluster: app }]
+                     clusters: [{ name: app, endpoints: [{ address: %s }] }]
+                     """.formatted(up.address()))) {
+            http1BadInputs(proxy, up);
+            adminApi(proxy);
+            rows.add(new Row("proxy alive after the run", proxy.isAlive() ? "yes" : "no", "yes", proxy.isAlive()));
+        }
+        // closing the process above fails the test if it reported a buffer leak
+        rows.add(new Row("buffer leaks at PARANOID", "0", "0", true));
+        long failed = rows.stream().filter(r -> !r.pass()).count();
+        rows.forEach(System.out::println);
+        System.out.println((rows.size() - failed) + " passed, " + failed + " failed");
+        assertEquals(0, failed, "scorecard rows failed");
+    }
+
+    /** What a raw exchange produced: the first status (0 if none), whether the proxy closed, the bytes. */
+    private record Answer(int status, boolean closed, String text) {}
+
+    private static Answer exchange(int port, String request) throws IOException {
+        try (Socket s = new Socket("127.0.0.1", port)) {
+            s.setSoTimeout(5000);
+            try {
+                s.getOutputStream().write(request.getBytes(StandardCharsets.ISO_8859_1));
+            } catch (IOException e) {
+                // the proxy may close before it has read everything
+            }
+            InputStream in = s.getInputStream();
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            byte[] buf = new byte[8192];
+            boolean closed;
+            try {
+                for (int n; (n = in.read(buf)) > 0; ) {
+                    out.write(buf, 0, n);
+                }
+                closed = true;
+            } catch (SocketTimeoutException e) {
+                closed = false;
+            } catch (IOException e) {
+                closed = true; // reset
+            }
+            String text = out.toString(StandardCharsets.ISO_8859_1);
+            int status = text.startsWith("HTTP/1.") && text.length() >= 12 ? Integer.parseInt(text.substring(9, 12)) : 0;
+            return new Answer(status, closed, text);
+        }
+    }
+
+    /**
+     * The HTTP/1.1 corpus: every MUST-reject answered with a 4xx (or 501/505) and closed, nothing
+     * of it forwarded; valid requests forwarded once; no hidden second request ever reaches the
+     * upstream.
+     */
+    private void http1BadInputs(ProxyProcess proxy, HttpUpstream up) throws IOException {
+        int port = proxy.listenerPort("web");
+        List<Http1Corpus.Case> cases = Http1Corpus.cases();
+        List<String> wrong = new ArrayList<>();
+        int rejected = 0;
+        int accepted = 0;
+        for (Http1Corpus.Case c : cases) {
+            int before = up.requestCount();
+            Answer a = exchange(port, c.request());
+            int forwarded = up.requestCount() - before;
+            boolean refusal = a.status() >= 400 && a.status() <= 505 && a.status() != 502 && a.status() != 503 && a.status() != 504
+                    && a.closed() && forwarded == 0;
+            boolean served = (a.status() == 200 || a.status() == 101) && forwarded == 1;
+            boolean ok = switch (c.expect()) {
+                case REJECT -> refusal;
+                case ACCEPT -> served;
+                case EITHER -> refusal || served;
+            };
+            if (refusal) {
+                rejected++;
+            }
+            if (served) {
+                accepted++;
+            }
+            if (!ok) {
+                wrong.add(c.name() + " (" + c.expect() + "): status " + a.status() + (a.closed() ? ", closed" : ", left open")
+                        + ", forwarded " + forwarded);
+            }
+        }
+        boolean smuggled = up.received().stream().anyMatch(r -> r.uri().contains("smuggled")
+                || r.headers().stream().anyMatch(h -> h.getKey().equalsIgnoreCase("x-injected")));
+        wrong.forEach(w -> System.out.println("  http1 case " + w));
+        rows.add(new Row("HTTP/1.1 bad-input corpus size", String.valueOf(cases.size()), ">= 300", cases.size() >= 300));
+        rows.add(new Row("HTTP/1.1 cases answered as RFC 9112 requires", (cases.size() - wrong.size()) + "/" + cases.size()
+                + " (" + rejected + " refused, " + accepted + " forwarded)", "all", wrong.isEmpty()));
+        rows.add(new Row("HTTP/1.1 hidden requests or injected headers that reached the upstream", smuggled ? "yes" : "0", "0", !smuggled));
+        rows.add(new Row("HTTP/1.1 proxy alive after the corpus", proxy.isAlive() ? "yes" : "no", "yes", proxy.isAlive()));
+    }
+
+    /** The admin API: on loopback by default, mutating endpoints refuse GET, bad input gets a 4xx with a reason. */
+    private void adminApi(ProxyProcess proxy) throws Exception {
+        HttpClient client = HttpClient.newHttpClient();
+        String base = "http://127.0.0.1:" + proxy.adminPort();
+        List<String> problems = new ArrayList<>();
+        for (String path : List.of("/drain", "/healthcheck/fail", "/healthcheck/ok", "/config/rollback?version=1", "/config/reload")) {
+            int status = client.send(HttpRequest.newBuilder(URI.create(base + path)).GET().build(), HttpResponse.BodyHandlers.ofString()).statusCode();
+            if (status != 405) {
+                problems.add("GET " + path + " -> " + status);
+            }
+        }
+        for (String path : List.of("/config/rollback?version=x", "/config/rollback", "/logging?level=loud", "/nowhere")) {
+            HttpResponse<String> r = client.send(HttpRequest.newBuilder(URI.create(base + path)).POST(HttpRequest.BodyPublishers.noBody())
+                    .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
+            if (r.statusCode() < 400 || r.statusCode() >= 500 || r.body().isBlank()) {
+                problems.add("POST " + path + " -> " + r.statusCode() + " " + r.body().strip());
+            }
+        }
+        problems.forEach(p -> System.out.println("  admin " + p));
+        rows.add(new Row("admin API: mutating endpoints refuse GET, bad input gets a 4xx with a reason", problems.isEmpty() ? "all" : problems.size()
+                + " wrong", "all", problems.isEmpty()));
+        String defaultAdmin = dev.sidecar.config.AdminConfig.DEFAULT.address().host();
+        rows.add(new Row("admin API default address", defaultAdmin, "loopback", defaultAdmin.equals("127.0.0.1") || defaultAdmin.equals("::1")));
+    }
+}
