@@ -49,6 +49,7 @@ class ScorecardTest {
                      clusters: [{ name: app, endpoints: [{ address: %s }] }]
                      """.formatted(up.address()))) {
             http1BadInputs(proxy, up);
+            h2ToH1Egress(proxy, up);
             adminApi(proxy);
             rows.add(new Row("proxy alive after the run", proxy.isAlive() ? "yes" : "no", "yes", proxy.isAlive()));
         }
@@ -133,6 +134,56 @@ class ScorecardTest {
                 + " (" + rejected + " refused, " + accepted + " forwarded)", "all", wrong.isEmpty()));
         rows.add(new Row("HTTP/1.1 hidden requests or injected headers that reached the upstream", smuggled ? "yes" : "0", "0", !smuggled));
         rows.add(new Row("HTTP/1.1 proxy alive after the corpus", proxy.isAlive() ? "yes" : "no", "yes", proxy.isAlive()));
+    }
+
+    /**
+     * Bytes an HTTP/1.1 head cannot carry, arriving in HTTP/2 header values (CR, LF, NUL) or
+     * names (upper case, controls): never written upstream, where they would start a header or a
+     * request of their own.
+     */
+    private void h2ToH1Egress(ProxyProcess proxy, HttpUpstream up) throws Exception {
+        int port = proxy.listenerPort("web");
+        String[][] evil = {{"x-evil", "a\r\nx-injected: 1"}, {"x-evil", "a\nx-injected: 1"}, {"x-evil", "a\rx-injected: 1"},
+                {"x-evil", "a\u0000b"}, {"x-evil", "a\r\n\r\nGET /smuggled HTTP/1.1"}, {"x-evil\r\nx-injected", "1"},
+                {"X-Upper", "1"}, {"x-ev il", "1"}, {"x-evil:", "1"}, {"", "1"}};
+        List<String> wrong = new ArrayList<>();
+        try (dev.sidecar.testkit.RawH2 c = new dev.sidecar.testkit.RawH2(port)) {
+            int stream = 1;
+            for (String[] h : evil) {
+                c.headers(stream, dev.sidecar.testkit.RawH2.END_STREAM | dev.sidecar.testkit.RawH2.END_HEADERS,
+                        c.literalRequestBlock("GET", "/egress", h[0], h[1]));
+                c.flush();
+                int id = stream;
+                dev.sidecar.testkit.RawH2.Frame f = c.await(x -> x.stream() == id || x.type() == dev.sidecar.testkit.RawH2.GOAWAY,
+                        Duration.ofSeconds(10));
+                if (f == null) {
+                    wrong.add(printableHeader(h) + ": no answer");
+                } else if (f.type() == dev.sidecar.testkit.RawH2.HEADERS && c.status(f) < 400) {
+                    wrong.add(printableHeader(h) + ": answered " + c.status(f));
+                }
+                stream += 2;
+            }
+            // the control: the same literal encoding with a header that is fine goes through
+            c.headers(stream, dev.sidecar.testkit.RawH2.END_STREAM | dev.sidecar.testkit.RawH2.END_HEADERS,
+                    c.literalRequestBlock("GET", "/egress-control", "x-fine", "ok"));
+            c.flush();
+            if (c.awaitStatus(stream, Duration.ofSeconds(10)) != 200) {
+                wrong.add("the control request was not served");
+            }
+        }
+        boolean reached = up.received().stream().anyMatch(r -> r.uri().contains("smuggled")
+                || r.headers().stream().anyMatch(e -> e.getKey().contains("injected") || e.getValue().contains("\n") || e.getValue().contains("\r")
+                || e.getValue().indexOf(0) >= 0));
+        wrong.forEach(w -> System.out.println("  h2 egress " + w));
+        rows.add(new Row("h2 -> h1: CR/LF/NUL in values, bad names refused", (evil.length - wrong.size()) + "/" + evil.length, "all", wrong.isEmpty()));
+        rows.add(new Row("h2 -> h1: split headers or requests written upstream", reached ? "yes" : "0", "0", !reached));
+        long forwarded = up.received().stream().filter(r -> r.uri().equals("/egress")).count();
+        boolean control = up.received().stream().anyMatch(r -> r.uri().equals("/egress-control") && "ok".equals(r.header("x-fine")));
+        rows.add(new Row("h2 -> h1: requests forwarded from those", String.valueOf(forwarded), "0 (and the control forwarded)", forwarded == 0 && control));
+    }
+
+    private static String printableHeader(String[] h) {
+        return Http1Corpus.printable(h[0]) + "=" + Http1Corpus.printable(h[1]);
     }
 
     /** The admin API: on loopback by default, mutating endpoints refuse GET, bad input gets a 4xx with a reason. */

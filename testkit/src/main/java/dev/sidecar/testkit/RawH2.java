@@ -142,6 +142,38 @@ public final class RawH2 implements AutoCloseable {
         }
     }
 
+    /**
+     * A request block whose extra header is written byte for byte, without the checks an HPACK
+     * encoder would make (literal without indexing, no Huffman): for names and values no valid
+     * client sends.
+     */
+    public synchronized byte[] literalRequestBlock(String method, String path, String name, String value) {
+        ByteArrayOutputStream b = new ByteArrayOutputStream();
+        byte[] standard = requestBlock(method, path);
+        b.write(standard, 0, standard.length);
+        b.write(0x00); // literal header field without indexing, new name
+        writeString(b, name.getBytes(StandardCharsets.ISO_8859_1));
+        writeString(b, value.getBytes(StandardCharsets.ISO_8859_1));
+        return b.toByteArray();
+    }
+
+    private static void writeString(ByteArrayOutputStream b, byte[] s) {
+        // 7-bit prefix integer, Huffman bit off (RFC 7541 5.1, 5.2)
+        int n = s.length;
+        if (n < 127) {
+            b.write(n);
+        } else {
+            b.write(127);
+            n -= 127;
+            while (n >= 128) {
+                b.write((n & 0x7f) | 0x80);
+                n >>>= 7;
+            }
+            b.write(n);
+        }
+        b.write(s, 0, s.length);
+    }
+
     public void headers(int stream, int flags, byte[] block) throws IOException {
         frame(HEADERS, flags, stream, block);
     }
