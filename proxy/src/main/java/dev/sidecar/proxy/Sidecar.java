@@ -77,6 +77,11 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
     private final Transport transport;
     private final int workers;
     private final EventLoopGroup eventLoops;
+    /**
+     * The admin server's own thread: its handlers may wait for the config lock (a large apply
+     * takes a while) or format large views, which must never stall a loop that carries traffic.
+     */
+    private final EventLoopGroup adminLoop;
     private final ByteBufAllocator allocator = ByteBufAllocator.DEFAULT;
     private final ProxyMetrics metrics;
     private final Dialer dialer;
@@ -115,6 +120,7 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
         this.transport = Transport.select(config.server().transport());
         this.workers = config.server().workers() > 0 ? config.server().workers() : Runtime.getRuntime().availableProcessors();
         this.eventLoops = new MultiThreadIoEventLoopGroup(workers, new DefaultThreadFactory("sidecar-worker", true), transport.ioHandlerFactory());
+        this.adminLoop = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("sidecar-admin", true), transport.ioHandlerFactory());
         this.metrics = new ProxyMetrics(allocator, eventLoops);
         this.dialer = transport.dialer();
         this.pools = new UpstreamPools(dialer, allocator);
@@ -158,7 +164,7 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
             throw new StartException("TLS files cannot be used:\n" + e.getMessage(), e);
         }
         AdminServer admin = new AdminServer(this);
-        adminChannel = bind("admin", config.admin().address(), new ServerBootstrap().childHandler(admin.initializer()));
+        adminChannel = bind("admin", config.admin().address(), new ServerBootstrap().group(adminLoop).childHandler(admin.initializer()));
         log.info("admin listening on " + describe(adminChannel));
         syncClusters();
         tls.publish(initialTls);
@@ -457,9 +463,12 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
         return apply(source.get(), reloadDescription);
     }
 
+    /** Binds {@code b} (on the traffic loops unless it has a group already) and waits; a failure says what and why. */
     private Channel bind(String what, HostPort address, ServerBootstrap b) {
-        b.group(eventLoops)
-                .channelFactory(transport.serverChannels())
+        if (b.config().group() == null) {
+            b.group(eventLoops);
+        }
+        b.channelFactory(transport.serverChannels())
                 .option(ChannelOption.SO_BACKLOG, 4096)
                 .option(ChannelOption.SO_REUSEADDR, true)
                 .childOption(ChannelOption.ALLOCATOR, allocator);
@@ -777,6 +786,7 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
         // pending read buffers) on loops that still run
         dialer.resolver().close();
         eventLoops.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly();
+        adminLoop.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly();
         // after the loops: the connections closed above have handed in their records by now
         accessLogs.values().forEach(AccessLogWriter::close);
         metrics.close();
