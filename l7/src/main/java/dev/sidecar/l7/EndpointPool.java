@@ -53,6 +53,7 @@ final class EndpointPool {
     private final ArrayDeque<UpstreamStream> idle = new ArrayDeque<>();
     private final List<H2Connection> connections = new ArrayList<>();
     private ClusterConfig config;
+    private boolean retired;
 
     EndpointPool(Endpoint endpoint, Cluster cluster, EventLoop loop, UpstreamPools pools, boolean h2) {
         this.endpoint = endpoint;
@@ -156,7 +157,7 @@ final class EndpointPool {
     void offerIdle(UpstreamStream s) {
         int max = config.httpPool().maxIdleConnections();
         int maxUses = config.httpPool().maxRequestsPerConnection();
-        if (idle.size() >= max || (maxUses > 0 && s.uses >= maxUses) || pools.closing()) {
+        if (retired || idle.size() >= max || (maxUses > 0 && s.uses >= maxUses) || pools.closing()) {
             s.channel.close();
             return;
         }
@@ -191,6 +192,12 @@ final class EndpointPool {
             return true;
         }
         return false;
+    }
+
+    /** The endpoint left its cluster: idle connections close, and none is pooled from now on. */
+    void retire() {
+        retired = true;
+        closeIdle();
     }
 
     /** Closes every idle connection (the proxy is shutting down or the endpoint went away). */
@@ -312,7 +319,7 @@ final class EndpointPool {
         void streamEnded() {
             streams--;
             if (streams == 0) {
-                if (goingAway || pools.closing()) {
+                if (goingAway || pools.closing() || retired) {
                     channel.close();
                     return;
                 }

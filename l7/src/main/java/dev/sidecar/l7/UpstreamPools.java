@@ -13,9 +13,7 @@ import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.util.concurrent.FastThreadLocal;
 import io.netty.util.concurrent.GlobalEventExecutor;
-import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.List;
 import java.util.Map;
 
 /**
@@ -24,21 +22,24 @@ import java.util.Map;
  * update that keeps them; a removed endpoint's connections are closed by its drain.
  */
 public final class UpstreamPools {
+    static final int PRUNE_EVERY = 1024;
+
     private final Dialer dialer;
     private final ByteBufAllocator allocator;
-    private final List<Map<Endpoint, EndpointPool[]>> all = new ArrayList<>();
     private volatile boolean closing;
     private volatile java.util.function.Function<String, ClientTls> upstreamTls = cluster -> null;
     /** Every upstream connection, so shutdown can close them while the event loops still run. */
     private final ChannelGroup channels = new DefaultChannelGroup("upstream-pools", GlobalEventExecutor.INSTANCE);
-    private final FastThreadLocal<Map<Endpoint, EndpointPool[]>> perLoop = new FastThreadLocal<>() {
+    /** One loop's pools, by endpoint, and how many acquires since it last dropped retired endpoints. */
+    private static final class PerLoop {
+        final Map<Endpoint, EndpointPool[]> pools = new HashMap<>();
+        int sincePrune;
+    }
+
+    private final FastThreadLocal<PerLoop> perLoop = new FastThreadLocal<>() {
         @Override
-        protected Map<Endpoint, EndpointPool[]> initialValue() {
-            Map<Endpoint, EndpointPool[]> m = new HashMap<>();
-            synchronized (all) {
-                all.add(m);
-            }
-            return m;
+        protected PerLoop initialValue() {
+            return new PerLoop();
         }
     };
 
@@ -49,7 +50,12 @@ public final class UpstreamPools {
 
     /** Gets a channel for one request to {@code endpoint}; must run on {@code loop}. */
     void acquire(EventLoop loop, Cluster cluster, ClusterConfig config, Endpoint endpoint, boolean h2, Acquirer acquirer) {
-        EndpointPool[] pair = perLoop.get().computeIfAbsent(endpoint, e -> new EndpointPool[2]);
+        PerLoop state = perLoop.get();
+        if (++state.sincePrune > Math.max(PRUNE_EVERY, state.pools.size())) {
+            state.sincePrune = 0;
+            prune(state);
+        }
+        EndpointPool[] pair = state.pools.computeIfAbsent(endpoint, e -> new EndpointPool[2]);
         int i = h2 ? 1 : 0;
         EndpointPool pool = pair[i];
         if (pool == null) {
@@ -58,7 +64,31 @@ public final class UpstreamPools {
         pool.acquire(config, acquirer);
     }
 
-    /** Closes every upstream connection and keeps none from now on; call before the event loops stop. */
+    /**
+     * Drops the pools of endpoints that updates removed, closing their idle connections (busy
+     * ones finish their requests, then close instead of going back to a pool). Runs every
+     * {@value #PRUNE_EVERY} acquires on a loop, or every as many acquires as the loop has
+     * pools, so its cost per request stays constant however many endpoints come and go.
+     */
+    private static void prune(PerLoop state) {
+        state.pools.entrySet().removeIf(e -> {
+            if (!e.getKey().retired()) {
+                return false;
+            }
+            for (EndpointPool pool : e.getValue()) {
+                if (pool != null) {
+                    pool.retire();
+                }
+            }
+            return true;
+        });
+    }
+
+    /** Pools held on the calling loop (for tests). */
+    int poolsOnThisLoop() {
+        return perLoop.get().pools.size();
+    }
+
     /** Where a cluster's TLS origination comes from (null for plaintext); read at each new connection. */
     public void upstreamTls(java.util.function.Function<String, ClientTls> byCluster) {
         this.upstreamTls = requireNonNull(byCluster, "byCluster");
@@ -68,6 +98,7 @@ public final class UpstreamPools {
         return upstreamTls.apply(cluster);
     }
 
+    /** Closes every upstream connection and keeps none from now on; call before the event loops stop. */
     public void close() {
         closing = true;
         channels.close().awaitUninterruptibly(5, java.util.concurrent.TimeUnit.SECONDS);

@@ -100,6 +100,7 @@ public final class Cluster {
         List<Endpoint> removed = new ArrayList<>();
         for (Endpoint old : endpointsByAddress.values()) {
             if (next.get(old.address()) != old) {
+                old.retire();
                 removed.add(old);
             }
         }

@@ -31,6 +31,8 @@ public final class Endpoint {
     private final PeakEwma latency = new PeakEwma();
     private volatile boolean activeHealthy = true;
     private volatile boolean ejected;
+    /** Removed from its cluster by an update: it gets no new traffic, and holders of per-endpoint state may drop it. */
+    private volatile boolean retired;
     private volatile HealthStatus reported = HealthStatus.UNKNOWN;
     private final AtomicInteger consecutiveFailures = new AtomicInteger();
     /** Upstream connections open to this endpoint, so a removed endpoint's can be closed after a drain. */
@@ -122,6 +124,14 @@ public final class Endpoint {
     }
 
     /** Closes every open upstream connection to this endpoint (its drain after removal is over). */
+    void retire() {
+        retired = true;
+    }
+
+    public boolean retired() {
+        return retired;
+    }
+
     void closeConnections() {
         channels.close();
     }
