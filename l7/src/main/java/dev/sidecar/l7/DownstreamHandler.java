@@ -38,6 +38,7 @@ final class DownstreamHandler extends ChannelInboundHandlerAdapter {
     /** When the connection began waiting for the next request's headers. */
     private long waitingSince;
     private boolean closed;
+    private boolean aborted;
 
     DownstreamHandler(ConnectionHandler connection, boolean h2) {
         this.connection = connection;
@@ -125,6 +126,11 @@ final class DownstreamHandler extends ChannelInboundHandlerAdapter {
      * for one, or it closes ({@code keepAlive} false, or draining); on HTTP/2 the stream channel
      * has ended with the response, or is reset here if the request had not.
      */
+    /** The exchange cut its response off (a reset); the connection ends without waiting to flush. */
+    void aborted() {
+        aborted = true;
+    }
+
     void exchangeFinished(boolean keepAlive) {
         exchange = null;
         if (h2) {
@@ -136,7 +142,22 @@ final class DownstreamHandler extends ChannelInboundHandlerAdapter {
         if (!keepAlive || connection.draining()) {
             closed = true;
             releaseQueued();
+            if (aborted) {
+                // the response was cut off: nothing left is worth delivering, and a client that
+                // does not read must not keep the connection by never letting a flush finish
+                ctx.close();
+                return;
+            }
             ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+            // a complete response still goes out, but a client that stops reading it does not
+            // hold the connection longer than the stream idle timeout
+            long idle = connection.settings.http().streamIdleTimeout().toNanos();
+            if (idle > 0) {
+                ScheduledFuture<?> bound = ctx.executor().schedule(() -> {
+                    ctx.close();
+                }, idle, TimeUnit.NANOSECONDS);
+                ctx.channel().closeFuture().addListener(f -> bound.cancel(false));
+            }
             return;
         }
         HttpObject next;

@@ -911,6 +911,9 @@ final class Exchange implements UpstreamPools.Acquirer {
         if (conn.h2()) {
             dctx.write(new DefaultHttp2ResetFrame(Http2Error.INTERNAL_ERROR));
         }
+        if (!conn.h2()) {
+            down.aborted();
+        }
         finish(false);
     }
 
