@@ -170,7 +170,7 @@ public final class ConfigLoader {
         if (node == null || !object(node, path)) {
             return ServerConfig.DEFAULT;
         }
-        knownKeys(node, path, "workers", "transport", "drain_timeout", "tls_engine");
+        knownKeys(node, path, "workers", "transport", "drain_timeout", "tls_engine", "exit_when_idle");
         int workers = 0;
         JsonNode w = node.get("workers");
         if (w != null && !(w.isTextual() && w.asText().equals("auto"))) {
@@ -180,7 +180,8 @@ public final class ConfigLoader {
         Duration drain = duration(node, "drain_timeout", path, ServerConfig.DEFAULT_DRAIN_TIMEOUT);
         TlsEngineChoice tlsEngine = choice(node, "tls_engine", path, TlsEngineChoice.values(), TlsEngineChoice::configName,
                 TlsEngineChoice.AUTO);
-        return new ServerConfig(workers, transport, drain, tlsEngine);
+        Duration exitWhenIdle = duration(node, "exit_when_idle", path, Duration.ZERO);
+        return new ServerConfig(workers, transport, drain, tlsEngine, exitWhenIdle);
     }
 
     private ControlPlaneConfig controlPlane(JsonNode node, String path) {

@@ -72,6 +72,7 @@ class ConfigLoaderTest {
         assertEquals(3, c.server().workers());
         assertEquals(TransportChoice.NIO, c.server().transport());
         assertEquals(Duration.ofSeconds(90), c.server().drainTimeout());
+        assertEquals(Duration.ZERO, c.server().exitWhenIdle(), "off unless given");
         assertEquals(new HostPort("::1", 0), c.listeners().get(0).address());
         assertEquals(ListenerConfig.DEFAULT_MAX_CONNECT_ATTEMPTS, c.listeners().get(0).maxConnectAttempts());
         assertEquals(LbPolicy.ROUND_ROBIN, c.clusters().get(0).lbPolicy());
@@ -91,6 +92,13 @@ class ConfigLoaderTest {
     void port_out_of_range_names_the_field() {
         List<String> e = errors(EXAMPLE.replace("127.0.0.1:7001", "127.0.0.1:70000"));
         assertEquals(List.of("clusters[0].endpoints[0].address: port 70000 is out of range 1..65535"), e);
+    }
+
+    @Test
+    void exit_when_idle_is_a_duration() {
+        ProxyConfig c = ConfigLoader.parse("server: { exit_when_idle: 5s }\n");
+        assertEquals(Duration.ofSeconds(5), c.server().exitWhenIdle());
+        assertHas(errors("server: { exit_when_idle: 5 }\n"), "server.exit_when_idle: must be a duration with a unit such as 250ms, 1s or 1h, not 5");
     }
 
     @Test
