@@ -86,8 +86,14 @@ public final class ConfigLoader {
         return parse(text);
     }
 
-    /** Parses and validates YAML text. */
+    /** Parses and validates YAML text; {@code ${NAME}} in string values comes from the environment. */
     public static ProxyConfig parse(String yaml) {
+        Map<String, String> env = System.getenv();
+        return parse(yaml, env::get);
+    }
+
+    /** Parses and validates YAML text, expanding {@code ${NAME}} from {@code env} ({@link EnvExpansion}). */
+    static ProxyConfig parse(String yaml, java.util.function.Function<String, String> env) {
         JsonNode root;
         try {
             root = MAPPER.readTree(yaml);
@@ -95,6 +101,12 @@ public final class ConfigLoader {
             JsonLocation at = e.getLocation();
             String where = at == null ? "" : "line " + at.getLineNr() + ", column " + at.getColumnNr() + ": ";
             throw new ConfigException(List.of(new ConfigError("", "not valid YAML: " + where + e.getOriginalMessage())));
+        }
+        if (root != null && !root.isMissingNode()) {
+            List<ConfigError> unexpanded = EnvExpansion.expand(root, env);
+            if (!unexpanded.isEmpty()) {
+                throw new ConfigException(unexpanded);
+            }
         }
         ConfigLoader loader = new ConfigLoader();
         ProxyConfig config = loader.root(root == null || root.isMissingNode() ? MAPPER.createObjectNode() : root);

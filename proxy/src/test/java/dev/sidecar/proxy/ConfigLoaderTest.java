@@ -95,6 +95,34 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void environment_variables_expand_in_string_values() {
+        java.util.Map<String, String> env = java.util.Map.of("POD_NAME", "app-7d4f", "POD_NAMESPACE", "shop", "EMPTY", "");
+        ProxyConfig c = ConfigLoader.parse("""
+                control_plane:
+                  address: "${XDS_HOST:-127.0.0.1}:18000"
+                  node: { id: "sidecar~${POD_NAME}.${POD_NAMESPACE}", cluster: "${POD_NAMESPACE}${EMPTY}", metadata: { cost: "$$5" } }
+                """, env::get);
+        assertEquals("sidecar~app-7d4f.shop", c.controlPlane().node().id());
+        assertEquals("shop", c.controlPlane().node().cluster());
+        assertEquals("$5", c.controlPlane().node().metadata().get("cost"));
+        assertEquals(new HostPort("127.0.0.1", 18000), c.controlPlane().address());
+    }
+
+    @Test
+    void an_unset_environment_variable_names_the_field_and_the_variable() {
+        ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.parse("""
+                control_plane:
+                  address: 127.0.0.1:18000
+                  node: { id: "${POD_NAME}", cluster: "${1BAD}" }
+                listeners: [{ name: a, address: "127.0.0.1:${PORT", cluster: c }]
+                """, name -> null));
+        List<String> errors = e.errors().stream().map(Object::toString).toList();
+        assertHas(errors, "control_plane.node.id: environment variable POD_NAME is not set (give a default with ${POD_NAME:-value})");
+        assertHas(errors, "control_plane.node.cluster: '${1BAD}': '1BAD' is not an environment variable name (letters, digits and '_', not starting with a digit)");
+        assertHas(errors, "listeners[0].address: '${' without a closing '}' (write $$ for a literal $)");
+    }
+
+    @Test
     void exit_when_idle_is_a_duration() {
         ProxyConfig c = ConfigLoader.parse("server: { exit_when_idle: 5s }\n");
         assertEquals(Duration.ofSeconds(5), c.server().exitWhenIdle());
