@@ -57,6 +57,7 @@ final class ConfigValidator {
             error(path + ".workers", server.workers() + " is out of range 0..1024 (0 means one per core)");
         }
         positive(path + ".drain_timeout", server.drainTimeout(), true);
+        positive(path + ".exit_when_idle", server.exitWhenIdle(), true);
     }
 
     private Set<String> clusters(List<ClusterConfig> clusters) {

@@ -43,7 +43,9 @@ import java.util.logging.Logger;
  *   <li>{@code GET /clusters}, {@code GET /listeners}, {@code GET /config_dump}: JSON.
  *   <li>{@code POST /healthcheck/fail}, {@code POST /healthcheck/ok}: report not ready (or ready
  *       again) without touching traffic, so a load balancer in front can move clients away first.
- *   <li>{@code POST /drain}: what SIGTERM does: drain, then exit 0.
+ *   <li>{@code POST /drain}, {@code POST /quitquitquit}: what SIGTERM does: drain, then exit 0.
+ *       The second name is the one Envoy and Istio's agent answer to, so a Job's container that
+ *       already ends with {@code curl -X POST localhost:15000/quitquitquit} works unchanged.
  *   <li>{@code GET /logging}, {@code POST /logging?level=debug}: the log level.
  * </ul>
  */
@@ -206,14 +208,14 @@ final class AdminServer {
                 case "/config_dump" -> get ? json(backend.configDump()) : notAllowed("GET");
                 case "/healthcheck/fail" -> post ? healthCheck(true) : notAllowed("POST");
                 case "/healthcheck/ok" -> post ? healthCheck(false) : notAllowed("POST");
-                case "/drain" -> post ? drain() : notAllowed("POST");
+                case "/drain", "/quitquitquit" -> post ? drain() : notAllowed("POST");
                 case "/logging" -> get ? logging() : post ? setLogging(uri) : notAllowed("GET, POST");
                 case "/config/versions" -> get ? json(Map.of("versions", backend.configVersions().stream().map(AdminServer::describe).toList()))
                         : notAllowed("GET");
                 case "/config/rollback" -> post ? rollback(uri) : notAllowed("POST");
                 case "/config/reload" -> post ? reload() : notAllowed("POST");
                 default -> text(HttpResponseStatus.NOT_FOUND, "no admin endpoint " + path + " (try /ready, /healthz, /stats/prometheus, "
-                        + "/clusters, /listeners, /config_dump, /logging; POST /healthcheck/fail, /healthcheck/ok, /drain)\n");
+                        + "/clusters, /listeners, /config_dump, /logging; POST /healthcheck/fail, /healthcheck/ok, /drain, /quitquitquit)\n");
             };
         }
 

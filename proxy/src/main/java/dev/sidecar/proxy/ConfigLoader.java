@@ -86,8 +86,14 @@ public final class ConfigLoader {
         return parse(text);
     }
 
-    /** Parses and validates YAML text. */
+    /** Parses and validates YAML text; {@code ${NAME}} in string values comes from the environment. */
     public static ProxyConfig parse(String yaml) {
+        Map<String, String> env = System.getenv();
+        return parse(yaml, env::get);
+    }
+
+    /** Parses and validates YAML text, expanding {@code ${NAME}} from {@code env} ({@link EnvExpansion}). */
+    static ProxyConfig parse(String yaml, java.util.function.Function<String, String> env) {
         JsonNode root;
         try {
             root = MAPPER.readTree(yaml);
@@ -95,6 +101,12 @@ public final class ConfigLoader {
             JsonLocation at = e.getLocation();
             String where = at == null ? "" : "line " + at.getLineNr() + ", column " + at.getColumnNr() + ": ";
             throw new ConfigException(List.of(new ConfigError("", "not valid YAML: " + where + e.getOriginalMessage())));
+        }
+        if (root != null && !root.isMissingNode()) {
+            List<ConfigError> unexpanded = EnvExpansion.expand(root, env);
+            if (!unexpanded.isEmpty()) {
+                throw new ConfigException(unexpanded);
+            }
         }
         ConfigLoader loader = new ConfigLoader();
         ProxyConfig config = loader.root(root == null || root.isMissingNode() ? MAPPER.createObjectNode() : root);
@@ -170,7 +182,7 @@ public final class ConfigLoader {
         if (node == null || !object(node, path)) {
             return ServerConfig.DEFAULT;
         }
-        knownKeys(node, path, "workers", "transport", "drain_timeout", "tls_engine");
+        knownKeys(node, path, "workers", "transport", "drain_timeout", "tls_engine", "exit_when_idle");
         int workers = 0;
         JsonNode w = node.get("workers");
         if (w != null && !(w.isTextual() && w.asText().equals("auto"))) {
@@ -180,7 +192,8 @@ public final class ConfigLoader {
         Duration drain = duration(node, "drain_timeout", path, ServerConfig.DEFAULT_DRAIN_TIMEOUT);
         TlsEngineChoice tlsEngine = choice(node, "tls_engine", path, TlsEngineChoice.values(), TlsEngineChoice::configName,
                 TlsEngineChoice.AUTO);
-        return new ServerConfig(workers, transport, drain, tlsEngine);
+        Duration exitWhenIdle = duration(node, "exit_when_idle", path, Duration.ZERO);
+        return new ServerConfig(workers, transport, drain, tlsEngine, exitWhenIdle);
     }
 
     private ControlPlaneConfig controlPlane(JsonNode node, String path) {

@@ -232,6 +232,48 @@ public final class Main implements Callable<Integer> {
         return INVALID;
     }
 
+    /** How often {@code server.exit_when_idle} looks at the connection count: a small share of any sensible idle time. */
+    private static final long IDLE_POLL_NANOS = java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(50);
+
+    /**
+     * Returns once a stop was requested (a signal, {@code POST /drain}), or, with
+     * {@code server.exit_when_idle}, once at least one connection has come in and none has been
+     * open for that long. The count is read on this otherwise idle main thread, so the option
+     * costs the data path nothing; closing connections are not hooked.
+     */
+    private static void awaitStop(Semaphore stop, Sidecar sidecar, java.time.Duration exitWhenIdle, AtomicBoolean stopping, Logger log) {
+        if (exitWhenIdle.isZero()) {
+            stop.acquireUninterruptibly();
+            return;
+        }
+        long idleNanos = exitWhenIdle.toNanos();
+        boolean seen = false;
+        long idleSince = 0;
+        while (true) {
+            try {
+                if (stop.tryAcquire(Math.min(IDLE_POLL_NANOS, idleNanos), java.util.concurrent.TimeUnit.NANOSECONDS)) {
+                    return;
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+            int active = sidecar.activeConnections();
+            long now = System.nanoTime();
+            if (!seen) {
+                seen = active > 0 || sidecar.acceptedConnections() > 0;
+                idleSince = now;
+                continue;
+            }
+            if (active > 0) {
+                idleSince = now;
+            } else if (now - idleSince >= idleNanos && stopping.compareAndSet(false, true)) {
+                log.info("no connection open for " + exitWhenIdle.toMillis() + " ms since the last one closed (server.exit_when_idle): stopping");
+                return;
+            }
+        }
+    }
+
     /**
      * Runs the proxy until a signal. The handler goes in before anything starts, so a SIGTERM
      * that arrives during start-up still ends in a drain and exit 0 rather than the JVM's 143.
@@ -281,7 +323,7 @@ public final class Main implements Callable<Integer> {
                 stop.release();
             }
         });
-        stop.acquireUninterruptibly();
+        awaitStop(stop, sidecar, config.server().exitWhenIdle(), stopping, log);
         sidecar.drain(config.server().drainTimeout());
         sidecar.close();
         log.info("stopped");

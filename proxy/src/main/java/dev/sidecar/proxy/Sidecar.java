@@ -702,6 +702,15 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
         return listeners.values().stream().mapToInt(l -> l.connections().size()).sum();
     }
 
+    /** Downstream connections accepted so far by the listeners bound now. */
+    public synchronized long acceptedConnections() {
+        long n = 0;
+        for (Listener l : listeners.values()) {
+            n += l.tcp() != null ? l.tcp().stats().accepted() : l.http().stats().accepted();
+        }
+        return n;
+    }
+
     public ClusterManager clusters() {
         return clusters;
     }

@@ -72,6 +72,7 @@ class ConfigLoaderTest {
         assertEquals(3, c.server().workers());
         assertEquals(TransportChoice.NIO, c.server().transport());
         assertEquals(Duration.ofSeconds(90), c.server().drainTimeout());
+        assertEquals(Duration.ZERO, c.server().exitWhenIdle(), "off unless given");
         assertEquals(new HostPort("::1", 0), c.listeners().get(0).address());
         assertEquals(ListenerConfig.DEFAULT_MAX_CONNECT_ATTEMPTS, c.listeners().get(0).maxConnectAttempts());
         assertEquals(LbPolicy.ROUND_ROBIN, c.clusters().get(0).lbPolicy());
@@ -91,6 +92,41 @@ class ConfigLoaderTest {
     void port_out_of_range_names_the_field() {
         List<String> e = errors(EXAMPLE.replace("127.0.0.1:7001", "127.0.0.1:70000"));
         assertEquals(List.of("clusters[0].endpoints[0].address: port 70000 is out of range 1..65535"), e);
+    }
+
+    @Test
+    void environment_variables_expand_in_string_values() {
+        java.util.Map<String, String> env = java.util.Map.of("POD_NAME", "app-7d4f", "POD_NAMESPACE", "shop", "EMPTY", "");
+        ProxyConfig c = ConfigLoader.parse("""
+                control_plane:
+                  address: "${XDS_HOST:-127.0.0.1}:18000"
+                  node: { id: "sidecar~${POD_NAME}.${POD_NAMESPACE}", cluster: "${POD_NAMESPACE}${EMPTY}", metadata: { cost: "$$5" } }
+                """, env::get);
+        assertEquals("sidecar~app-7d4f.shop", c.controlPlane().node().id());
+        assertEquals("shop", c.controlPlane().node().cluster());
+        assertEquals("$5", c.controlPlane().node().metadata().get("cost"));
+        assertEquals(new HostPort("127.0.0.1", 18000), c.controlPlane().address());
+    }
+
+    @Test
+    void an_unset_environment_variable_names_the_field_and_the_variable() {
+        ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.parse("""
+                control_plane:
+                  address: 127.0.0.1:18000
+                  node: { id: "${POD_NAME}", cluster: "${1BAD}" }
+                listeners: [{ name: a, address: "127.0.0.1:${PORT", cluster: c }]
+                """, name -> null));
+        List<String> errors = e.errors().stream().map(Object::toString).toList();
+        assertHas(errors, "control_plane.node.id: environment variable POD_NAME is not set (give a default with ${POD_NAME:-value})");
+        assertHas(errors, "control_plane.node.cluster: '${1BAD}': '1BAD' is not an environment variable name (letters, digits and '_', not starting with a digit)");
+        assertHas(errors, "listeners[0].address: '${' without a closing '}' (write $$ for a literal $)");
+    }
+
+    @Test
+    void exit_when_idle_is_a_duration() {
+        ProxyConfig c = ConfigLoader.parse("server: { exit_when_idle: 5s }\n");
+        assertEquals(Duration.ofSeconds(5), c.server().exitWhenIdle());
+        assertHas(errors("server: { exit_when_idle: 5 }\n"), "server.exit_when_idle: must be a duration with a unit such as 250ms, 1s or 1h, not 5");
     }
 
     @Test

@@ -102,6 +102,60 @@ class ProcessTest {
         }
     }
 
+    @Test
+    void post_quitquitquit_drains_like_sigterm_and_exits_0() throws Exception {
+        try (TcpUpstream echo = TcpUpstream.echo();
+             ProxyProcess proxy = ProxyProcess.run(dir, config(echo.address(), "20s"))) {
+            int port = proxy.listenerPort("in");
+            assertEquals(405, get(proxy.adminPort(), "/quitquitquit").statusCode(), "GET must not stop the proxy");
+            try (Socket open = Traffic.connect(port)) {
+                open.getOutputStream().write('a');
+                assertEquals('a', open.getInputStream().read());
+
+                HttpResponse<String> quit = post(proxy.adminPort(), "/quitquitquit");
+                assertEquals(202, quit.statusCode(), quit.body());
+
+                Await.until("the listener to stop accepting", () -> refused(port));
+                assertEquals(503, statusOrMinusOne(proxy.adminPort(), "/ready"));
+                open.getOutputStream().write('b');
+                assertEquals('b', open.getInputStream().read(), "the open connection is served during the drain");
+                assertTrue(proxy.isAlive(), "the proxy must wait for the open connection");
+            }
+            assertEquals(0, proxy.waitForExit(Duration.ofSeconds(15)));
+            assertTrue(proxy.output().contains("drained"), proxy.output());
+        }
+    }
+
+    @Test
+    void exit_when_idle_waits_for_a_first_connection_then_exits_0_after_the_last_closes() throws Exception {
+        String yaml = config("%s", "20s").replace("workers: 1", "workers: 1, exit_when_idle: 300ms");
+        try (TcpUpstream echo = TcpUpstream.echo();
+             ProxyProcess proxy = ProxyProcess.run(dir, yaml.formatted(echo.address()))) {
+            // Before its first connection the application may still be starting: no exit, however
+            // long that takes. Observed for three idle periods.
+            long readyAt = System.nanoTime();
+            Await.until("three idle periods", () -> !proxy.isAlive() || System.nanoTime() - readyAt > 900_000_000L);
+            assertTrue(proxy.isAlive(), "no exit before a first connection:\n" + proxy.output());
+            try (Socket open = Traffic.connect(proxy.listenerPort("in"))) {
+                open.getOutputStream().write('a');
+                assertEquals('a', open.getInputStream().read());
+                // an open connection, even a quiet one, keeps the proxy up past the idle time
+                long openedAt = System.nanoTime();
+                Await.until("three idle periods", () -> !proxy.isAlive() || System.nanoTime() - openedAt > 900_000_000L);
+                open.getOutputStream().write('b');
+                assertEquals('b', open.getInputStream().read());
+                assertTrue(proxy.isAlive(), proxy.output());
+            }
+            assertEquals(0, proxy.waitForExit(Duration.ofSeconds(15)));
+            assertTrue(proxy.output().contains("(server.exit_when_idle): stopping"), proxy.output());
+        }
+    }
+
+    private static HttpResponse<String> post(int port, String path) throws IOException, InterruptedException {
+        return HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)).timeout(Duration.ofSeconds(5))
+                .POST(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
+    }
+
     private static boolean refused(int port) {
         try (Socket s = new Socket("127.0.0.1", port)) {
             return false;

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Builds the files the proxy's image adds to an empty (scratch) base: a Java runtime cut down
+# with jlink to the modules the proxy uses, the shared libraries that runtime and Netty's native
+# transports load (glibc, zlib, copied from this machine), and a passwd entry for the non-root
+# user. Jib adds the application layers on top.
+#
+#   runtime.sh PROXY_TARGET_DIR OUTPUT_DIR
+#
+# PROXY_TARGET_DIR holds sidecar.jar and lib/ (the proxy module's package output). The JDK
+# is the one running the build ($JAVA_HOME, else the java on PATH); it must carry jmods/.
+set -euo pipefail
+
+target=$1
+out=$2
+java_home=${JAVA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")}
+jmods=$java_home/jmods
+[ -d "$jmods" ] || { echo "runtime.sh: $java_home has no jmods/ (on Debian: apt-get install openjdk-17-jmods)" >&2; exit 1; }
+
+rm -rf "$out"
+mkdir -p "$out/opt" "$out/etc" "$out/tmp"
+
+# What the class files use, plus what is reached only reflectively or through services:
+#   jdk.crypto.ec     ECDHE and ECDSA for the JDK TLS engine (the fallback to BoringSSL)
+#   jdk.unsupported   sun.misc.Unsafe and sun.misc.Signal (Netty's direct buffers; SIGTERM handling)
+#   jdk.management    the process and GC meters (com.sun.management beans)
+#   jdk.naming.dns    JNDI DNS, for libraries that look names up that way
+#   jdk.zipfs         reading resources from jars through a file system
+modules=$("$java_home/bin/jdeps" --ignore-missing-deps --print-module-deps --multi-release 17 \
+  --class-path "$target/lib/*" "$target/sidecar.jar")
+modules="$modules,jdk.crypto.ec,jdk.unsupported,jdk.management,jdk.naming.dns,jdk.zipfs"
+echo "runtime.sh: modules $modules" >&2
+
+"$java_home/bin/jlink" --module-path "$jmods" --add-modules "$modules" \
+  --strip-debug --no-header-files --no-man-pages --compress=2 --output "$out/opt/java"
+
+# java.desktop is in for java.beans (Jackson, Micrometer); its imaging, font and sound natives
+# are not, nor the X11, freetype and ALSA libraries they would pull in.
+for awt in libawt libawt_headless libawt_xawt libfontmanager libjavajpeg liblcms libmlib_image libsplashscreen libjsound; do
+  rm -f "$out/opt/java/lib/$awt.so"
+done
+
+# Shared libraries: what ldd reports for the launcher, every library of the runtime, and the
+# native libraries inside the Netty jars (epoll, io_uring, BoringSSL), plus the NSS modules glibc
+# loads at run time for host lookups. Copied with their directories, symlinks resolved.
+natives=$(mktemp -d)
+trap 'rm -rf "$natives"' EXIT
+for jar in "$target"/lib/netty-*linux-x86_64*.jar; do
+  (cd "$natives" && unzip -q -o "$jar" 'META-INF/native/*.so' 2>/dev/null || true)
+done
+libs=$( { ldd "$out/opt/java/bin/java"; find "$out/opt/java" "$natives" -name '*.so' -exec ldd {} \; ; } 2>/dev/null \
+  | awk '/=> \// { print $3 } /^\t\/[^ ]+ \(/ { print $1 }' | grep -v "^$out/" | sort -u)
+multiarch=$(dirname "$(ldd "$out/opt/java/bin/java" | awk '/libc.so/ { print $3 }')")
+for extra in libnss_files.so.2 libnss_dns.so.2 libresolv.so.2; do
+  [ -e "$multiarch/$extra" ] && libs="$libs"$'\n'"$multiarch/$extra"
+done
+for lib in $libs; do
+  case $lib in
+    "$java_home"/*) continue ;;  # the runtime's own, already in opt/java
+  esac
+  mkdir -p "$out$(dirname "$lib")"
+  cp -L "$lib" "$out$lib"
+done
+
+# No shell or useradd in the image: the user is written here. 65532 is distroless's "nonroot".
+cat >"$out/etc/passwd" <<'PASSWD'
+root:x:0:0:root:/root:/sbin/nologin
+nonroot:x:65532:65532:sidecar:/tmp:/sbin/nologin
+PASSWD
+cat >"$out/etc/group" <<'GROUP'
+root:x:0:
+nonroot:x:65532:
+GROUP
+printf 'hosts: files dns\n' >"$out/etc/nsswitch.conf"
+
+echo "runtime.sh: $(du -sh "$out" | cut -f1) in $out ($(echo "$libs" | wc -l) shared libraries)" >&2

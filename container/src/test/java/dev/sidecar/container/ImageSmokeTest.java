@@ -1,0 +1,194 @@
+package dev.sidecar.container;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.sidecar.testkit.Await;
+import dev.sidecar.testkit.TcpUpstream;
+import dev.sidecar.testkit.Traffic;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The image as a user runs it: {@code podman load} the tarball the image profile built, run it
+ * with the config mounted read-only, a read-only root and the non-root user, send traffic
+ * through it to an upstream in this JVM, then {@code podman stop} (SIGTERM) while a connection
+ * is open and see it drain and exit 0.
+ *
+ * <p>{@code --runtime runc}: this kernel runs cgroups in hybrid mode, which crun refuses.
+ * {@code --network host}: the upstream and the test's client are on this host's loopback.
+ * Explicit ulimits: podman's defaults copy the host's, which may exceed what the runtime may set.
+ *
+ * <p>Needs podman, runc and {@code proxy/target/jib-image.tar} ({@code ./mvnw verify -Pimage});
+ * skipped with the reason when one is missing, except in CI, where {@code .ci/run} installs the
+ * tools and the image profile is on, so a missing piece is a failure.
+ */
+class ImageSmokeTest {
+    private static final Path IMAGE = Path.of("..", "proxy", "target", "jib-image.tar");
+    private static final Pattern LISTENER = Pattern.compile("listener in listening on 127\\.0\\.0\\.1:(\\d+)");
+    private static final Pattern ADMIN = Pattern.compile("admin listening on 127\\.0\\.0\\.1:(\\d+)");
+    private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void the_image_proxies_reports_ready_and_drains_on_sigterm() throws Exception {
+        requireOrSkip(onPath("podman"), "podman is not installed");
+        requireOrSkip(onPath("runc"), "runc is not installed");
+        requireOrSkip(Files.isRegularFile(IMAGE), IMAGE + " is missing; build it with ./mvnw verify -Pimage");
+
+        Result load = run(Duration.ofMinutes(2), "podman", "load", "-i", IMAGE.toString());
+        assertEquals(0, load.code, "podman load: " + load.output);
+        Matcher loaded = Pattern.compile("Loaded image(?:\\(s\\))?: (\\S+)").matcher(load.output);
+        assertTrue(loaded.find(), load.output);
+        String image = loaded.group(1);
+
+        String name = "sidecar-smoke-" + ProcessHandle.current().pid() + "-" + System.nanoTime();
+        // the container's user (65532) reads the config through the mount
+        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
+        try (TcpUpstream echo = TcpUpstream.echo()) {
+            Path config = dir.resolve("sidecar.yaml");
+            Files.writeString(config, """
+                    server: { drain_timeout: 20s, workers: 1 }
+                    admin: { address: 127.0.0.1:0 }
+                    listeners:
+                      - { name: in, address: 127.0.0.1:0, cluster: up }
+                    clusters:
+                      - { name: up, endpoints: [{ address: %s }] }
+                    """.formatted(echo.address()));
+            Files.setPosixFilePermissions(config, PosixFilePermissions.fromString("rw-r--r--"));
+            try {
+                Result started = run(Duration.ofMinutes(1), "podman", "run", "-d", "--name", name, "--runtime", "runc",
+                        "--network", "host", "--read-only", "--memory", "256m",
+                        "--ulimit", "nofile=4096:4096", "--ulimit", "nproc=4096:4096",
+                        "-v", dir.toAbsolutePath() + ":/etc/sidecar:ro", image);
+                assertEquals(0, started.code, "podman run: " + started.output);
+
+                Await.until("the proxy in the container to log 'ready'", Duration.ofSeconds(60),
+                        () -> logs(name).contains(" ready") || !running(name));
+                String log = logs(name);
+                assertTrue(running(name), "the container exited before ready:\n" + log);
+                int port = port(LISTENER, log);
+                int admin = port(ADMIN, log);
+
+                assertEquals(200, status(admin, "/ready"), log);
+                Traffic.EchoResult r = Traffic.echo(port, 4L * 1024 * 1024, 7);
+                assertTrue(r.exact(), r.toString());
+
+                try (Socket open = Traffic.connect(port)) {
+                    open.getOutputStream().write('a');
+                    assertEquals('a', open.getInputStream().read());
+                    Process stop = new ProcessBuilder("podman", "stop", "-t", "30", name).redirectErrorStream(true).start();
+                    Await.until("/ready to answer 503 after SIGTERM", Duration.ofSeconds(20), () -> status(admin, "/ready") == 503);
+                    open.getOutputStream().write('b');
+                    assertEquals('b', open.getInputStream().read(), "the open connection is served while draining");
+                    assertTrue(running(name), "the proxy must wait for the open connection");
+                    open.close();
+                    assertTrue(stop.waitFor(40, TimeUnit.SECONDS), "podman stop did not return");
+                }
+                Result code = run(Duration.ofSeconds(30), "podman", "inspect", name, "--format", "{{.State.ExitCode}}");
+                String after = logs(name);
+                assertEquals("0", code.output.strip(), "exit code; log:\n" + after);
+                assertTrue(after.contains("drained"), after);
+            } finally {
+                run(Duration.ofSeconds(30), "podman", "rm", "-f", name);
+            }
+        }
+    }
+
+    private static void requireOrSkip(boolean present, String reason) {
+        if (!present && "true".equals(System.getenv("CI"))) {
+            throw new AssertionError(reason + " (CI must run the image smoke test: .ci/run installs podman and runc)");
+        }
+        Assumptions.assumeTrue(present, reason);
+    }
+
+    private static boolean onPath(String command) {
+        for (String d : System.getenv().getOrDefault("PATH", "").split(":")) {
+            if (!d.isEmpty() && Files.isExecutable(Path.of(d, command))) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static int port(Pattern p, String log) {
+        Matcher m = p.matcher(log);
+        assertTrue(m.find(), "no " + p + " in the log:\n" + log);
+        return Integer.parseInt(m.group(1));
+    }
+
+    private static String logs(String name) {
+        return run(Duration.ofSeconds(30), "podman", "logs", name).output;
+    }
+
+    /** Running, or stopping (podman reports a container it is stopping as not running). */
+    private static boolean running(String name) {
+        String status = run(Duration.ofSeconds(30), "podman", "inspect", name, "--format", "{{.State.Status}}").output.strip();
+        return status.equals("running") || status.equals("stopping");
+    }
+
+    private static int status(int port, String path) {
+        try {
+            return HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)).timeout(Duration.ofSeconds(5)).build(),
+                    HttpResponse.BodyHandlers.discarding()).statusCode();
+        } catch (IOException e) {
+            return -1;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError(e);
+        }
+    }
+
+    private record Result(int code, String output) {}
+
+    private static Result run(Duration limit, String... command) {
+        try {
+            Process p = new ProcessBuilder(List.of(command)).redirectErrorStream(true).start();
+            List<String> lines = new ArrayList<>();
+            Thread reader = new Thread(() -> {
+                try {
+                    String all = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+                    synchronized (lines) {
+                        lines.add(all);
+                    }
+                } catch (IOException e) {
+                    // the process ended
+                }
+            });
+            reader.start();
+            if (!p.waitFor(limit.toMillis(), TimeUnit.MILLISECONDS)) {
+                p.destroyForcibly();
+                throw new AssertionError(String.join(" ", command) + " did not finish within " + limit.toSeconds() + " s");
+            }
+            reader.join(limit.toMillis());
+            synchronized (lines) {
+                return new Result(p.exitValue(), String.join("", lines));
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError(e);
+        }
+    }
+}
