@@ -576,6 +576,21 @@ final class Exchange implements UpstreamPools.Acquirer {
             return;
         }
         lastActivity = proxy.nanoClock().getAsLong();
+        if (o.decoderResult().isFailure()) {
+            // a response the codec could not read (a head beyond the limit, a broken chunk):
+            // a gateway error before the response began, a cut-off response after
+            ReferenceCountUtil.release(o);
+            if (responseStarted) {
+                flag = "UPE";
+                resetDownstream();
+            } else {
+                upstreamResult(true, true);
+                abandonAttempt();
+                flag = "UPE";
+                localReply(502, "upstream sent a malformed response", GRPC_UNAVAILABLE, false);
+            }
+            return;
+        }
         if (o instanceof HttpResponse r) {
             int code = r.status().code();
             if (code == 101) {

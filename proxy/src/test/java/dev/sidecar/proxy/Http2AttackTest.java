@@ -248,6 +248,41 @@ class Http2AttackTest {
         assertTrue(up.received().stream().noneMatch(r -> r.uri().equals("/echo") && r.bodyLength() == 10), "no 10-byte body was made up");
     }
 
+    @Test
+    void the_proxy_advertises_its_stream_limit_and_windows_and_refuses_streams_beyond_the_limit() throws Exception {
+        try (RawH2 c = new RawH2(port)) {
+            RawH2.Frame settings = c.await(f -> f.type() == RawH2.SETTINGS && (f.flags() & RawH2.ACK) == 0, Duration.ofSeconds(10));
+            assertNotNull(settings);
+            java.util.Map<Integer, Long> values = new java.util.HashMap<>();
+            for (int i = 0; i + 6 <= settings.payload().length; i += 6) {
+                int id = ((settings.payload()[i] & 0xff) << 8) | (settings.payload()[i + 1] & 0xff);
+                long v = 0;
+                for (int k = 2; k < 6; k++) {
+                    v = (v << 8) | (settings.payload()[i + k] & 0xff);
+                }
+                values.put(id, v);
+            }
+            assertEquals(100L, values.get(0x3), "SETTINGS_MAX_CONCURRENT_STREAMS: http.max_concurrent_streams");
+            assertEquals(65_536L, values.get(0x4), "SETTINGS_INITIAL_WINDOW_SIZE: http.initial_stream_window");
+            assertEquals(61_440L, values.get(0x6), "SETTINGS_MAX_HEADER_LIST_SIZE: http.max_header_list_size");
+            RawH2.Frame window = c.await(f -> f.type() == RawH2.WINDOW_UPDATE && f.stream() == 0, Duration.ofSeconds(10));
+            assertNotNull(window, "the connection window grows to http.initial_connection_window");
+            int increment = new java.math.BigInteger(1, window.payload()).intValue() & 0x7fffffff;
+            assertTrue(65_535 + increment >= 1024 * 1024, "the connection window reaches 1 MiB: +" + increment);
+
+            // 100 streams held open (their bodies never end); the 101st is refused
+            byte[] block = c.requestBlock("POST", "/echo");
+            for (int i = 0, stream = 1; i < 101; i++, stream += 2) {
+                c.headers(stream, RawH2.END_HEADERS, block);
+            }
+            c.flush();
+            RawH2.Frame refused = c.await(f -> f.type() == RawH2.RST_STREAM, Duration.ofSeconds(10));
+            assertNotNull(refused, "a stream beyond max_concurrent_streams is reset");
+            assertEquals(201, refused.stream());
+            assertEquals(0x7, refused.errorCode(), "REFUSED_STREAM");
+        }
+    }
+
     private int countGood() {
         return (int) up.received().stream().filter(r -> r.uri().equals("/good")).count();
     }

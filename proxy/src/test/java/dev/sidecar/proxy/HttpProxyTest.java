@@ -615,4 +615,33 @@ class HttpProxyTest {
         }
         assertEquals(1, up.requestCount());
     }
+
+    @Test
+    void an_upstream_response_head_beyond_64_kib_is_a_502_not_a_crash() throws Exception {
+        TcpUpstream huge = closer.add(TcpUpstream.custom("huge-head", (socket, u) -> {
+            socket.getInputStream().read(new byte[4096]);
+            String head = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n" + ("X-Big: " + "a".repeat(1000) + "\r\n").repeat(80) + "\r\nok";
+            socket.getOutputStream().write(head.getBytes(StandardCharsets.ISO_8859_1));
+            socket.getOutputStream().flush();
+        }));
+        HttpUpstream fine = upstream("fine");
+        Sidecar p = start("""
+                listeners:
+                  - name: web
+                    address: 127.0.0.1:0
+                    protocol: http
+                    route_config:
+                      virtual_hosts:
+                        - name: all
+                          domains: ["*"]
+                          routes:
+                            - { match: { prefix: /huge }, route: { cluster: huge } }
+                            - { match: { prefix: / }, route: { cluster: fine } }
+                clusters:
+                """ + oneCluster("huge", huge.address()) + oneCluster("fine", fine.address()));
+        int port = p.listenerPort("web");
+        int status = get(port, "/huge").statusCode();
+        assertTrue(status == 502 || status == 503, "a gateway error, got " + status);
+        assertEquals(200, get(port, "/ok").statusCode(), "the proxy goes on serving");
+    }
 }
