@@ -317,4 +317,24 @@ class HttpsProxyTest {
         assertEquals(0, proc.exitValue(), out);
         assertEquals("legacy 1.1", out.trim(), "HTTPS on the listener, plain HTTP behind it");
     }
+
+    @org.junit.jupiter.api.Test
+    void a_client_that_never_finishes_its_handshake_is_closed_after_ten_seconds() throws Exception {
+        HttpUpstream up = closer.add(new HttpUpstream("a"));
+        Sidecar p = start("auto", serverTls(), plainCluster("app", up) + plainCluster("h2", up) + plainCluster("bad", up));
+        try (java.net.Socket s = new java.net.Socket("127.0.0.1", p.listenerPort("web"))) {
+            s.setSoTimeout(20_000);
+            long start = System.nanoTime();
+            s.getOutputStream().write(new byte[] {0x16, 0x03, 0x01}); // the start of a ClientHello, then nothing
+            int read;
+            try {
+                read = s.getInputStream().read();
+            } catch (java.net.SocketException e) {
+                read = -1; // reset
+            }
+            long waited = System.nanoTime() - start;
+            assertEquals(-1, read, "closed by the proxy");
+            assertTrue(waited >= java.util.concurrent.TimeUnit.SECONDS.toNanos(9), "not before the handshake timeout: " + waited / 1_000_000 + " ms");
+        }
+    }
 }
