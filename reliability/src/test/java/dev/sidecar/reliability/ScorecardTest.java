@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.sidecar.testkit.HttpUpstream;
 import dev.sidecar.testkit.ProxyProcess;
+import dev.sidecar.testkit.TcpUpstream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -43,20 +44,51 @@ class ScorecardTest {
     @Test
     void scorecard() throws Exception {
         try (HttpUpstream up = new HttpUpstream("up");
+             TcpUpstream crash = TcpUpstream.custom("crash", (socket, u) -> {
+                 socket.getInputStream().read(new byte[4096]);
+                 socket.getOutputStream().write("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nhalf".getBytes(StandardCharsets.ISO_8859_1));
+                 socket.getOutputStream().flush();
+                 socket.close(); // dies mid-response
+             });
+             TcpUpstream resetting = TcpUpstream.resetting();
+             TcpUpstream hole = TcpUpstream.blackHole();
              ProxyProcess proxy = ProxyProcess.run(dir, """
                      admin: { address: 127.0.0.1:0 }
                      listeners:
                        - { name: web, address: 127.0.0.1:0, protocol: http, cluster: app }
+                       - name: faults
+                         address: 127.0.0.1:0
+                         protocol: http
+                         route_config:
+                           virtual_hosts:
+                             - name: all
+                               domains: ["*"]
+                               routes:
+                                 - { match: { prefix: /crash }, route: { cluster: crash } }
+                                 - { match: { prefix: /reset }, route: { cluster: resetting } }
+                                 - { match: { prefix: /hole }, route: { cluster: hole, timeout: 2s } }
+                                 - { match: { prefix: /slow/ }, route: { cluster: app, prefix_rewrite: /, timeout: 2s } }
+                                 - match: { prefix: /try/ }
+                                   route:
+                                     cluster: app
+                                     prefix_rewrite: /
+                                     timeout: 10s
+                                     retry_policy: { retry_on: "5xx", num_retries: 1, per_try_timeout: 1s }
                        - name: slow
                          address: 127.0.0.1:0
                          protocol: http
                          cluster: app
                          http: { request_headers_timeout: 2s, stream_idle_timeout: 3s, route_timeout: 4s }
-                     clusters: [{ name: app, endpoints: [{ address: %s }] }]
-                     """.formatted(up.address()))) {
+                     clusters:
+                       - { name: app, endpoints: [{ address: %s }] }
+                       - { name: crash, endpoints: [{ address: %s }] }
+                       - { name: resetting, endpoints: [{ address: %s }] }
+                       - { name: hole, connect_timeout: 30s, endpoints: [{ address: %s }] }
+                     """.formatted(up.address(), crash.address(), resetting.address(), hole.address()))) {
             http1BadInputs(proxy, up);
             h2ToH1Egress(proxy, up);
             slowClients(proxy);
+            upstreamFaults(proxy);
             adminApi(proxy);
             rows.add(new Row("proxy alive after the run", proxy.isAlive() ? "yes" : "no", "yes", proxy.isAlive()));
         }
@@ -187,6 +219,49 @@ class ScorecardTest {
         long forwarded = up.received().stream().filter(r -> r.uri().equals("/egress")).count();
         boolean control = up.received().stream().anyMatch(r -> r.uri().equals("/egress-control") && "ok".equals(r.header("x-fine")));
         rows.add(new Row("h2 -> h1: requests forwarded from those", String.valueOf(forwarded), "0 (and the control forwarded)", forwarded == 0 && control));
+    }
+
+    /**
+     * Upstream faults: one that dies mid-response, one that resets, a black hole, a slow one; each
+     * answered as specified (a cut-off, a 503, a 504 at the route or per-try timeout within 10 %),
+     * never a hang, and nothing left in flight afterwards.
+     */
+    private void upstreamFaults(ProxyProcess proxy) throws Exception {
+        int port = proxy.listenerPort("faults");
+        // dies mid-response: the client sees the head, then the connection ends short of the body
+        long t = System.nanoTime();
+        Answer crashed = exchange(port, "GET /crash HTTP/1.1\r\nHost: x\r\n\r\n");
+        long crashMs = (System.nanoTime() - t) / 1_000_000;
+        boolean cutOff = crashed.status() == 200 && crashed.closed() && !crashed.text().endsWith("a".repeat(10)) && crashMs < 3000;
+        rows.add(new Row("upstream dies mid-response: cut off, not hung", "status " + crashed.status() + (crashed.closed() ? ", closed" : ", open")
+                + " in " + crashMs + " ms", "the head, then closed, < 3 s", cutOff));
+        timed("upstream resets every connection", port, "/reset", 503, 0, 3000);
+        timed("black-holed upstream, route timeout 2 s", port, "/hole", 504, 2000, 0);
+        timed("slow upstream (5 s), route timeout 2 s", port, "/slow/delay/5000", 504, 2000, 0);
+        timed("slow upstream (5 s), per-try timeout 1 s, 1 retry", port, "/try/delay/5000", 504, 2000, 0);
+        // nothing stays in flight
+        String body = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + proxy.adminPort() + "/clusters"))
+                .build(), HttpResponse.BodyHandlers.ofString()).body();
+        int inFlight = 0;
+        for (com.fasterxml.jackson.databind.JsonNode c : new com.fasterxml.jackson.databind.ObjectMapper().readTree(body).get("clusters")) {
+            for (com.fasterxml.jackson.databind.JsonNode e : c.get("endpoints")) {
+                inFlight += e.get("active_requests").asInt();
+            }
+        }
+        rows.add(new Row("upstream faults: requests left in flight afterwards", String.valueOf(inFlight), "0", inFlight == 0));
+    }
+
+    /**
+     * One request that must end with {@code status}: at {@code expectMs} within 10 % (when
+     * positive), or within {@code withinMs} (when positive).
+     */
+    private void timed(String name, int port, String path, int status, long expectMs, long withinMs) throws IOException {
+        long t = System.nanoTime();
+        Answer a = exchange(port, "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        long ms = (System.nanoTime() - t) / 1_000_000;
+        boolean inTime = expectMs > 0 ? Math.abs(ms - expectMs) <= expectMs / 10 : ms <= withinMs;
+        rows.add(new Row(name, a.status() + " in " + ms + " ms", status + (expectMs > 0 ? " at " + expectMs + " ms ± 10 %" : " within " + withinMs + " ms"),
+                a.status() == status && inTime));
     }
 
     private static final String SLOWHTTPTEST = "/usr/bin/slowhttptest";
