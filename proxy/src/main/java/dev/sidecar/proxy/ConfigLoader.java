@@ -187,7 +187,7 @@ public final class ConfigLoader {
         if (node == null) {
             return null;
         }
-        knownKeys(node, path, "address", "node", "initial_fetch_timeout", "cache_file");
+        knownKeys(node, path, "address", "node", "initial_fetch_timeout", "cache_file", "api_type");
         HostPort address = address(node, "address", path, null);
         String np = join(path, "node");
         JsonNode n = section(node, "node", path);
@@ -206,7 +206,9 @@ public final class ConfigLoader {
         }
         return new ControlPlaneConfig(address, nodeId,
                 duration(node, "initial_fetch_timeout", path, ControlPlaneConfig.DEFAULT_INITIAL_FETCH_TIMEOUT),
-                nullableString(node, "cache_file", path));
+                nullableString(node, "cache_file", path),
+                choice(node, "api_type", path, ControlPlaneConfig.ApiType.values(), ControlPlaneConfig.ApiType::configName,
+                        ControlPlaneConfig.ApiType.SOTW));
     }
 
     private AdminConfig admin(JsonNode node, String path) {
