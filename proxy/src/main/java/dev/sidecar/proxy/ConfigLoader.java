@@ -678,7 +678,7 @@ public final class ConfigLoader {
     private ClusterConfig cluster(JsonNode node, String path) {
         knownKeys(node, path, "name", "lb_policy", "connect_timeout", "endpoints", "least_request_lb_config", "maglev_lb_config",
                 "ring_hash_lb_config", "common_lb_config", "health_checks", "outlier_detection", "circuit_breakers", "upstream_protocol",
-                "http_pool", "tls");
+                "http_pool", "tls", "dns_refresh_rate");
         LbSettings lb = LbSettings.DEFAULT;
         JsonNode n;
         if ((n = section(node, "least_request_lb_config", path)) != null) {
@@ -749,6 +749,7 @@ public final class ConfigLoader {
                         UpstreamProtocol.HTTP1))
                 .httpPool(pool)
                 .tls(tls == null ? null : tlsClient(tls, join(path, "tls")))
+                .dnsRefreshRate(node.hasNonNull("dns_refresh_rate") ? duration(node, "dns_refresh_rate", path, null) : null)
                 .build();
     }
 
