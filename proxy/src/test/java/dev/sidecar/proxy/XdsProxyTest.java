@@ -205,6 +205,23 @@ class XdsProxyTest {
     }
 
     @Test
+    void a_listener_whose_routes_never_arrive_answers_404_after_initial_fetch_timeout_until_they_do() throws Exception {
+        HttpUpstream web = track(new HttpUpstream("web"));
+        XdsServer xds = track(new XdsServer());
+        xds.set("1", List.of(edsCluster("web")), List.of(endpoints("web", web.port())), List.of(httpListener("in", "late-routes")),
+                List.of());
+        Sidecar proxy = start(xds, "", "initial_fetch_timeout: 300ms");
+        xds.awaitRequest(r -> r.getTypeUrl().equals(Translator.ROUTE_TYPE) && r.getResourceNamesList().contains("late-routes"), LIMIT);
+        Await.until("the listener, without its routes", LIMIT, () -> hasListener(proxy, "in"));
+        assertEquals("404 -", get(proxy.listenerPort("in"), "/"));
+        Await.until("ready", LIMIT, () -> Integer.valueOf(200).equals(quietly(() -> ready(proxy))));
+
+        xds.set("2", List.of(edsCluster("web")), List.of(endpoints("web", web.port())), List.of(httpListener("in", "late-routes")),
+                List.of(routes("late-routes", "web", null, null)));
+        Await.until("the routes", LIMIT, () -> "200 web".equals(quietly(() -> get(proxy.listenerPort("in"), "/"))));
+    }
+
+    @Test
     void an_endpoint_added_gets_traffic_and_one_removed_drains_without_a_failed_request() throws Exception {
         HttpUpstream a = track(new HttpUpstream("a"));
         HttpUpstream b = track(new HttpUpstream("b"));

@@ -106,6 +106,10 @@ public final class XdsClient implements AutoCloseable {
         public static final Timing DEFAULT = new Timing(Duration.ofMillis(500), Duration.ofSeconds(30), Duration.ofMillis(500));
     }
 
+    /** What a listener serves when its routes did not come within initial_fetch_timeout: any host, no route (404). */
+    private static final RouteConfig NO_ROUTES = new RouteConfig(List.of(new RouteConfig.VirtualHost("no-routes-yet", List.of("*"),
+            List.of(), RouteConfig.HeaderMutations.NONE, null)));
+
     private static final List<String> ORDER = List.of(CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE);
 
     private final ControlPlaneConfig config;
@@ -135,6 +139,9 @@ public final class XdsClient implements AutoCloseable {
     /** EDS names whose initial fetch timed out: their clusters are published without endpoints. */
     private final Set<String> fetchTimedOut = new HashSet<>();
     private final Map<String, ScheduledFuture<?>> fetchTimers = new HashMap<>();
+    /** RDS names whose initial fetch timed out: their listeners serve with no routes (404) until the routes arrive. */
+    private final Set<String> routesTimedOut = new HashSet<>();
+    private final Map<String, ScheduledFuture<?>> routeTimers = new HashMap<>();
     private final Map<String, ClusterConfig> publishedClusters = new LinkedHashMap<>();
     private final Map<String, ListenerConfig> publishedListeners = new LinkedHashMap<>();
     private XdsResources published = XdsResources.EMPTY;
@@ -247,6 +254,7 @@ public final class XdsClient implements AutoCloseable {
             }
         }
         startFetchTimers(types.get(ENDPOINT_TYPE).names);
+        startRouteTimers(types.get(ROUTE_TYPE).names);
     }
 
     private int stream() {
@@ -327,6 +335,8 @@ public final class XdsClient implements AutoCloseable {
         });
         fetchTimers.values().forEach(f -> f.cancel(false));
         fetchTimers.clear();
+        routeTimers.values().forEach(f -> f.cancel(false));
+        routeTimers.clear();
         long delay = jittered(backoff);
         backoff = min(backoff.multipliedBy(2), timing.maxBackoff());
         log.warn("xds: stream to " + config.address() + " ended (" + why + "); keeping the last good config, retrying in "
@@ -682,6 +692,10 @@ public final class XdsClient implements AutoCloseable {
                 next.put(rc.getName(), t);
                 rawNext.put(rc.getName(), r.resources().get(i));
                 changed.add(rc.getName());
+                ScheduledFuture<?> timer = routeTimers.remove(rc.getName());
+                if (timer != null) {
+                    timer.cancel(false);
+                }
             } catch (Refusal e) {
                 errors.add(e.getMessage());
             }
@@ -854,10 +868,14 @@ public final class XdsClient implements AutoCloseable {
         }
         TypeState rt = types.get(ROUTE_TYPE);
         if (!rds.equals(rt.names)) {
+            Set<String> added = new LinkedHashSet<>(rds);
+            added.removeAll(rt.names);
             rt.names = rds;
             routes.keySet().retainAll(rds);
             raw.computeIfPresent(ROUTE_TYPE, (t, m) -> retained(m, rds));
+            routesTimedOut.retainAll(rds);
             send(rt, null);
+            startRouteTimers(added);
         }
     }
 
@@ -890,6 +908,36 @@ public final class XdsClient implements AutoCloseable {
         }
     }
 
+    /**
+     * As for EDS, a listener waiting for its RDS routes stops waiting after {@code
+     * initial_fetch_timeout} (counted from the request on a live stream): as Envoy does, it is
+     * then served with no routes, so every request gets 404 (no route), until they arrive.
+     */
+    private void startRouteTimers(Set<String> names) {
+        if (!streamOpen() || config.initialFetchTimeout().isZero()) {
+            return;
+        }
+        for (String name : names) {
+            if (routes.containsKey(name) || routesTimedOut.contains(name) || routeTimers.containsKey(name)) {
+                continue;
+            }
+            routeTimers.put(name, exec.schedule(() -> {
+                routeTimers.remove(name);
+                if (!routes.containsKey(name) && types.get(ROUTE_TYPE).names.contains(name)) {
+                    log.warn("xds: no route configuration '" + name + "' within initial_fetch_timeout " + config.initialFetchTimeout()
+                            + "; its listeners answer 404 until it arrives");
+                    routesTimedOut.add(name);
+                    try {
+                        publish();
+                        checkInitialized();
+                    } catch (RuntimeException ex) {
+                        log.warn("xds: the listeners of '" + name + "' cannot be used yet: " + ex.getMessage());
+                    }
+                }
+            }, config.initialFetchTimeout().toMillis(), TimeUnit.MILLISECONDS));
+        }
+    }
+
     /** Builds the warm resources and hands them to the sink when they changed. */
     private void publish() {
         Map<String, ClusterConfig> outClusters = new LinkedHashMap<>();
@@ -913,7 +961,9 @@ public final class XdsClient implements AutoCloseable {
             boolean ready = true;
             if (l.rdsName() != null) {
                 RouteConfig rc = routes.get(l.rdsName());
-                if (rc == null) {
+                if (rc == null && routesTimedOut.contains(l.rdsName())) {
+                    lc = lc.withRouteConfig(NO_ROUTES);
+                } else if (rc == null) {
                     ready = false;
                 } else {
                     lc = lc.withRouteConfig(rc);
