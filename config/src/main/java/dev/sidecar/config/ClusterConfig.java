@@ -13,6 +13,9 @@ import java.util.Optional;
  * @param upstreamProtocol what the endpoints speak when HTTP listeners route to the cluster
  * @param httpPool the upstream connection pools of HTTP traffic
  * @param tls TLS to the endpoints; null for plaintext
+ * @param dnsRefreshRate how often the endpoints' host names are resolved again (STRICT_DNS: each
+ *     name stands for one endpoint per address it resolves to); null when they are not (a name
+ *     is then resolved at connect time)
  */
 public record ClusterConfig(
         String name,
@@ -25,11 +28,14 @@ public record ClusterConfig(
         CircuitBreakersConfig circuitBreakers,
         UpstreamProtocol upstreamProtocol,
         HttpPoolConfig httpPool,
-        TlsClientConfig tls) {
+        TlsClientConfig tls,
+        Duration dnsRefreshRate) {
 
     public static final LbPolicy DEFAULT_LB_POLICY = LbPolicy.ROUND_ROBIN;
     /** Envoy's default; long enough for a loaded host, short enough to fail over quickly. */
     public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(5);
+    /** Envoy's default {@code dns_refresh_rate}. */
+    public static final Duration DEFAULT_DNS_REFRESH_RATE = Duration.ofSeconds(5);
 
     public ClusterConfig {
         requireNonNull(name, "name");
@@ -63,7 +69,7 @@ public record ClusterConfig(
     public Builder toBuilder() {
         return new Builder(name).lbPolicy(lbPolicy).connectTimeout(connectTimeout).endpoints(endpoints)
                 .lbSettings(lbSettings).healthChecks(healthChecks).outlierDetection(outlierDetection)
-                .circuitBreakers(circuitBreakers).upstreamProtocol(upstreamProtocol).httpPool(httpPool).tls(tls);
+                .circuitBreakers(circuitBreakers).upstreamProtocol(upstreamProtocol).httpPool(httpPool).tls(tls).dnsRefreshRate(dnsRefreshRate);
     }
 
     public static final class Builder {
@@ -78,6 +84,7 @@ public record ClusterConfig(
         private UpstreamProtocol upstreamProtocol = UpstreamProtocol.HTTP1;
         private HttpPoolConfig httpPool = HttpPoolConfig.DEFAULT;
         private TlsClientConfig tls;
+        private Duration dnsRefreshRate;
 
         private Builder(String name) {
             this.name = name;
@@ -133,9 +140,14 @@ public record ClusterConfig(
             return this;
         }
 
+        public Builder dnsRefreshRate(Duration v) {
+            dnsRefreshRate = v;
+            return this;
+        }
+
         public ClusterConfig build() {
             return new ClusterConfig(name, lbPolicy, connectTimeout, endpoints, lbSettings, healthChecks, outlierDetection, circuitBreakers,
-                    upstreamProtocol, httpPool, tls);
+                    upstreamProtocol, httpPool, tls, dnsRefreshRate);
         }
     }
 }

@@ -70,6 +70,9 @@ final class ConfigValidator {
                 error(path + ".name", "duplicate cluster name '" + c.name() + "'");
             }
             positive(path + ".connect_timeout", c.connectTimeout(), false);
+            if (c.dnsRefreshRate() != null) {
+                positive(path + ".dns_refresh_rate", c.dnsRefreshRate(), false);
+            }
             lbSettings(path, c);
             for (int h = 0; h < c.healthChecks().size(); h++) {
                 healthCheck(path + ".health_checks[" + h + "]", c.healthChecks().get(h));

@@ -200,7 +200,7 @@ public final class ConfigLoader {
         if (node == null) {
             return null;
         }
-        knownKeys(node, path, "address", "node", "initial_fetch_timeout", "cache_file");
+        knownKeys(node, path, "address", "node", "initial_fetch_timeout", "cache_file", "api_type");
         HostPort address = address(node, "address", path, null);
         String np = join(path, "node");
         JsonNode n = section(node, "node", path);
@@ -219,7 +219,9 @@ public final class ConfigLoader {
         }
         return new ControlPlaneConfig(address, nodeId,
                 duration(node, "initial_fetch_timeout", path, ControlPlaneConfig.DEFAULT_INITIAL_FETCH_TIMEOUT),
-                nullableString(node, "cache_file", path));
+                nullableString(node, "cache_file", path),
+                choice(node, "api_type", path, ControlPlaneConfig.ApiType.values(), ControlPlaneConfig.ApiType::configName,
+                        ControlPlaneConfig.ApiType.SOTW));
     }
 
     private AdminConfig admin(JsonNode node, String path) {
@@ -689,7 +691,7 @@ public final class ConfigLoader {
     private ClusterConfig cluster(JsonNode node, String path) {
         knownKeys(node, path, "name", "lb_policy", "connect_timeout", "endpoints", "least_request_lb_config", "maglev_lb_config",
                 "ring_hash_lb_config", "common_lb_config", "health_checks", "outlier_detection", "circuit_breakers", "upstream_protocol",
-                "http_pool", "tls");
+                "http_pool", "tls", "dns_refresh_rate");
         LbSettings lb = LbSettings.DEFAULT;
         JsonNode n;
         if ((n = section(node, "least_request_lb_config", path)) != null) {
@@ -760,6 +762,7 @@ public final class ConfigLoader {
                         UpstreamProtocol.HTTP1))
                 .httpPool(pool)
                 .tls(tls == null ? null : tlsClient(tls, join(path, "tls")))
+                .dnsRefreshRate(node.hasNonNull("dns_refresh_rate") ? duration(node, "dns_refresh_rate", path, null) : null)
                 .build();
     }
 

@@ -788,6 +788,7 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
         healthCheckers.values().forEach(HealthChecker::stop);
         tls.close();
         pools.close();
+        clusters.close();
         if (adminChannel != null) {
             adminChannel.close().awaitUninterruptibly(2, TimeUnit.SECONDS);
         }

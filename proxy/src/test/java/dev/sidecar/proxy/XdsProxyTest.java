@@ -177,6 +177,51 @@ class XdsProxyTest {
     }
 
     @Test
+    void delta_xds_drives_the_proxy_and_an_endpoint_change_reaches_traffic_without_a_failed_request() throws Exception {
+        HttpUpstream a = track(new HttpUpstream("a"));
+        HttpUpstream b = track(new HttpUpstream("b"));
+        XdsServer xds = track(new XdsServer());
+        xds.set("1", List.of(edsCluster("app")), List.of(endpoints("app", a.port())), List.of(httpListener("in", "r")),
+                List.of(routes("r", "app", null, null)));
+        Sidecar proxy = start(xds, "", "initial_fetch_timeout: 5s, api_type: delta");
+        Await.until("the listener", LIMIT, () -> hasListener(proxy, "in"));
+        assertTrue(xds.requests().isEmpty(), "a state-of-the-world request in delta mode");
+        try (Load load = new Load(proxy.listenerPort("in"))) {
+            load.awaitMore(20);
+            xds.set("2", List.of(edsCluster("app")), List.of(endpoints("app", a.port(), b.port())), List.of(httpListener("in", "r")),
+                    List.of(routes("r", "app", null, null)));
+            Await.until("requests on the added endpoint", LIMIT, () -> b.requestCount() > 5);
+            xds.set("3", List.of(edsCluster("app")), List.of(endpoints("app", b.port())), List.of(httpListener("in", "r")),
+                    List.of(routes("r", "app", null, null)));
+            Await.until("the endpoint removed", LIMIT, () -> proxy.config().clusters().stream()
+                    .anyMatch(c -> c.name().equals("app") && c.endpoints().size() == 1 && c.endpoints().get(0).address().port() == b.port()));
+            int onA = a.requestCount();
+            load.awaitMore(50);
+            assertEquals(onA, a.requestCount(), "the removed endpoint got new requests");
+            assertEquals(0, load.failed.get(), "failed requests, the last: " + load.lastFailure.get());
+        }
+        assertEquals(1, xds.deltaResponses().stream().filter(r -> r.getTypeUrl().equals(Translator.CLUSTER_TYPE)).count(),
+                "the unchanged cluster was sent again");
+    }
+
+    @Test
+    void a_listener_whose_routes_never_arrive_answers_404_after_initial_fetch_timeout_until_they_do() throws Exception {
+        HttpUpstream web = track(new HttpUpstream("web"));
+        XdsServer xds = track(new XdsServer());
+        xds.set("1", List.of(edsCluster("web")), List.of(endpoints("web", web.port())), List.of(httpListener("in", "late-routes")),
+                List.of());
+        Sidecar proxy = start(xds, "", "initial_fetch_timeout: 300ms");
+        xds.awaitRequest(r -> r.getTypeUrl().equals(Translator.ROUTE_TYPE) && r.getResourceNamesList().contains("late-routes"), LIMIT);
+        Await.until("the listener, without its routes", LIMIT, () -> hasListener(proxy, "in"));
+        assertEquals("404 -", get(proxy.listenerPort("in"), "/"));
+        Await.until("ready", LIMIT, () -> Integer.valueOf(200).equals(quietly(() -> ready(proxy))));
+
+        xds.set("2", List.of(edsCluster("web")), List.of(endpoints("web", web.port())), List.of(httpListener("in", "late-routes")),
+                List.of(routes("late-routes", "web", null, null)));
+        Await.until("the routes", LIMIT, () -> "200 web".equals(quietly(() -> get(proxy.listenerPort("in"), "/"))));
+    }
+
+    @Test
     void an_endpoint_added_gets_traffic_and_one_removed_drains_without_a_failed_request() throws Exception {
         HttpUpstream a = track(new HttpUpstream("a"));
         HttpUpstream b = track(new HttpUpstream("b"));

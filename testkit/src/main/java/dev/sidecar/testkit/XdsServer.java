@@ -9,6 +9,7 @@ import io.envoyproxy.envoy.config.endpoint.v3.ClusterLoadAssignment;
 import io.envoyproxy.envoy.config.listener.v3.Listener;
 import io.envoyproxy.envoy.config.route.v3.RouteConfiguration;
 import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryRequest;
+import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryResponse;
 import io.envoyproxy.envoy.service.discovery.v3.DiscoveryRequest;
 import io.grpc.InsecureServerCredentials;
 import io.grpc.Server;
@@ -28,7 +29,7 @@ import java.util.function.Predicate;
  * {@link V3DiscoveryServer} (ADS), on 127.0.0.1 and an ephemeral port, over grpc-java's OkHttp
  * server transport (one Netty on the class path). Every proxy gets the same snapshot, whatever
  * its node. Every DiscoveryRequest it receives is kept, so a test can assert on ACKs and on a
- * NACK's error_detail.
+ * NACK's error_detail; on the incremental (delta) stream, every request and every response sent.
  *
  * <p>{@link #stop()} and {@link #restart()} take the server away and bring it back on the same
  * port with the same snapshot.
@@ -38,6 +39,8 @@ public final class XdsServer implements AutoCloseable {
 
     private final SimpleCache<String> cache = new SimpleCache<>(node -> GROUP);
     private final List<DiscoveryRequest> requests = new CopyOnWriteArrayList<>();
+    private final List<DeltaDiscoveryRequest> deltaRequests = new CopyOnWriteArrayList<>();
+    private final List<DeltaDiscoveryResponse> deltaResponses = new CopyOnWriteArrayList<>();
     private final V3DiscoveryServer discovery;
     private Server server;
     private int port;
@@ -50,7 +53,14 @@ public final class XdsServer implements AutoCloseable {
             }
 
             @Override
-            public void onV3StreamDeltaRequest(long streamId, DeltaDiscoveryRequest request) {}
+            public void onV3StreamDeltaRequest(long streamId, DeltaDiscoveryRequest request) {
+                deltaRequests.add(request);
+            }
+
+            @Override
+            public void onV3StreamDeltaResponse(long streamId, DeltaDiscoveryRequest request, DeltaDiscoveryResponse response) {
+                deltaResponses.add(response);
+            }
         }, cache);
         cache.setSnapshot(GROUP, Snapshot.createEmpty("0"));
         server = bind(0);
@@ -86,6 +96,32 @@ public final class XdsServer implements AutoCloseable {
     /** Every DiscoveryRequest received so far, oldest first. */
     public List<DiscoveryRequest> requests() {
         return List.copyOf(requests);
+    }
+
+    /** Every DeltaDiscoveryRequest received so far, oldest first. */
+    public List<DeltaDiscoveryRequest> deltaRequests() {
+        return List.copyOf(deltaRequests);
+    }
+
+    /** Every DeltaDiscoveryResponse sent so far, oldest first. */
+    public List<DeltaDiscoveryResponse> deltaResponses() {
+        return List.copyOf(deltaResponses);
+    }
+
+    /** Waits up to {@code timeout} for a delta request that {@code test} accepts, and returns it. */
+    public DeltaDiscoveryRequest awaitDeltaRequest(Predicate<DeltaDiscoveryRequest> test, Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            for (DeltaDiscoveryRequest r : deltaRequests) {
+                if (test.test(r)) {
+                    return r;
+                }
+            }
+            if (System.nanoTime() - deadline > 0) {
+                throw new AssertionError("no matching DeltaDiscoveryRequest within " + timeout + "; received: " + deltaRequests);
+            }
+            java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(10));
+        }
     }
 
     /** Waits up to {@code timeout} for a request that {@code test} accepts, and returns it. */

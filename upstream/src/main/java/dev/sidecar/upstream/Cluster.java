@@ -43,6 +43,26 @@ public final class Cluster {
     private Map<HostPort, Endpoint> endpointsByAddress = Map.of();
     private ClusterConfig config;
     private volatile ClusterSnapshot snapshot;
+    // ---- STRICT_DNS re-resolution (guarded by this) ----
+    private final HostResolver resolver;
+    /** The config as given, with host names; {@link #config} has them replaced by the last answers. */
+    private ClusterConfig declared;
+    /** The last answer for each host name: what its endpoints expand to. */
+    private Map<String, List<String>> answers = Map.of();
+    private java.util.concurrent.ScheduledFuture<?> refresh;
+    private Duration refreshRate;
+    private boolean closed;
+
+    /**
+     * The blocking resolutions run here, one at a time, never on an event loop or the control
+     * executor (a slow DNS server must not delay health checks and rebuilds). Shared by every
+     * cluster: STRICT_DNS clusters are few and each refresh is a handful of lookups.
+     */
+    private static final ScheduledExecutorService DNS = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "sidecar-dns");
+        t.setDaemon(true);
+        return t;
+    });
 
     /** How long a removed endpoint's open connections may go on before they are closed. */
     public static final Duration DEFAULT_REMOVED_ENDPOINT_DRAIN = Duration.ofSeconds(30);
@@ -59,7 +79,14 @@ public final class Cluster {
      *     continue before they are closed
      */
     public Cluster(ClusterConfig config, LongSupplier nanoClock, ScheduledExecutorService control, Duration removedEndpointDrain) {
+        this(config, nanoClock, control, removedEndpointDrain, HostResolver.SYSTEM);
+    }
+
+    /** @param resolver resolves the host names of a cluster with a {@code dnsRefreshRate} */
+    public Cluster(ClusterConfig config, LongSupplier nanoClock, ScheduledExecutorService control, Duration removedEndpointDrain,
+                   HostResolver resolver) {
         this.name = config.name();
+        this.resolver = resolver;
         this.nanoClock = nanoClock;
         this.control = control;
         this.removedEndpointDrain = removedEndpointDrain;
@@ -83,6 +110,120 @@ public final class Cluster {
         if (!config.name().equals(name)) {
             throw new IllegalArgumentException("cluster '" + name + "' cannot take the config of '" + config.name() + "'");
         }
+        declared = config;
+        scheduleRefresh(config);
+        apply(expanded(config));
+    }
+
+    /**
+     * STRICT_DNS, as Envoy does it: every {@code dnsRefreshRate} each endpoint host name is
+     * resolved again, and the endpoint stands for one endpoint per address of the last answer
+     * (same port, weight, priority and health status). A failed lookup keeps the last answer; a
+     * name never answered yet stays one endpoint resolved at connect time, so nothing that could
+     * connect before stops connecting.
+     */
+    private void scheduleRefresh(ClusterConfig config) {
+        Duration rate = config.dnsRefreshRate() == null || hostNames(config).isEmpty() ? null : config.dnsRefreshRate();
+        if (java.util.Objects.equals(rate, refreshRate)) {
+            return;
+        }
+        if (refresh != null) {
+            refresh.cancel(false);
+            refresh = null;
+        }
+        refreshRate = rate;
+        if (rate != null && !closed) {
+            refresh = DNS.scheduleWithFixedDelay(this::resolveAll, 0, rate.toNanos(), TimeUnit.NANOSECONDS);
+        }
+    }
+
+    private static java.util.Set<String> hostNames(ClusterConfig config) {
+        java.util.Set<String> out = new java.util.LinkedHashSet<>();
+        for (EndpointConfig e : config.endpoints()) {
+            if (!Endpoint.isIpLiteral(e.address().host())) {
+                out.add(e.address().host());
+            }
+        }
+        return out;
+    }
+
+    /** On the DNS thread: resolves every name, then puts changed answers in force on the control executor. */
+    private void resolveAll() {
+        java.util.Set<String> names;
+        synchronized (this) {
+            names = hostNames(declared);
+        }
+        Map<String, List<String>> next = new HashMap<>();
+        for (String host : names) {
+            try {
+                // one family, IPv4 when the answer has any (Envoy's V4_PREFERRED): "localhost"
+                // answers 127.0.0.1 and ::1, and a server listening on one must not get half
+                // the traffic refused
+                List<java.net.InetAddress> answer = resolver.resolve(host);
+                boolean v4 = answer.stream().anyMatch(a -> a instanceof java.net.Inet4Address);
+                List<String> addresses = new ArrayList<>();
+                for (java.net.InetAddress a : answer) {
+                    if ((a instanceof java.net.Inet4Address) == v4 && !addresses.contains(a.getHostAddress())) {
+                        addresses.add(a.getHostAddress());
+                    }
+                }
+                if (addresses.isEmpty()) {
+                    continue; // an empty answer is treated as a failure: keep the last one
+                }
+                java.util.Collections.sort(addresses);
+                next.put(host, List.copyOf(addresses));
+            } catch (Exception e) {
+                // keep the last answer (Envoy does too): a DNS hiccup must not empty a cluster
+            }
+        }
+        control.execute(() -> {
+            synchronized (this) {
+                Map<String, List<String>> merged = new HashMap<>(answers);
+                merged.keySet().retainAll(hostNames(declared));
+                merged.putAll(next);
+                if (closed || merged.equals(answers)) {
+                    return;
+                }
+                answers = Map.copyOf(merged);
+                apply(expanded(declared));
+            }
+        });
+    }
+
+    private ClusterConfig expanded(ClusterConfig config) {
+        if (config.dnsRefreshRate() == null || answers.isEmpty()) {
+            return config;
+        }
+        List<EndpointConfig> out = new ArrayList<>();
+        java.util.Set<HostPort> seen = new java.util.HashSet<>();
+        for (EndpointConfig e : config.endpoints()) {
+            List<String> addresses = answers.get(e.address().host());
+            if (addresses == null) {
+                if (seen.add(e.address())) {
+                    out.add(e);
+                }
+                continue;
+            }
+            for (String a : addresses) {
+                HostPort hp = new HostPort(a, e.address().port());
+                if (seen.add(hp)) {
+                    out.add(new EndpointConfig(hp, e.weight(), e.priority(), e.healthStatus()));
+                }
+            }
+        }
+        return config.withEndpoints(out);
+    }
+
+    /** Stops re-resolving host names: the cluster was removed. */
+    public synchronized void close() {
+        closed = true;
+        if (refresh != null) {
+            refresh.cancel(false);
+            refresh = null;
+        }
+    }
+
+    private void apply(ClusterConfig config) {
         boolean checked = !config.healthChecks().isEmpty();
         boolean startHealthy = !checked || config.healthChecks().stream().allMatch(h -> h.initiallyHealthy());
         Map<HostPort, Endpoint> next = new HashMap<>();

@@ -18,6 +18,7 @@ public final class ClusterManager {
     private final LongSupplier nanoClock;
     private final ScheduledExecutorService control;
     private final Duration removedEndpointDrain;
+    private final HostResolver resolver;
 
     public ClusterManager(List<ClusterConfig> configs) {
         this(configs, System::nanoTime, ControlExecutor.shared(), Cluster.DEFAULT_REMOVED_ENDPOINT_DRAIN);
@@ -26,6 +27,13 @@ public final class ClusterManager {
     /** See {@link Cluster#Cluster(ClusterConfig, LongSupplier, ScheduledExecutorService, Duration)}. */
     public ClusterManager(List<ClusterConfig> configs, LongSupplier nanoClock, ScheduledExecutorService control,
                           Duration removedEndpointDrain) {
+        this(configs, nanoClock, control, removedEndpointDrain, HostResolver.SYSTEM);
+    }
+
+    /** @param resolver resolves the host names of STRICT_DNS clusters, on their refresh interval */
+    public ClusterManager(List<ClusterConfig> configs, LongSupplier nanoClock, ScheduledExecutorService control,
+                          Duration removedEndpointDrain, HostResolver resolver) {
+        this.resolver = resolver;
         this.nanoClock = nanoClock;
         this.control = control;
         this.removedEndpointDrain = removedEndpointDrain;
@@ -50,12 +58,22 @@ public final class ClusterManager {
         for (ClusterConfig config : configs) {
             Cluster cluster = current.get(config.name());
             if (cluster == null) {
-                cluster = new Cluster(config, nanoClock, control, removedEndpointDrain);
+                cluster = new Cluster(config, nanoClock, control, removedEndpointDrain, resolver);
             } else {
                 cluster.update(config);
             }
             next.put(config.name(), cluster);
         }
+        for (Map.Entry<String, Cluster> old : current.entrySet()) {
+            if (next.get(old.getKey()) != old.getValue()) {
+                old.getValue().close();
+            }
+        }
         clusters = java.util.Collections.unmodifiableMap(next);
+    }
+
+    /** Stops the clusters' background work (host name re-resolution). */
+    public synchronized void close() {
+        clusters.values().forEach(Cluster::close);
     }
 }

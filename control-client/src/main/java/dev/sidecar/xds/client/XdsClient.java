@@ -25,7 +25,10 @@ import io.envoyproxy.envoy.config.core.v3.Node;
 import io.envoyproxy.envoy.config.endpoint.v3.ClusterLoadAssignment;
 import io.envoyproxy.envoy.config.listener.v3.Listener;
 import io.envoyproxy.envoy.config.route.v3.RouteConfiguration;
+import dev.sidecar.config.ControlPlaneConfig.ApiType;
 import io.envoyproxy.envoy.service.discovery.v3.AggregatedDiscoveryServiceGrpc;
+import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryRequest;
+import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryResponse;
 import io.envoyproxy.envoy.service.discovery.v3.DiscoveryRequest;
 import io.envoyproxy.envoy.service.discovery.v3.DiscoveryResponse;
 import io.grpc.ManagedChannel;
@@ -73,6 +76,15 @@ import org.slf4j.LoggerFactory;
  * it is re-opened with exponential backoff and jitter, and the first responses on the new stream
  * are authoritative again.
  *
+ * <p>With {@code api_type: delta} the same four types travel on one incremental ADS stream
+ * ({@code DeltaAggregatedResources}, Envoy's {@code DELTA_GRPC}): a response carries only the
+ * resources that changed, each with its own version, and the names of those removed; the client
+ * subscribes and unsubscribes EDS and RDS names as their lists change, answers every nonce with
+ * an ACK or a NACK (with {@code error_detail}), and on a new stream tells the server what it holds
+ * ({@code initial_resource_versions}). Delta for all four types rather than EDS alone beside a
+ * state-of-the-world stream keeps one ordered stream, so the warming order (clusters before their
+ * endpoints, listeners before their routes) holds as in the state of the world.
+ *
  * <p>All state lives on one thread (a serial executor): plain maps, no locks. The {@link Sink}
  * is called on it.
  */
@@ -93,6 +105,10 @@ public final class XdsClient implements AutoCloseable {
     public record Timing(Duration initialBackoff, Duration maxBackoff, Duration nackDelay) {
         public static final Timing DEFAULT = new Timing(Duration.ofMillis(500), Duration.ofSeconds(30), Duration.ofMillis(500));
     }
+
+    /** What a listener serves when its routes did not come within initial_fetch_timeout: any host, no route (404). */
+    private static final RouteConfig NO_ROUTES = new RouteConfig(List.of(new RouteConfig.VirtualHost("no-routes-yet", List.of("*"),
+            List.of(), RouteConfig.HeaderMutations.NONE, null)));
 
     private static final List<String> ORDER = List.of(CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE);
 
@@ -123,10 +139,15 @@ public final class XdsClient implements AutoCloseable {
     /** EDS names whose initial fetch timed out: their clusters are published without endpoints. */
     private final Set<String> fetchTimedOut = new HashSet<>();
     private final Map<String, ScheduledFuture<?>> fetchTimers = new HashMap<>();
+    /** RDS names whose initial fetch timed out: their listeners serve with no routes (404) until the routes arrive. */
+    private final Set<String> routesTimedOut = new HashSet<>();
+    private final Map<String, ScheduledFuture<?>> routeTimers = new HashMap<>();
     private final Map<String, ClusterConfig> publishedClusters = new LinkedHashMap<>();
     private final Map<String, ListenerConfig> publishedListeners = new LinkedHashMap<>();
     private XdsResources published = XdsResources.EMPTY;
     private StreamObserver<DiscoveryRequest> requests;
+    private StreamObserver<DeltaDiscoveryRequest> deltaRequests;
+    private final boolean delta;
     private int stream;
     private boolean streamHealthy;
     private Duration backoff;
@@ -139,6 +160,10 @@ public final class XdsClient implements AutoCloseable {
         /** Subscribed names; CDS and LDS are wildcard (empty). */
         Set<String> names = new LinkedHashSet<>();
         ScheduledFuture<?> pendingNack;
+        /** Delta: the names subscribed on this stream so far, to send only the difference. */
+        Set<String> sentNames = new LinkedHashSet<>();
+        /** Delta: no request of this type went out on this stream yet. */
+        boolean firstOnStream = true;
 
         TypeState(String typeUrl) {
             this.typeUrl = typeUrl;
@@ -150,6 +175,7 @@ public final class XdsClient implements AutoCloseable {
         this.sink = sink;
         this.timing = timing;
         this.backoff = timing.initialBackoff();
+        this.delta = config.apiType() == ApiType.DELTA;
         ORDER.forEach(t -> types.put(t, new TypeState(t)));
         this.exec = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "sidecar-xds");
@@ -210,14 +236,44 @@ public final class XdsClient implements AutoCloseable {
         int id = ++stream;
         streamHealthy = false;
         log.info("xds: opening the ADS stream to " + config.address());
-        requests = AggregatedDiscoveryServiceGrpc.newStub(channel).streamAggregatedResources(new ClientResponseObserver<DiscoveryRequest,
-                DiscoveryResponse>() {
+        var stub = AggregatedDiscoveryServiceGrpc.newStub(channel);
+        if (delta) {
+            deltaRequests = stub.deltaAggregatedResources(observer(id, (DeltaDiscoveryResponse r) -> onResponse(Update.of(r))));
+        } else {
+            requests = stub.streamAggregatedResources(observer(id, (DiscoveryResponse r) -> onResponse(Update.of(r))));
+        }
+        // CDS then LDS (wildcard), then whatever EDS and RDS names the kept state needs: with
+        // the versions already held, so a control plane with nothing new need not resend
+        for (String t : ORDER) {
+            TypeState s = types.get(t);
+            s.nonce = "";
+            s.sentNames = new LinkedHashSet<>();
+            s.firstOnStream = true;
+            if (t.equals(CLUSTER_TYPE) || t.equals(LISTENER_TYPE) || !s.names.isEmpty()) {
+                send(s, null);
+            }
+        }
+        startFetchTimers(types.get(ENDPOINT_TYPE).names);
+        startRouteTimers(types.get(ROUTE_TYPE).names);
+    }
+
+    private int stream() {
+        return stream;
+    }
+
+    private boolean streamOpen() {
+        return requests != null || deltaRequests != null;
+    }
+
+    /** The response side of stream {@code id}: responses, errors and the end go to the client's thread. */
+    private <Q, R> ClientResponseObserver<Q, R> observer(int id, java.util.function.Consumer<R> onResponse) {
+        return new ClientResponseObserver<>() {
             @Override
-            public void beforeStart(ClientCallStreamObserver<DiscoveryRequest> stream) {
+            public void beforeStart(ClientCallStreamObserver<Q> stream) {
                 // The stream is up once the transport is: a control plane that already has the
                 // versions this client holds (after a restart from the cache file) sends nothing,
                 // and the stream must not look down for that.
-                stream.setOnReadyHandler(() -> exec.execute(() -> {
+                stream.setOnReadyHandler(() -> onClientThread(() -> {
                     if (id == stream() && !closed && !status.connected()) {
                         status.connected(true);
                         log.info("xds: stream to " + config.address() + " open");
@@ -226,17 +282,17 @@ public final class XdsClient implements AutoCloseable {
             }
 
             @Override
-            public void onNext(DiscoveryResponse r) {
-                exec.execute(() -> {
+            public void onNext(R r) {
+                onClientThread(() -> {
                     if (id == stream) {
-                        onResponse(r);
+                        onResponse.accept(r);
                     }
                 });
             }
 
             @Override
             public void onError(Throwable t) {
-                exec.execute(() -> {
+                onClientThread(() -> {
                     if (id == stream) {
                         onStreamEnd(io.grpc.Status.fromThrowable(t).toString());
                     }
@@ -245,27 +301,22 @@ public final class XdsClient implements AutoCloseable {
 
             @Override
             public void onCompleted() {
-                exec.execute(() -> {
+                onClientThread(() -> {
                     if (id == stream) {
                         onStreamEnd("closed by the control plane");
                     }
                 });
             }
-        });
-        // CDS then LDS (wildcard), then whatever EDS and RDS names the kept state needs: with
-        // the versions already held, so a control plane with nothing new need not resend
-        for (String t : ORDER) {
-            TypeState s = types.get(t);
-            s.nonce = "";
-            if (t.equals(CLUSTER_TYPE) || t.equals(LISTENER_TYPE) || !s.names.isEmpty()) {
-                send(s, null);
-            }
-        }
-        startFetchTimers(types.get(ENDPOINT_TYPE).names);
+        };
     }
 
-    private int stream() {
-        return stream;
+    /** Runs {@code task} on the client's thread; after {@link #close()} the stream's last callbacks are dropped. */
+    private void onClientThread(Runnable task) {
+        try {
+            exec.execute(task);
+        } catch (java.util.concurrent.RejectedExecutionException closing) {
+            // closed: nothing is left to update
+        }
     }
 
     private void onStreamEnd(String why) {
@@ -273,6 +324,7 @@ public final class XdsClient implements AutoCloseable {
             return;
         }
         requests = null;
+        deltaRequests = null;
         status.connected(false);
         streamHealthy = false;
         types.values().forEach(s -> {
@@ -283,6 +335,8 @@ public final class XdsClient implements AutoCloseable {
         });
         fetchTimers.values().forEach(f -> f.cancel(false));
         fetchTimers.clear();
+        routeTimers.values().forEach(f -> f.cancel(false));
+        routeTimers.clear();
         long delay = jittered(backoff);
         backoff = min(backoff.multipliedBy(2), timing.maxBackoff());
         log.warn("xds: stream to " + config.address() + " ended (" + why + "); keeping the last good config, retrying in "
@@ -301,6 +355,10 @@ public final class XdsClient implements AutoCloseable {
     }
 
     private void send(TypeState s, String errorDetail) {
+        if (delta) {
+            sendDelta(s, "", errorDetail);
+            return;
+        }
         if (requests == null) {
             return;
         }
@@ -313,9 +371,70 @@ public final class XdsClient implements AutoCloseable {
         requests.onNext(b.build());
     }
 
+    /**
+     * A delta request of type {@code s}: answers {@code nonce} (an ACK, or a NACK with {@code
+     * errorDetail}) and subscribes and unsubscribes the names that changed since the last request
+     * on this stream; the first request on a stream also carries the versions held
+     * ({@code initial_resource_versions}), so a server that honours them resends only what
+     * changed while the stream was down. CDS and LDS are wildcard: their first request names
+     * nothing. A request that would say nothing is not sent.
+     */
+    private void sendDelta(TypeState s, String nonce, String errorDetail) {
+        if (deltaRequests == null) {
+            return;
+        }
+        Set<String> subscribe = new LinkedHashSet<>(s.names);
+        subscribe.removeAll(s.sentNames);
+        Set<String> unsubscribe = new LinkedHashSet<>(s.sentNames);
+        unsubscribe.removeAll(s.names);
+        if (!s.firstOnStream && nonce.isEmpty() && errorDetail == null && subscribe.isEmpty() && unsubscribe.isEmpty()) {
+            return;
+        }
+        DeltaDiscoveryRequest.Builder b = DeltaDiscoveryRequest.newBuilder().setNode(node).setTypeUrl(s.typeUrl)
+                .setResponseNonce(nonce).addAllResourceNamesSubscribe(subscribe).addAllResourceNamesUnsubscribe(unsubscribe);
+        if (s.firstOnStream) {
+            b.putAllInitialResourceVersions(resourceVersions.getOrDefault(kind(s.typeUrl), Map.of()));
+            s.firstOnStream = false;
+        }
+        if (errorDetail != null) {
+            // google.rpc.Code.INVALID_ARGUMENT
+            b.setErrorDetail(Status.newBuilder().setCode(3).setMessage(errorDetail));
+        }
+        s.sentNames = new LinkedHashSet<>(s.names);
+        deltaRequests.onNext(b.build());
+    }
+
     // ------------------------------------------------------------------ responses
 
-    private void onResponse(DiscoveryResponse r) {
+    /**
+     * One response of either variant, as the type handlers read it. In the state of the world
+     * every resource has the response's version and nothing is removed by name; in delta each
+     * resource has its own version and {@code removed} names the resources that are gone.
+     */
+    private record Update(String typeUrl, String version, String nonce, List<Any> resources, Map<String, String> versions,
+                          List<String> removed, boolean delta) {
+        static Update of(DiscoveryResponse r) {
+            return new Update(r.getTypeUrl(), r.getVersionInfo(), r.getNonce(), r.getResourcesList(), Map.of(), List.of(), false);
+        }
+
+        static Update of(DeltaDiscoveryResponse r) {
+            List<Any> resources = new ArrayList<>(r.getResourcesCount());
+            Map<String, String> versions = new HashMap<>();
+            for (io.envoyproxy.envoy.service.discovery.v3.Resource x : r.getResourcesList()) {
+                resources.add(x.getResource());
+                versions.put(x.getName(), x.getVersion());
+            }
+            return new Update(r.getTypeUrl(), r.getSystemVersionInfo(), r.getNonce(), resources, versions,
+                    r.getRemovedResourcesList(), true);
+        }
+
+        /** The version that last changed resource {@code name}. */
+        String versionOf(String name) {
+            return versions.getOrDefault(name, version);
+        }
+    }
+
+    private void onResponse(Update r) {
         long started = System.nanoTime();
         if (!streamHealthy) {
             streamHealthy = true;
@@ -323,17 +442,18 @@ public final class XdsClient implements AutoCloseable {
             backoff = timing.initialBackoff();
             log.info("xds: connected to " + config.address());
         }
-        TypeState s = types.get(r.getTypeUrl());
+        TypeState s = types.get(r.typeUrl());
         if (s == null) {
-            log.warn("xds: ignoring a response of type " + r.getTypeUrl() + ", which was not asked for");
+            log.warn("xds: ignoring a response of type " + r.typeUrl() + ", which was not asked for");
             return;
         }
-        s.nonce = r.getNonce();
-        if (s.pendingNack != null) {
+        s.nonce = r.nonce();
+        if (s.pendingNack != null && !delta) {
             // a newer response supersedes the one the NACK was for
             s.pendingNack.cancel(false);
             s.pendingNack = null;
         }
+        // (in delta every nonce is answered once: a NACK still pending goes out for its own nonce)
         // the state before, to go back to when the sink refuses the result
         var oldClusters = clusters;
         var oldAssignments = assignments;
@@ -342,7 +462,7 @@ public final class XdsClient implements AutoCloseable {
         var oldRaw = raw;
         raw = new HashMap<>(raw);
         List<String> errors = new ArrayList<>();
-        Set<String> changed = switch (r.getTypeUrl()) {
+        Set<String> changed = switch (r.typeUrl()) {
             case CLUSTER_TYPE -> onClusters(r, errors);
             case ENDPOINT_TYPE -> onAssignments(r, errors);
             case LISTENER_TYPE -> onListeners(r, errors);
@@ -359,29 +479,45 @@ public final class XdsClient implements AutoCloseable {
             changed = Set.of();
             errors.add(e.getMessage() == null ? e.toString() : e.getMessage());
         }
-        String kind = kind(r.getTypeUrl());
+        String kind = kind(r.typeUrl());
         Map<String, String> versions = resourceVersions.computeIfAbsent(kind, k -> new TreeMap<>());
         for (String name : changed) {
-            versions.put(name, r.getVersionInfo());
+            versions.put(name, r.versionOf(name));
         }
-        versions.keySet().retainAll(names(r.getTypeUrl()));
+        versions.keySet().retainAll(names(r.typeUrl()));
+        r.removed().forEach(versions::remove); // an assignment removed stays (empty) but has no version to claim
+        status.received(r.resources().size(), r.removed().size());
         if (errors.isEmpty()) {
-            s.version = r.getVersionInfo();
-            status.accept(r.getTypeUrl(), System.nanoTime());
-            send(s, null);
-            cdsAccepted |= r.getTypeUrl().equals(CLUSTER_TYPE);
-            ldsAccepted |= r.getTypeUrl().equals(LISTENER_TYPE);
+            s.version = r.version();
+            status.accept(r.typeUrl(), System.nanoTime());
+            if (delta) {
+                sendDelta(s, r.nonce(), null);
+            } else {
+                send(s, null);
+            }
+            cdsAccepted |= r.typeUrl().equals(CLUSTER_TYPE);
+            ldsAccepted |= r.typeUrl().equals(LISTENER_TYPE);
             checkInitialized();
-            log.info("xds: accepted " + kind + " version " + r.getVersionInfo() + " (" + r.getResourcesCount() + " resources) in "
+            log.info("xds: accepted " + kind + " version " + r.version() + " (" + r.resources().size() + " resources"
+                    + (r.delta() ? ", " + r.removed().size() + " removed" : "") + ") in "
                     + TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started) + " ms");
         } else {
             String detail = String.join("; ", errors);
-            status.reject(new XdsStatus.Rejection(r.getTypeUrl(), r.getVersionInfo(), r.getNonce(), detail, Instant.now()));
-            log.warn("xds: rejected " + kind + " version " + r.getVersionInfo() + ": " + detail);
-            s.pendingNack = exec.schedule(() -> {
-                s.pendingNack = null;
-                send(s, detail);
+            String nonce = r.nonce();
+            status.reject(new XdsStatus.Rejection(r.typeUrl(), r.version(), nonce, detail, Instant.now()));
+            log.warn("xds: rejected " + kind + " version " + r.version() + ": " + detail);
+            ScheduledFuture<?>[] self = new ScheduledFuture<?>[1];
+            self[0] = exec.schedule(() -> {
+                if (s.pendingNack == self[0]) {
+                    s.pendingNack = null;
+                }
+                if (delta) {
+                    sendDelta(s, nonce, detail);
+                } else {
+                    send(s, detail);
+                }
             }, timing.nackDelay().toMillis(), TimeUnit.MILLISECONDS);
+            s.pendingNack = self[0];
         }
         subscribe();
         if (errors.isEmpty() || !changed.isEmpty()) {
@@ -415,26 +551,32 @@ public final class XdsClient implements AutoCloseable {
         };
     }
 
-    /** SotW for a wildcard type: the response holds every resource; one it leaves out is deleted. */
-    private Set<String> onClusters(DiscoveryResponse r, List<String> errors) {
-        Map<String, TranslatedCluster> next = new LinkedHashMap<>();
+    /**
+     * SotW for a wildcard type: the response holds every resource; one it leaves out is deleted.
+     * Delta: the response holds the resources that changed, the others stay, and the removed ones go.
+     */
+    private Set<String> onClusters(Update r, List<String> errors) {
+        Map<String, TranslatedCluster> next = r.delta() ? new LinkedHashMap<>(clusters) : new LinkedHashMap<>();
         Map<String, Any> rawBefore = raw.getOrDefault(CLUSTER_TYPE, Map.of());
-        Map<String, Any> rawNext = new LinkedHashMap<>();
+        Map<String, Any> rawNext = r.delta() ? new LinkedHashMap<>(rawBefore) : new LinkedHashMap<>();
         Set<String> changed = new HashSet<>();
-        for (int i = 0; i < r.getResourcesCount(); i++) {
+        Set<String> seen = new HashSet<>();
+        removed(r, next, rawNext, changed);
+        for (int i = 0; i < r.resources().size(); i++) {
             Cluster c;
             try {
-                c = unpack(r.getResources(i), Cluster.class);
+                c = unpack(r.resources().get(i), Cluster.class);
             } catch (Refusal e) {
                 errors.add("resources[" + i + "]: " + e.getMessage());
                 continue;
             }
             try {
                 TranslatedCluster t = Translator.cluster(c);
-                if (next.put(c.getName(), t) != null) {
+                next.put(c.getName(), t);
+                if (!seen.add(c.getName())) {
                     throw new Refusal("cluster '" + c.getName() + "': sent twice in one response");
                 }
-                rawNext.put(c.getName(), r.getResources(i));
+                rawNext.put(c.getName(), r.resources().get(i));
                 if (!t.equals(clusters.get(c.getName()))) {
                     changed.add(c.getName());
                 }
@@ -452,20 +594,31 @@ public final class XdsClient implements AutoCloseable {
         return changed;
     }
 
-    /** SotW for a named type: the response holds the resources that changed; the others stay. */
-    private Set<String> onAssignments(DiscoveryResponse r, List<String> errors) {
+    /**
+     * SotW for a named type: the response holds the resources that changed; the others stay.
+     * Delta: likewise, and an assignment removed by name leaves its cluster without endpoints
+     * (as Envoy does), not waiting for them again.
+     */
+    private Set<String> onAssignments(Update r, List<String> errors) {
         Map<String, List<EndpointConfig>> next = new HashMap<>(assignments);
         Map<String, Any> rawNext = new HashMap<>(raw.getOrDefault(ENDPOINT_TYPE, Map.of()));
         Set<String> changed = new HashSet<>();
-        for (int i = 0; i < r.getResourcesCount(); i++) {
+        for (String name : r.removed()) {
+            if (types.get(ENDPOINT_TYPE).names.contains(name)) {
+                next.put(name, List.of());
+                rawNext.remove(name);
+                changed.add(name);
+            }
+        }
+        for (int i = 0; i < r.resources().size(); i++) {
             try {
-                ClusterLoadAssignment cla = unpack(r.getResources(i), ClusterLoadAssignment.class);
+                ClusterLoadAssignment cla = unpack(r.resources().get(i), ClusterLoadAssignment.class);
                 List<EndpointConfig> endpoints = Translator.endpoints(cla);
                 if (!types.get(ENDPOINT_TYPE).names.contains(cla.getClusterName())) {
                     continue; // not (or no longer) asked for
                 }
                 next.put(cla.getClusterName(), endpoints);
-                rawNext.put(cla.getClusterName(), r.getResources(i));
+                rawNext.put(cla.getClusterName(), r.resources().get(i));
                 changed.add(cla.getClusterName());
                 ScheduledFuture<?> timer = fetchTimers.remove(cla.getClusterName());
                 if (timer != null) {
@@ -480,25 +633,29 @@ public final class XdsClient implements AutoCloseable {
         return changed;
     }
 
-    private Set<String> onListeners(DiscoveryResponse r, List<String> errors) {
-        Map<String, TranslatedListener> next = new LinkedHashMap<>();
+    /** As {@link #onClusters}. */
+    private Set<String> onListeners(Update r, List<String> errors) {
+        Map<String, TranslatedListener> next = r.delta() ? new LinkedHashMap<>(listeners) : new LinkedHashMap<>();
         Map<String, Any> rawBefore = raw.getOrDefault(LISTENER_TYPE, Map.of());
-        Map<String, Any> rawNext = new LinkedHashMap<>();
+        Map<String, Any> rawNext = r.delta() ? new LinkedHashMap<>(rawBefore) : new LinkedHashMap<>();
         Set<String> changed = new HashSet<>();
-        for (int i = 0; i < r.getResourcesCount(); i++) {
+        Set<String> seen = new HashSet<>();
+        removed(r, next, rawNext, changed);
+        for (int i = 0; i < r.resources().size(); i++) {
             Listener l;
             try {
-                l = unpack(r.getResources(i), Listener.class);
+                l = unpack(r.resources().get(i), Listener.class);
             } catch (Refusal e) {
                 errors.add("resources[" + i + "]: " + e.getMessage());
                 continue;
             }
             try {
                 TranslatedListener t = Translator.listener(l);
-                if (next.put(l.getName(), t) != null) {
+                next.put(l.getName(), t);
+                if (!seen.add(l.getName())) {
                     throw new Refusal("listener '" + l.getName() + "': sent twice in one response");
                 }
-                rawNext.put(l.getName(), r.getResources(i));
+                rawNext.put(l.getName(), r.resources().get(i));
                 if (!t.equals(listeners.get(l.getName()))) {
                     changed.add(l.getName());
                 }
@@ -516,20 +673,29 @@ public final class XdsClient implements AutoCloseable {
         return changed;
     }
 
-    private Set<String> onRoutes(DiscoveryResponse r, List<String> errors) {
+    /**
+     * As {@link #onAssignments}; in delta a route configuration removed by name is gone: a
+     * listener already serving keeps its routes, a new one waits for them.
+     */
+    private Set<String> onRoutes(Update r, List<String> errors) {
         Map<String, RouteConfig> next = new HashMap<>(routes);
         Map<String, Any> rawNext = new HashMap<>(raw.getOrDefault(ROUTE_TYPE, Map.of()));
         Set<String> changed = new HashSet<>();
-        for (int i = 0; i < r.getResourcesCount(); i++) {
+        removed(r, next, rawNext, changed);
+        for (int i = 0; i < r.resources().size(); i++) {
             try {
-                RouteConfiguration rc = unpack(r.getResources(i), RouteConfiguration.class);
+                RouteConfiguration rc = unpack(r.resources().get(i), RouteConfiguration.class);
                 RouteConfig t = Translator.routeConfig(rc);
                 if (!types.get(ROUTE_TYPE).names.contains(rc.getName())) {
                     continue;
                 }
                 next.put(rc.getName(), t);
-                rawNext.put(rc.getName(), r.getResources(i));
+                rawNext.put(rc.getName(), r.resources().get(i));
                 changed.add(rc.getName());
+                ScheduledFuture<?> timer = routeTimers.remove(rc.getName());
+                if (timer != null) {
+                    timer.cancel(false);
+                }
             } catch (Refusal e) {
                 errors.add(e.getMessage());
             }
@@ -537,6 +703,16 @@ public final class XdsClient implements AutoCloseable {
         routes = next;
         raw.put(ROUTE_TYPE, rawNext);
         return changed;
+    }
+
+    /** Delta: drops the resources the response names as removed. */
+    private static void removed(Update r, Map<String, ?> next, Map<String, Any> rawNext, Set<String> changed) {
+        for (String name : r.removed()) {
+            if (next.remove(name) != null) {
+                changed.add(name);
+            }
+            rawNext.remove(name);
+        }
     }
 
     private static <T extends com.google.protobuf.Message> T unpack(Any any, Class<T> type) {
@@ -616,11 +792,12 @@ public final class XdsClient implements AutoCloseable {
         List<String> errors = new ArrayList<>();
         for (DiscoveryResponse r : cached) {
             raw = new HashMap<>(raw);
+            Update u = Update.of(r);
             Set<String> names = switch (r.getTypeUrl()) {
-                case CLUSTER_TYPE -> onClusters(r, errors);
-                case ENDPOINT_TYPE -> onAssignments(r, errors);
-                case LISTENER_TYPE -> onListeners(r, errors);
-                default -> onRoutes(r, errors);
+                case CLUSTER_TYPE -> onClusters(u, errors);
+                case ENDPOINT_TYPE -> onAssignments(u, errors);
+                case LISTENER_TYPE -> onListeners(u, errors);
+                default -> onRoutes(u, errors);
             };
             types.get(r.getTypeUrl()).version = r.getVersionInfo();
             Map<String, String> versions = resourceVersions.computeIfAbsent(kind(r.getTypeUrl()), k -> new TreeMap<>());
@@ -691,10 +868,14 @@ public final class XdsClient implements AutoCloseable {
         }
         TypeState rt = types.get(ROUTE_TYPE);
         if (!rds.equals(rt.names)) {
+            Set<String> added = new LinkedHashSet<>(rds);
+            added.removeAll(rt.names);
             rt.names = rds;
             routes.keySet().retainAll(rds);
             raw.computeIfPresent(ROUTE_TYPE, (t, m) -> retained(m, rds));
+            routesTimedOut.retainAll(rds);
             send(rt, null);
+            startRouteTimers(added);
         }
     }
 
@@ -703,7 +884,7 @@ public final class XdsClient implements AutoCloseable {
      * so an outage never makes a cluster give up on endpoints it would have had.
      */
     private void startFetchTimers(Set<String> names) {
-        if (requests == null || config.initialFetchTimeout().isZero()) {
+        if (!streamOpen() || config.initialFetchTimeout().isZero()) {
             return;
         }
         for (String name : names) {
@@ -721,6 +902,36 @@ public final class XdsClient implements AutoCloseable {
                         checkInitialized();
                     } catch (RuntimeException ex) {
                         log.warn("xds: the cluster of '" + name + "' cannot be used yet: " + ex.getMessage());
+                    }
+                }
+            }, config.initialFetchTimeout().toMillis(), TimeUnit.MILLISECONDS));
+        }
+    }
+
+    /**
+     * As for EDS, a listener waiting for its RDS routes stops waiting after {@code
+     * initial_fetch_timeout} (counted from the request on a live stream): as Envoy does, it is
+     * then served with no routes, so every request gets 404 (no route), until they arrive.
+     */
+    private void startRouteTimers(Set<String> names) {
+        if (!streamOpen() || config.initialFetchTimeout().isZero()) {
+            return;
+        }
+        for (String name : names) {
+            if (routes.containsKey(name) || routesTimedOut.contains(name) || routeTimers.containsKey(name)) {
+                continue;
+            }
+            routeTimers.put(name, exec.schedule(() -> {
+                routeTimers.remove(name);
+                if (!routes.containsKey(name) && types.get(ROUTE_TYPE).names.contains(name)) {
+                    log.warn("xds: no route configuration '" + name + "' within initial_fetch_timeout " + config.initialFetchTimeout()
+                            + "; its listeners answer 404 until it arrives");
+                    routesTimedOut.add(name);
+                    try {
+                        publish();
+                        checkInitialized();
+                    } catch (RuntimeException ex) {
+                        log.warn("xds: the listeners of '" + name + "' cannot be used yet: " + ex.getMessage());
                     }
                 }
             }, config.initialFetchTimeout().toMillis(), TimeUnit.MILLISECONDS));
@@ -750,7 +961,9 @@ public final class XdsClient implements AutoCloseable {
             boolean ready = true;
             if (l.rdsName() != null) {
                 RouteConfig rc = routes.get(l.rdsName());
-                if (rc == null) {
+                if (rc == null && routesTimedOut.contains(l.rdsName())) {
+                    lc = lc.withRouteConfig(NO_ROUTES);
+                } else if (rc == null) {
                     ready = false;
                 } else {
                     lc = lc.withRouteConfig(rc);
@@ -816,9 +1029,13 @@ public final class XdsClient implements AutoCloseable {
         }
         exec.execute(() -> {
             closed = true;
-            if (requests != null) {
+            if (streamOpen()) {
                 try {
-                    requests.onCompleted();
+                    if (requests != null) {
+                        requests.onCompleted();
+                    } else {
+                        deltaRequests.onCompleted();
+                    }
                 } catch (RuntimeException ignored) {
                     // the stream is going away either way
                 }

@@ -21,6 +21,8 @@ public final class XdsStatus {
     private volatile Rejection lastRejection;
     private final Map<String, AtomicLong> accepted = new ConcurrentHashMap<>();
     private final Map<String, AtomicLong> rejected = new ConcurrentHashMap<>();
+    private final AtomicLong resourcesReceived = new AtomicLong();
+    private final AtomicLong resourcesRemoved = new AtomicLong();
 
     public boolean connected() {
         return connected;
@@ -63,6 +65,24 @@ public final class XdsStatus {
 
     public long rejected(String typeUrl) {
         return counter(rejected, typeUrl).get();
+    }
+
+    /**
+     * Resources carried by the responses received, of every type: in the state of the world a
+     * type's whole set (or every named resource) per response, in delta only those that changed.
+     */
+    public long resourcesReceived() {
+        return resourcesReceived.get();
+    }
+
+    /** Resources named as removed by delta responses. */
+    public long resourcesRemoved() {
+        return resourcesRemoved.get();
+    }
+
+    void received(int resources, int removed) {
+        resourcesReceived.addAndGet(resources);
+        resourcesRemoved.addAndGet(removed);
     }
 
     void accept(String typeUrl, long nanos) {

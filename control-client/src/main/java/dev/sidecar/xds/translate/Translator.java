@@ -131,10 +131,17 @@ public final class Translator {
                 }
             }
             case STATIC, STRICT_DNS -> {
-                // STRICT_DNS: endpoint host names are resolved at connect time by the proxy's
-                // resolver, cached by TTL, so a changed DNS answer reaches new connections
+                // STRICT_DNS: each endpoint host name is resolved again every dns_refresh_rate
+                // (Envoy's default 5 s) and stands for one endpoint per address of the answer
                 if (c.hasEdsClusterConfig()) {
                     x.refuse("eds_cluster_config", "is only for type EDS");
+                }
+                if (c.getType() == Cluster.DiscoveryType.STRICT_DNS) {
+                    Duration rate = c.hasDnsRefreshRate() ? duration(c.getDnsRefreshRate()) : ClusterConfig.DEFAULT_DNS_REFRESH_RATE;
+                    if (rate.toMillis() < 1) {
+                        x.refuse("dns_refresh_rate", "must be at least 1ms");
+                    }
+                    b.dnsRefreshRate(rate);
                 }
                 b.endpoints(endpoints(x, "load_assignment.", c.getLoadAssignment()));
             }

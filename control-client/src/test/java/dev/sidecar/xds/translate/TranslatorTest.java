@@ -180,6 +180,13 @@ class TranslatorTest {
         Cluster eds = Cluster.newBuilder().setName("api").setType(Cluster.DiscoveryType.EDS).build();
         assertEquals("cluster 'api': lb_policy CLUSTER_PROVIDED is not supported",
                 refusal(() -> Translator.cluster(eds.toBuilder().setLbPolicy(Cluster.LbPolicy.CLUSTER_PROVIDED).build())));
+        Cluster dns = Cluster.newBuilder().setName("dns").setType(Cluster.DiscoveryType.STRICT_DNS).build();
+        assertEquals(java.time.Duration.ofSeconds(5), Translator.cluster(dns).config().dnsRefreshRate(), "Envoy's default");
+        assertEquals(java.time.Duration.ofMillis(250), Translator.cluster(dns.toBuilder()
+                .setDnsRefreshRate(com.google.protobuf.Duration.newBuilder().setNanos(250_000_000)).build()).config().dnsRefreshRate());
+        assertEquals(null, Translator.cluster(dns.toBuilder().setType(Cluster.DiscoveryType.STATIC).build()).config().dnsRefreshRate());
+        assertEquals("cluster 'dns': dns_refresh_rate must be at least 1ms",
+                refusal(() -> Translator.cluster(dns.toBuilder().setDnsRefreshRate(com.google.protobuf.Duration.newBuilder().setNanos(1)).build())));
         assertEquals("cluster 'api': type ORIGINAL_DST is not supported (use EDS, STATIC or STRICT_DNS)",
                 refusal(() -> Translator.cluster(eds.toBuilder().setType(Cluster.DiscoveryType.ORIGINAL_DST).build())));
         assertEquals("cluster 'api': per_connection_buffer_limit_bytes is not supported",
