@@ -238,6 +238,8 @@ class XdsProxyTest {
             xds.set("3", List.of(edsCluster("app")), List.of(endpoints("app", b.port())), List.of(httpListener("in", "r")),
                     List.of(routes("r", "app", null, null)));
             xds.awaitRequest(r -> acked(r, Translator.ENDPOINT_TYPE, "3"), LIMIT);
+            assertEquals("3", configDump(proxy).at("/dynamic/versions/ClusterLoadAssignment").asText(),
+                    "the dump shows the version just accepted, not the one before");
             int onA = a.requestCount();
             load.awaitMore(50);
             assertEquals(onA, a.requestCount(), "the removed endpoint got new requests");

@@ -114,6 +114,10 @@ public final class XdsClient implements AutoCloseable {
 
     private final ControlPlaneConfig config;
     private final Sink sink;
+    /** While a response is taken in: its type, the version it brings (null if NACKed) and the per-resource versions after it. */
+    private String acceptingType;
+    private String acceptingVersion;
+    private Map<String, Map<String, String>> acceptingResourceVersions;
     private final Timing timing;
     private final XdsStatus status = new XdsStatus();
     private final ScheduledExecutorService exec;
@@ -468,6 +472,10 @@ public final class XdsClient implements AutoCloseable {
             case LISTENER_TYPE -> onListeners(r, errors);
             default -> onRoutes(r, errors);
         };
+        // what this response makes the versions, so the resources published with it carry them
+        acceptingType = r.typeUrl();
+        acceptingVersion = errors.isEmpty() ? r.version() : null;
+        acceptingResourceVersions = resourceVersionsAfter(r, changed);
         try {
             publish();
         } catch (RuntimeException e) {
@@ -479,13 +487,11 @@ public final class XdsClient implements AutoCloseable {
             changed = Set.of();
             errors.add(e.getMessage() == null ? e.toString() : e.getMessage());
         }
+        acceptingType = null;
+        acceptingVersion = null;
+        acceptingResourceVersions = null;
         String kind = kind(r.typeUrl());
-        Map<String, String> versions = resourceVersions.computeIfAbsent(kind, k -> new TreeMap<>());
-        for (String name : changed) {
-            versions.put(name, r.versionOf(name));
-        }
-        versions.keySet().retainAll(names(r.typeUrl()));
-        r.removed().forEach(versions::remove); // an assignment removed stays (empty) but has no version to claim
+        resourceVersions.put(kind, resourceVersionsAfter(r, changed).get(kind));
         status.received(r.resources().size(), r.removed().size());
         if (errors.isEmpty()) {
             s.version = r.version();
@@ -938,6 +944,19 @@ public final class XdsClient implements AutoCloseable {
         }
     }
 
+    /** The per-resource versions once {@code r} is taken in, with {@code changed} its resources that took effect. */
+    private Map<String, Map<String, String>> resourceVersionsAfter(Update r, Set<String> changed) {
+        Map<String, Map<String, String>> all = new TreeMap<>(resourceVersions);
+        Map<String, String> versions = new TreeMap<>(resourceVersions.getOrDefault(kind(r.typeUrl()), Map.of()));
+        for (String name : changed) {
+            versions.put(name, r.versionOf(name));
+        }
+        versions.keySet().retainAll(names(r.typeUrl()));
+        r.removed().forEach(versions::remove); // an assignment removed stays (empty) but has no version to claim
+        all.put(kind(r.typeUrl()), versions);
+        return all;
+    }
+
     /** Builds the warm resources and hands them to the sink when they changed. */
     private void publish() {
         Map<String, ClusterConfig> outClusters = new LinkedHashMap<>();
@@ -987,9 +1006,10 @@ public final class XdsClient implements AutoCloseable {
         }
         complete = warming.isEmpty() && allListenersReady;
         Map<String, String> versions = new LinkedHashMap<>();
-        types.values().forEach(t -> versions.put(t.typeUrl, t.version));
+        types.values().forEach(t -> versions.put(t.typeUrl,
+                t.typeUrl.equals(acceptingType) && acceptingVersion != null ? acceptingVersion : t.version));
         XdsResources next = new XdsResources(List.copyOf(outClusters.values()), List.copyOf(outListeners.values()), versions,
-                copy(resourceVersions));
+                copy(acceptingResourceVersions != null ? acceptingResourceVersions : resourceVersions));
         if (!next.sameResources(published)) {
             sink.apply(next);
         }
