@@ -290,12 +290,14 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
             if (checked && checker == null) {
                 checker = new HealthChecker(cluster, eventLoops, dialer, ControlExecutor.shared());
                 healthCheckers.put(cluster.name(), checker);
+                cluster.onEndpointsChanged(checker::sync); // new DNS answers get probed too
             }
             if (checked) {
                 checker.sync();
             } else if (checker != null) {
                 checker.stop();
                 healthCheckers.remove(cluster.name());
+                cluster.onEndpointsChanged(null);
             }
         }
         for (String gone : new ArrayList<>(clusterMeters.keySet())) {

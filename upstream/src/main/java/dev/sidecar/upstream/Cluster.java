@@ -187,8 +187,19 @@ public final class Cluster {
                 answers = Map.copyOf(merged);
                 apply(expanded(declared));
             }
+            endpointsChanged.run();
         });
     }
+
+    /**
+     * Told (on the control executor) when the cluster changed its own endpoints, outside a config
+     * update: a DNS answer changed. The health checker re-syncs its sessions on it.
+     */
+    public void onEndpointsChanged(Runnable action) {
+        endpointsChanged = action == null ? () -> { } : action;
+    }
+
+    private volatile Runnable endpointsChanged = () -> { };
 
     private ClusterConfig expanded(ClusterConfig config) {
         if (config.dnsRefreshRate() == null || answers.isEmpty()) {
