@@ -50,6 +50,9 @@ final class ConfigValidator {
         if (cp.cacheFile() != null && cp.cacheFile().isBlank()) {
             error(path + ".cache_file", "is empty; leave it out for no cache");
         }
+        if (cp.tls() != null) {
+            tlsClient(path + ".tls", cp.tls());
+        }
     }
 
     private void server(String path, ServerConfig server) {

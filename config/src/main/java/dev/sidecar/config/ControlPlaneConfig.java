@@ -16,8 +16,11 @@ import java.util.Map;
  * @param cacheFile where the last accepted resources are kept, so a proxy restarted while the
  *     control plane is unreachable starts with them; null for none
  * @param apiType the xDS variant spoken on the stream: state of the world or incremental (delta)
+ * @param tls TLS to the control plane (server verification, optional client certificate); null
+ *     for cleartext
  */
-public record ControlPlaneConfig(HostPort address, Node node, Duration initialFetchTimeout, String cacheFile, ApiType apiType) {
+public record ControlPlaneConfig(HostPort address, Node node, Duration initialFetchTimeout, String cacheFile, ApiType apiType,
+                                 TlsClientConfig tls) {
     public static final Duration DEFAULT_INITIAL_FETCH_TIMEOUT = Duration.ofSeconds(15);
 
     public ControlPlaneConfig {
@@ -25,6 +28,11 @@ public record ControlPlaneConfig(HostPort address, Node node, Duration initialFe
         requireNonNull(node, "node");
         requireNonNull(initialFetchTimeout, "initialFetchTimeout");
         requireNonNull(apiType, "apiType");
+    }
+
+    /** Cleartext. */
+    public ControlPlaneConfig(HostPort address, Node node, Duration initialFetchTimeout, String cacheFile, ApiType apiType) {
+        this(address, node, initialFetchTimeout, cacheFile, apiType, null);
     }
 
     /** State of the world, with the default xDS variant. */

@@ -200,7 +200,7 @@ public final class ConfigLoader {
         if (node == null) {
             return null;
         }
-        knownKeys(node, path, "address", "node", "initial_fetch_timeout", "cache_file", "api_type");
+        knownKeys(node, path, "address", "node", "initial_fetch_timeout", "cache_file", "api_type", "tls");
         HostPort address = address(node, "address", path, null);
         String np = join(path, "node");
         JsonNode n = section(node, "node", path);
@@ -221,7 +221,8 @@ public final class ConfigLoader {
                 duration(node, "initial_fetch_timeout", path, ControlPlaneConfig.DEFAULT_INITIAL_FETCH_TIMEOUT),
                 nullableString(node, "cache_file", path),
                 choice(node, "api_type", path, ControlPlaneConfig.ApiType.values(), ControlPlaneConfig.ApiType::configName,
-                        ControlPlaneConfig.ApiType.SOTW));
+                        ControlPlaneConfig.ApiType.SOTW),
+                section(node, "tls", path) == null ? null : tlsClient(section(node, "tls", path), join(path, "tls")));
     }
 
     private AdminConfig admin(JsonNode node, String path) {

@@ -183,7 +183,15 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
         if (cp == null) {
             return;
         }
-        XdsClient client = new XdsClient(cp, this::applyXds, XdsClient.Timing.DEFAULT);
+        javax.net.ssl.SSLSocketFactory cpTls = null;
+        if (cp.tls() != null) {
+            try {
+                cpTls = dev.sidecar.tls.ClientTls.jdkContext(cp.tls()).getSocketFactory();
+            } catch (dev.sidecar.tls.TlsMaterialException e) {
+                throw new StartException("control_plane.tls." + e.field() + ": " + e.reason(), e);
+            }
+        }
+        XdsClient client = new XdsClient(cp, this::applyXds, XdsClient.Timing.DEFAULT, cpTls);
         xdsMeters = metrics.bindXds(client.status(), List.of(Translator.CLUSTER_TYPE, Translator.ENDPOINT_TYPE, Translator.LISTENER_TYPE,
                 Translator.ROUTE_TYPE));
         xds = client;

@@ -539,4 +539,30 @@ class XdsProxyTest {
                 "test"));
         assertTrue(e.getMessage().contains("no cluster named 'ap'"), e.getMessage());
     }
+
+    @Test
+    void the_control_plane_can_be_reached_over_tls_and_a_certificate_it_does_not_trust_keeps_it_away(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        dev.sidecar.testkit.TestCertificates.Authority ca = dev.sidecar.testkit.TestCertificates.authority("control plane CA");
+        dev.sidecar.testkit.TestCertificates.PemPair serverPem = ca.issue("xds").dns("xds.internal").ip("127.0.0.1").build()
+                .write(dir, "xds", dev.sidecar.testkit.TestCertificates.KeyFormat.PKCS8);
+        java.nio.file.Path caFile = ca.write(dir.resolve("ca.pem"));
+        java.nio.file.Path otherCa = dev.sidecar.testkit.TestCertificates.authority("another CA").write(dir.resolve("other.pem"));
+        HttpUpstream web = track(new HttpUpstream("web-a"));
+        XdsServer xds = track(new XdsServer(new java.nio.file.Path[] {serverPem.cert(), serverPem.key()}));
+        xds.set("1", List.of(edsCluster("web")), List.of(endpoints("web", web.port())), List.of(httpListener("http-in", "web-routes")),
+                List.of(routes("web-routes", "web", null, null)));
+
+        Sidecar proxy = start(xds, "", "tls: { sni: xds.internal, trusted_ca_file: " + caFile + ", match_subject_alt_names: [{ exact: xds.internal }] }");
+        Await.until("the listener from the control plane over TLS", LIMIT, () -> hasListener(proxy, "http-in"));
+        assertEquals("200 web-a", get(proxy.listenerPort("http-in"), "/"));
+        assertTrue(proxy.xds().status().connected());
+
+        Sidecar untrusting = start(xds, "listeners: [{ name: static-in, address: 127.0.0.1:0, cluster: s }]\n"
+                + "clusters: [{ name: s, endpoints: [{ address: " + web.address() + " }] }]\n", "tls: { trusted_ca_file: " + otherCa + " }");
+        assertTrue(untrusting.listenerPort("static-in") > 0, "the static part serves");
+        Await.until("the untrusting proxy's stream to fail", LIMIT, () -> untrusting.xds().status().streamEnds() > 0);
+        assertTrue(!untrusting.xds().status().connected(), "no stream to a control plane whose certificate is not trusted");
+        assertTrue(untrusting.xds().status().lastStreamEnd().contains("UNAVAILABLE"), untrusting.xds().status().lastStreamEnd());
+        assertTrue(!hasListener(untrusting, "http-in"));
+    }
 }

@@ -43,9 +43,27 @@ public final class XdsServer implements AutoCloseable {
     private final List<DeltaDiscoveryResponse> deltaResponses = new CopyOnWriteArrayList<>();
     private final V3DiscoveryServer discovery;
     private Server server;
+    private final io.grpc.ServerCredentials credentials;
+
+    private static io.grpc.ServerCredentials tlsCredentials(java.nio.file.Path chain, java.nio.file.Path key) {
+        try {
+            return io.grpc.TlsServerCredentials.create(chain.toFile(), key.toFile());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
     private int port;
 
     public XdsServer() {
+        this(null);
+    }
+
+    /**
+     * Behind TLS with this certificate chain and key (PEM files), when {@code tls} is given as
+     * {@code [chain, key]}; cleartext when null.
+     */
+    public XdsServer(java.nio.file.Path[] tls) {
+        this.credentials = tls == null ? InsecureServerCredentials.create() : tlsCredentials(tls[0], tls[1]);
         discovery = new V3DiscoveryServer(new DiscoveryServerCallbacks() {
             @Override
             public void onV3StreamRequest(long streamId, DiscoveryRequest request) {
@@ -69,7 +87,7 @@ public final class XdsServer implements AutoCloseable {
 
     private Server bind(int p) {
         try {
-            return OkHttpServerBuilder.forPort(new InetSocketAddress(InetAddress.getLoopbackAddress(), p), InsecureServerCredentials.create())
+            return OkHttpServerBuilder.forPort(new InetSocketAddress(InetAddress.getLoopbackAddress(), p), credentials)
                     .addService(discovery.getAggregatedDiscoveryServiceImpl())
                     .build()
                     .start();

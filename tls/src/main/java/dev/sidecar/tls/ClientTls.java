@@ -106,6 +106,37 @@ public final class ClientTls extends ReloadableTls {
         return material.context();
     }
 
+    /**
+     * A JDK SSLContext with the same checks, for a client that is not Netty (the xDS gRPC
+     * channel): the server's chain against {@code trusted_ca_file} (or the JDK's trust store), its
+     * name against {@code match_subject_alt_names} or else {@code sni}, and the client
+     * certificate when one is configured. The files are read now.
+     */
+    public static javax.net.ssl.SSLContext jdkContext(TlsClientConfig config) throws TlsMaterialException {
+        ClientTls tls = new ClientTls("control_plane", config, TlsEngine.jdk(), new Counters());
+        TlsFiles files = TlsFiles.read(tls.files());
+        List<X509Certificate> cas = config.trustedCaFile() == null ? null
+                : files.certificates(new TlsFiles.Ref("trusted_ca_file", config.trustedCaFile()));
+        TlsFiles.KeyedChain client = config.clientCertificate() == null ? null
+                : files.keyedChain("", config.clientCertificate(), Instant.now());
+        try {
+            javax.net.ssl.KeyManager[] keys = null;
+            if (client != null) {
+                java.security.KeyStore store = java.security.KeyStore.getInstance("PKCS12");
+                store.load(null, null);
+                store.setKeyEntry("client", client.key(), new char[0], client.chain().toArray(new X509Certificate[0]));
+                javax.net.ssl.KeyManagerFactory kmf = javax.net.ssl.KeyManagerFactory.getInstance(javax.net.ssl.KeyManagerFactory.getDefaultAlgorithm());
+                kmf.init(store, new char[0]);
+                keys = kmf.getKeyManagers();
+            }
+            javax.net.ssl.SSLContext context = javax.net.ssl.SSLContext.getInstance("TLS");
+            context.init(keys, new javax.net.ssl.TrustManager[] {VerifyingTrustManager.of(cas, config.matchSubjectAltNames(), config.sni())}, null);
+            return context;
+        } catch (java.security.GeneralSecurityException | java.io.IOException e) {
+            throw new TlsMaterialException(client != null ? "cert_chain_file" : "trusted_ca_file", "cannot build a TLS context: " + e.getMessage());
+        }
+    }
+
     @Override
     public List<CertificateInfo> certificates() {
         return material.certificates();

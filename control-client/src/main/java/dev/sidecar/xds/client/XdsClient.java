@@ -175,6 +175,11 @@ public final class XdsClient implements AutoCloseable {
     }
 
     public XdsClient(ControlPlaneConfig config, Sink sink, Timing timing) {
+        this(config, sink, timing, null);
+    }
+
+    /** @param tls the socket factory for TLS to the control plane ({@code control_plane.tls}); null for cleartext */
+    public XdsClient(ControlPlaneConfig config, Sink sink, Timing timing, javax.net.ssl.SSLSocketFactory tls) {
         this.config = config;
         this.sink = sink;
         this.timing = timing;
@@ -186,10 +191,17 @@ public final class XdsClient implements AutoCloseable {
             t.setDaemon(true);
             return t;
         });
-        this.channel = OkHttpChannelBuilder.forAddress(config.address().host(), config.address().port())
-                .usePlaintext()
-                .executor(exec)
-                .build();
+        OkHttpChannelBuilder channelBuilder = OkHttpChannelBuilder.forAddress(config.address().host(), config.address().port()).executor(exec);
+        if (tls == null) {
+            channelBuilder.usePlaintext();
+        } else {
+            // the trust manager checks the certificate's names (SAN matchers or the SNI name)
+            channelBuilder.sslSocketFactory(tls).hostnameVerifier((host, session) -> true);
+            if (config.tls().sni() != null) {
+                channelBuilder.overrideAuthority(config.tls().sni() + ":" + config.address().port());
+            }
+        }
+        this.channel = channelBuilder.build();
         Struct.Builder md = Struct.newBuilder();
         config.node().metadata().forEach((k, v) -> md.putFields(k, Value.newBuilder().setStringValue(v).build()));
         this.node = Node.newBuilder().setId(config.node().id()).setCluster(config.node().cluster()).setMetadata(md)
@@ -330,6 +342,7 @@ public final class XdsClient implements AutoCloseable {
         requests = null;
         deltaRequests = null;
         status.connected(false);
+        status.streamEnded(why);
         streamHealthy = false;
         types.values().forEach(s -> {
             if (s.pendingNack != null) {
@@ -472,6 +485,8 @@ public final class XdsClient implements AutoCloseable {
             case LISTENER_TYPE -> onListeners(r, errors);
             default -> onRoutes(r, errors);
         };
+        // counted on receipt, before the sink sees the result
+        status.received(r.resources().size(), r.removed().size());
         // what this response makes the versions, so the resources published with it carry them
         acceptingType = r.typeUrl();
         acceptingVersion = errors.isEmpty() ? r.version() : null;
@@ -492,7 +507,6 @@ public final class XdsClient implements AutoCloseable {
         acceptingResourceVersions = null;
         String kind = kind(r.typeUrl());
         resourceVersions.put(kind, resourceVersionsAfter(r, changed).get(kind));
-        status.received(r.resources().size(), r.removed().size());
         if (errors.isEmpty()) {
             s.version = r.version();
             status.accept(r.typeUrl(), System.nanoTime());

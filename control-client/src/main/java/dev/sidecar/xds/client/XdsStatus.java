@@ -28,6 +28,23 @@ public final class XdsStatus {
         return connected;
     }
 
+    private volatile String lastStreamEnd;
+    private final AtomicLong streamEnds = new AtomicLong();
+
+    /** Streams that ended or never came up (a refused connection, an untrusted certificate), and why the last one did. */
+    public long streamEnds() {
+        return streamEnds.get();
+    }
+
+    public String lastStreamEnd() {
+        return lastStreamEnd;
+    }
+
+    void streamEnded(String why) {
+        lastStreamEnd = why;
+        streamEnds.incrementAndGet();
+    }
+
     void connected(boolean up) {
         connected = up;
     }
