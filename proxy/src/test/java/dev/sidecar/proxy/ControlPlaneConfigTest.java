@@ -45,7 +45,7 @@ class ControlPlaneConfigTest {
         ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.parse(
                 "control_plane: { address: 127.0.0.1:0, node: { id: '', zone: x }, initial_fetch_timout: 1s }"));
         assertEquals(java.util.List.of(
-                "control_plane.initial_fetch_timout: unknown field; did you mean 'initial_fetch_timeout'? (known: address, node, initial_fetch_timeout, cache_file, api_type)",
+                "control_plane.initial_fetch_timout: unknown field; did you mean 'initial_fetch_timeout'? (known: address, node, initial_fetch_timeout, cache_file, api_type, tls)",
                 "control_plane.node.zone: unknown field (known: id, cluster, metadata)",
                 "control_plane.address: port 0 is out of range 1..65535",
                 "control_plane.node.id: is required: the control plane chooses this proxy's resources by it"),

@@ -250,7 +250,15 @@ class Http2AttackTest {
 
     @Test
     void the_proxy_advertises_its_stream_limit_and_windows_and_refuses_streams_beyond_the_limit() throws Exception {
-        try (RawH2 c = new RawH2(port)) {
+        // streams held open against an upstream that never accepts: no upstream holds half a request
+        dev.sidecar.testkit.TcpUpstream hole = closer.add(dev.sidecar.testkit.TcpUpstream.blackHole());
+        Sidecar held = closer.add(Sidecar.start(ConfigLoader.parse("""
+                admin: { address: 127.0.0.1:0 }
+                listeners: [{ name: web, address: 127.0.0.1:0, protocol: http, cluster: hole }]
+                clusters:
+                  - { name: hole, upstream_protocol: h2c, connect_timeout: 30s, endpoints: [{ address: %s }] }
+                """.formatted(hole.address()))));
+        try (RawH2 c = new RawH2(held.listenerPort("web"))) {
             RawH2.Frame settings = c.await(f -> f.type() == RawH2.SETTINGS && (f.flags() & RawH2.ACK) == 0, Duration.ofSeconds(10));
             assertNotNull(settings);
             java.util.Map<Integer, Long> values = new java.util.HashMap<>();
