@@ -88,6 +88,8 @@ public final class HttpUpstream implements AutoCloseable {
     private final Channel server;
     private final ConcurrentLinkedQueue<Received> received = new ConcurrentLinkedQueue<>();
     private final AtomicInteger connections = new AtomicInteger();
+    private final io.netty.channel.group.ChannelGroup accepted =
+            new io.netty.channel.group.DefaultChannelGroup("http-upstream", io.netty.util.concurrent.GlobalEventExecutor.INSTANCE);
 
     public HttpUpstream(String name) {
         this(name, null);
@@ -118,6 +120,7 @@ public final class HttpUpstream implements AutoCloseable {
                     @Override
                     protected void initChannel(Channel ch) {
                         connections.incrementAndGet();
+                        accepted.add(ch);
                         if (ssl != null) {
                             ch.pipeline().addLast(ssl.newHandler(ch.alloc()));
                         }
@@ -178,6 +181,9 @@ public final class HttpUpstream implements AutoCloseable {
     @Override
     public void close() {
         server.close().syncUninterruptibly();
+        // connections close while the loop still runs, so every stream's handlers see the end and
+        // release what they hold (a half-aggregated request, say); a loop that stops first drops them
+        accepted.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
         group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
     }
 
