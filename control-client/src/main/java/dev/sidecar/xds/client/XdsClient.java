@@ -114,10 +114,6 @@ public final class XdsClient implements AutoCloseable {
 
     private final ControlPlaneConfig config;
     private final Sink sink;
-    /** While a response is taken in: its type, the version it brings (null if NACKed) and the per-resource versions after it. */
-    private String acceptingType;
-    private String acceptingVersion;
-    private Map<String, Map<String, String>> acceptingResourceVersions;
     private final Timing timing;
     private final XdsStatus status = new XdsStatus();
     private final ScheduledExecutorService exec;
@@ -488,11 +484,9 @@ public final class XdsClient implements AutoCloseable {
         // counted on receipt, before the sink sees the result
         status.received(r.resources().size(), r.removed().size());
         // what this response makes the versions, so the resources published with it carry them
-        acceptingType = r.typeUrl();
-        acceptingVersion = errors.isEmpty() ? r.version() : null;
-        acceptingResourceVersions = resourceVersionsAfter(r, changed);
+        Map<String, Map<String, String>> after = resourceVersionsAfter(r, changed);
         try {
-            publish();
+            publish(r.typeUrl(), errors.isEmpty() ? r.version() : null, after);
         } catch (RuntimeException e) {
             clusters = oldClusters;
             assignments = oldAssignments;
@@ -500,13 +494,11 @@ public final class XdsClient implements AutoCloseable {
             routes = oldRoutes;
             raw = oldRaw;
             changed = Set.of();
+            after = resourceVersionsAfter(r, changed); // none of it took effect
             errors.add(e.getMessage() == null ? e.toString() : e.getMessage());
         }
-        acceptingType = null;
-        acceptingVersion = null;
-        acceptingResourceVersions = null;
         String kind = kind(r.typeUrl());
-        resourceVersions.put(kind, resourceVersionsAfter(r, changed).get(kind));
+        resourceVersions.put(kind, after.get(kind));
         if (errors.isEmpty()) {
             s.version = r.version();
             status.accept(r.typeUrl(), System.nanoTime());
@@ -973,6 +965,14 @@ public final class XdsClient implements AutoCloseable {
 
     /** Builds the warm resources and hands them to the sink when they changed. */
     private void publish() {
+        publish(null, null, resourceVersions);
+    }
+
+    /**
+     * As {@link #publish()}, while a response of {@code typeUrl} is taken in: the resources carry
+     * the version it brings ({@code version}, null when it is NACKed) and {@code versionsByResource}.
+     */
+    private void publish(String typeUrl, String version, Map<String, Map<String, String>> versionsByResource) {
         Map<String, ClusterConfig> outClusters = new LinkedHashMap<>();
         Set<String> warming = new HashSet<>();
         for (TranslatedCluster c : clusters.values()) {
@@ -1020,10 +1020,9 @@ public final class XdsClient implements AutoCloseable {
         }
         complete = warming.isEmpty() && allListenersReady;
         Map<String, String> versions = new LinkedHashMap<>();
-        types.values().forEach(t -> versions.put(t.typeUrl,
-                t.typeUrl.equals(acceptingType) && acceptingVersion != null ? acceptingVersion : t.version));
+        types.values().forEach(t -> versions.put(t.typeUrl, t.typeUrl.equals(typeUrl) && version != null ? version : t.version));
         XdsResources next = new XdsResources(List.copyOf(outClusters.values()), List.copyOf(outListeners.values()), versions,
-                copy(acceptingResourceVersions != null ? acceptingResourceVersions : resourceVersions));
+                copy(versionsByResource));
         if (!next.sameResources(published)) {
             sink.apply(next);
         }
