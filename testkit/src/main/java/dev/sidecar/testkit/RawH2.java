@@ -84,16 +84,7 @@ public final class RawH2 implements AutoCloseable {
         try {
             DataInputStream in = new DataInputStream(socket.getInputStream());
             while (true) {
-                int length = in.readUnsignedShort() << 8 | in.readUnsignedByte();
-                int type = in.readUnsignedByte();
-                int flags = in.readUnsignedByte();
-                int stream = in.readInt() & 0x7fffffff;
-                byte[] payload = new byte[length];
-                in.readFully(payload);
-                Frame f = new Frame(type, flags, stream, payload);
-                if (type == GOAWAY) {
-                    goAway = f;
-                }
+                Frame f = readFrame(in);
                 frames.add(f);
                 if (recorded++ < MAX_RECORDED) {
                     all.add(f);
@@ -102,6 +93,21 @@ public final class RawH2 implements AutoCloseable {
         } catch (IOException e) {
             closed.complete(null);
         }
+    }
+
+    /** One frame off the wire; a GOAWAY is also kept for {@link #goAway()}. */
+    private Frame readFrame(DataInputStream in) throws IOException {
+        int length = in.readUnsignedShort() << 8 | in.readUnsignedByte();
+        int type = in.readUnsignedByte();
+        int flags = in.readUnsignedByte();
+        int stream = in.readInt() & 0x7fffffff;
+        byte[] payload = new byte[length];
+        in.readFully(payload);
+        Frame f = new Frame(type, flags, stream, payload);
+        if (type == GOAWAY) {
+            goAway = f;
+        }
+        return f;
     }
 
     // ---- writing ----
@@ -221,17 +227,7 @@ public final class RawH2 implements AutoCloseable {
     /** The response status of {@code stream} from its HEADERS frame, or -1 if none came within the limit. */
     public int awaitStatus(int stream, Duration limit) throws InterruptedException {
         Frame f = await(x -> x.type == HEADERS && x.stream == stream, limit);
-        if (f == null) {
-            return -1;
-        }
-        ByteBuf buf = Unpooled.wrappedBuffer(f.payload);
-        try {
-            return Integer.parseInt(decoder.decodeHeaders(stream, buf).status().toString());
-        } catch (Http2Exception e) {
-            throw new IllegalStateException(e);
-        } finally {
-            buf.release();
-        }
+        return f == null ? -1 : status(f);
     }
 
     /**
@@ -241,23 +237,10 @@ public final class RawH2 implements AutoCloseable {
     public boolean readUntilClosed(Duration limit) throws IOException {
         long deadline = System.nanoTime() + limit.toNanos();
         DataInputStream in = new DataInputStream(socket.getInputStream());
-        byte[] skip = new byte[16 * 1024];
         try {
             while (System.nanoTime() < deadline) {
                 socket.setSoTimeout((int) Math.max(1, (deadline - System.nanoTime()) / 1_000_000));
-                int length = in.readUnsignedShort() << 8 | in.readUnsignedByte();
-                int type = in.readUnsignedByte();
-                int flags = in.readUnsignedByte();
-                int stream = in.readInt() & 0x7fffffff;
-                if (type == GOAWAY) {
-                    byte[] payload = new byte[length];
-                    in.readFully(payload);
-                    goAway = new Frame(type, flags, stream, payload);
-                } else {
-                    for (int left = length; left > 0; left -= skip.length) {
-                        in.readFully(skip, 0, Math.min(left, skip.length));
-                    }
-                }
+                readFrame(in);
             }
             return false;
         } catch (java.net.SocketTimeoutException e) {
