@@ -35,9 +35,9 @@ class CurlTest {
         closer.close();
     }
 
-    private record Result(int exit, String out) {}
+    record Result(int exit, String out) {}
 
-    private static Result curl(String... args) throws Exception {
+    static Result curl(String... args) throws Exception {
         List<String> cmd = new ArrayList<>(List.of("curl", "-sS", "--max-time", "60"));
         cmd.addAll(List.of(args));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();

@@ -88,6 +88,17 @@ class HttpsProxyTest {
                 """.formatted(server.cert(), server.key());
     }
 
+    /** curl to https://localhost:{@code port}{@code path} trusting the test CA; the body and HTTP version it printed. */
+    private String curlHttps(int port, String path, String... options) throws Exception {
+        List<String> args = new ArrayList<>(List.of("--max-time", "30", "--cacert", ca.toString(), "--resolve", "localhost:" + port + ":127.0.0.1",
+                "-w", " %{http_version}"));
+        args.addAll(List.of(options));
+        args.add("https://localhost:" + port + path);
+        CurlTest.Result r = CurlTest.curl(args.toArray(new String[0]));
+        assertEquals(0, r.exit(), r.out());
+        return r.out().trim();
+    }
+
     private static HttpClient client(SSLContext ssl, HttpClient.Version version) {
         return HttpClient.newBuilder().sslContext(ssl).version(version).connectTimeout(Duration.ofSeconds(5)).build();
     }
@@ -200,15 +211,8 @@ class HttpsProxyTest {
         org.junit.jupiter.api.Assumptions.assumeTrue(present || System.getenv("CI") != null, "curl is not installed");
         HttpUpstream up = closer.add(new HttpUpstream("a"));
         Sidecar p = start(engine, serverTls(), plainCluster("app", up) + plainCluster("h2", up) + plainCluster("bad", up));
-        String url = "https://localhost:" + p.listenerPort("web") + "/curl";
         for (String version : List.of("--http2", "--http1.1")) {
-            List<String> cmd = new ArrayList<>(List.of("curl", "-sS", "--max-time", "30", "--cacert", ca.toString(),
-                    "--resolve", "localhost:" + p.listenerPort("web") + ":127.0.0.1", "-w", " %{http_version}", version, url));
-            Process proc = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-            String out = new String(proc.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            assertTrue(proc.waitFor(60, TimeUnit.SECONDS));
-            assertEquals(0, proc.exitValue(), out);
-            assertEquals(version.equals("--http2") ? "a 2" : "a 1.1", out.trim());
+            assertEquals(version.equals("--http2") ? "a 2" : "a 1.1", curlHttps(p.listenerPort("web"), "/curl", version));
         }
         if (new File("/usr/bin/openssl").canExecute()) {
             for (String alpn : List.of("h2", "http/1.1")) {
@@ -309,13 +313,7 @@ class HttpsProxyTest {
                 clusters: [{ name: app, endpoints: [{ address: %s }] }]
                 """.formatted(engine, server.cert(), server.key(), up.address()))));
         int port = p.listenerPort("tcp-tls");
-        Process proc = new ProcessBuilder("curl", "-sS", "--max-time", "30", "--cacert", ca.toString(), "--resolve",
-                "localhost:" + port + ":127.0.0.1", "-w", " %{http_version}", "https://localhost:" + port + "/legacy")
-                .redirectErrorStream(true).start();
-        String out = new String(proc.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(proc.waitFor(60, TimeUnit.SECONDS));
-        assertEquals(0, proc.exitValue(), out);
-        assertEquals("legacy 1.1", out.trim(), "HTTPS on the listener, plain HTTP behind it");
+        assertEquals("legacy 1.1", curlHttps(port, "/legacy"), "HTTPS on the listener, plain HTTP behind it");
     }
 
     @org.junit.jupiter.api.Test
