@@ -54,6 +54,8 @@ final class EndpointPool {
     private final List<H2Connection> connections = new ArrayList<>();
     private ClusterConfig config;
     private boolean retired;
+    private boolean sweepScheduled;
+    private final Runnable sweep = this::sweepIdle;
 
     EndpointPool(Endpoint endpoint, Cluster cluster, EventLoop loop, UpstreamPools pools, boolean h2) {
         this.endpoint = endpoint;
@@ -161,17 +163,41 @@ final class EndpointPool {
             s.channel.close();
             return;
         }
-        long since = System.nanoTime();
-        s.idleSince = since;
+        s.idleSince = System.nanoTime();
         idle.addFirst(s);
         cluster.poolIdleChanged(1);
         s.channel.config().setAutoRead(true); // so a close by the upstream is noticed while idle
+        if (!sweepScheduled) {
+            scheduleSweep(config.httpPool().idleTimeout().toNanos());
+        }
+    }
+
+    private void scheduleSweep(long delayNanos) {
+        sweepScheduled = true;
+        loop.schedule(sweep, delayNanos, TimeUnit.NANOSECONDS);
+    }
+
+    /**
+     * Closes the idle connections that have waited the pool's idle timeout. The deque is in
+     * the order they became idle (newest first), so only its oldest end is looked at, and one
+     * timer per pool, set for the oldest's expiry, does for all of them: a pooled request costs
+     * no timer of its own.
+     */
+    private void sweepIdle() {
+        sweepScheduled = false;
         long idleNanos = config.httpPool().idleTimeout().toNanos();
-        loop.schedule(() -> {
-            if (s.idleSince == since && s.exchange() == null && removeIdle(s)) {
-                s.channel.close();
+        long now = System.nanoTime();
+        UpstreamStream oldest;
+        while ((oldest = idle.peekLast()) != null) {
+            long left = oldest.idleSince + idleNanos - now;
+            if (left > 0) {
+                scheduleSweep(left);
+                return;
             }
-        }, idleNanos, TimeUnit.NANOSECONDS);
+            idle.pollLast();
+            cluster.poolIdleChanged(-1);
+            oldest.channel.close();
+        }
     }
 
     void closed(UpstreamStream s) {
@@ -240,6 +266,8 @@ final class EndpointPool {
         private int maxStreams = ASSUMED_MAX_STREAMS;
         private final ArrayDeque<UpstreamPools.Acquirer> waiting = new ArrayDeque<>();
         private long idleSince;
+        private boolean idleCheckScheduled;
+        private final Runnable idleCheck = this::idleCheck;
 
         boolean hasRoom() {
             return !goingAway && (channel == null || channel.isActive()) && streams < maxStreams;
@@ -323,13 +351,29 @@ final class EndpointPool {
                     channel.close();
                     return;
                 }
-                long since = System.nanoTime();
-                idleSince = since;
-                loop.schedule(() -> {
-                    if (streams == 0 && idleSince == since) {
-                        channel.close();
-                    }
-                }, config.httpPool().idleTimeout().toNanos(), TimeUnit.NANOSECONDS);
+                idleSince = System.nanoTime();
+                if (!idleCheckScheduled) {
+                    scheduleIdleCheck(config.httpPool().idleTimeout().toNanos());
+                }
+            }
+        }
+
+        /** One timer per connection at a time, re-armed for what is left of the idle timeout. */
+        private void scheduleIdleCheck(long delayNanos) {
+            idleCheckScheduled = true;
+            loop.schedule(idleCheck, delayNanos, TimeUnit.NANOSECONDS);
+        }
+
+        private void idleCheck() {
+            idleCheckScheduled = false;
+            if (streams != 0 || !channel.isActive()) {
+                return;
+            }
+            long left = idleSince + config.httpPool().idleTimeout().toNanos() - System.nanoTime();
+            if (left > 0) {
+                scheduleIdleCheck(left);
+            } else {
+                channel.close();
             }
         }
 

@@ -83,10 +83,13 @@ final class Exchange implements UpstreamPools.Acquirer {
     private PickContext pickContext = PickContext.NONE;
 
     // request body
-    private final ArrayDeque<HttpContent> pending = new ArrayDeque<>(2);
+    /** Request content that arrived before the upstream stream did; made on first use. */
+    private ArrayDeque<HttpContent> pending;
     private ArrayList<HttpContent> replay;
     private int replayBytes;
     private boolean replayable = true;
+    /** The request ended with the shared empty last content, which the replay sends again after {@link #replay}. */
+    private boolean replayEndsEmpty;
     private boolean requestComplete;
 
     // the current attempt
@@ -104,7 +107,9 @@ final class Exchange implements UpstreamPools.Acquirer {
     private boolean clusterCounted;
     /** This exchange counts in its cluster's pending requests (waiting for a connection or stream). */
     private boolean waiting;
-    private final Endpoint[] tried = new Endpoint[4];
+    /** The endpoints attempts went to, up to four: the first in its own field, so a request that is not retried allocates nothing. */
+    private Endpoint tried0;
+    private Endpoint[] triedMore;
     private int triedCount;
     private boolean upstreamKeepAlive;
 
@@ -437,8 +442,11 @@ final class Exchange implements UpstreamPools.Acquirer {
     }
 
     private boolean wasTried(Endpoint e) {
-        for (int i = 0; i < triedCount; i++) {
-            if (tried[i] == e) {
+        if (triedCount > 0 && tried0 == e) {
+            return true;
+        }
+        for (int i = 1; i < triedCount; i++) {
+            if (triedMore[i - 1] == e) {
                 return true;
             }
         }
@@ -474,7 +482,7 @@ final class Exchange implements UpstreamPools.Acquirer {
         }
         s.channel.write(head, s.channel.voidPromise());
         HttpContent c;
-        while ((c = pending.poll()) != null) {
+        while (pending != null && (c = pending.poll()) != null) {
             s.channel.write(c, s.channel.voidPromise());
         }
         s.channel.flush();
@@ -534,7 +542,10 @@ final class Exchange implements UpstreamPools.Acquirer {
         }
         if (replayable) {
             int n = c.content().readableBytes();
-            if (replayBytes + n <= http.bufferLimit()) {
+            if (c == LastHttpContent.EMPTY_LAST_CONTENT) {
+                // the end of a body (or of none) without trailers: a flag, not a list entry
+                replayEndsEmpty = true;
+            } else if (replayBytes + n <= http.bufferLimit()) {
                 if (replay == null) {
                     replay = new ArrayList<>(2);
                 }
@@ -548,8 +559,15 @@ final class Exchange implements UpstreamPools.Acquirer {
         if (up != null) {
             up.channel.write(c, up.channel.voidPromise());
         } else {
-            pending.add(c);
+            pend(c);
         }
+    }
+
+    private void pend(HttpContent c) {
+        if (pending == null) {
+            pending = new ArrayDeque<>(2);
+        }
+        pending.add(c);
     }
 
     void onRequestReadComplete() {
@@ -872,8 +890,11 @@ final class Exchange implements UpstreamPools.Acquirer {
         releasePending();
         if (replay != null) {
             for (HttpContent c : replay) {
-                pending.add(c.retainedDuplicate());
+                pend(c.retainedDuplicate());
             }
+        }
+        if (replayEndsEmpty) {
+            pend(LastHttpContent.EMPTY_LAST_CONTENT);
         }
     }
 
@@ -900,8 +921,14 @@ final class Exchange implements UpstreamPools.Acquirer {
             long now = proxy.nanoClock().getAsLong();
             e.latency().observe(now - attemptStart, now);
         }
-        if (triedCount < tried.length) {
-            tried[triedCount++] = e;
+        if (triedCount == 0) {
+            tried0 = e;
+            triedCount = 1;
+        } else if (triedCount < 4) {
+            if (triedMore == null) {
+                triedMore = new Endpoint[3];
+            }
+            triedMore[triedCount++ - 1] = e;
         }
     }
 
@@ -1070,7 +1097,7 @@ final class Exchange implements UpstreamPools.Acquirer {
 
     private void releasePending() {
         HttpContent c;
-        while ((c = pending.poll()) != null) {
+        while (pending != null && (c = pending.poll()) != null) {
             c.release();
         }
     }

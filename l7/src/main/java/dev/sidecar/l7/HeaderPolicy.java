@@ -40,15 +40,35 @@ final class HeaderPolicy {
      * restores framing and an upgrade it carries on), and Netty's HTTP/2 extension headers.
      */
     static void stripHopByHop(HttpHeaders h) {
-        List<String> connection = h.getAll(HttpHeaderNames.CONNECTION);
-        if (!connection.isEmpty()) {
-            for (String value : connection) {
-                for (String token : value.split(",")) {
-                    String name = token.trim();
-                    if (!name.isEmpty()) {
-                        h.remove(name);
+        if (h.contains(HttpHeaderNames.CONNECTION)) {
+            List<String> named = null;
+            for (Iterator<? extends CharSequence> it = h.valueCharSequenceIterator(HttpHeaderNames.CONNECTION); it.hasNext(); ) {
+                CharSequence value = it.next();
+                int start = 0;
+                while (start <= value.length()) {
+                    int comma = indexOf(value, ',', start);
+                    int from = start;
+                    int to = comma;
+                    while (from < to && isBlank(value.charAt(from))) {
+                        from++;
                     }
+                    while (to > from && isBlank(value.charAt(to - 1))) {
+                        to--;
+                    }
+                    // keep-alive, close and upgrade are the usual tokens, and the first and the
+                    // last go below anyway: only other names are collected
+                    if (to > from && !regionIs(value, from, to, KEEP_ALIVE) && !regionIs(value, from, to, HttpHeaderValues.CLOSE)
+                            && !regionIs(value, from, to, HttpHeaderValues.UPGRADE)) {
+                        if (named == null) {
+                            named = new java.util.ArrayList<>(2);
+                        }
+                        named.add(value.subSequence(from, to).toString());
+                    }
+                    start = comma + 1;
                 }
+            }
+            if (named != null) {
+                named.forEach(h::remove);
             }
             h.remove(HttpHeaderNames.CONNECTION);
         }
@@ -64,6 +84,23 @@ final class HeaderPolicy {
             }
         }
         stripExtensions(h);
+    }
+
+    private static int indexOf(CharSequence s, char c, int from) {
+        for (int i = from; i < s.length(); i++) {
+            if (s.charAt(i) == c) {
+                return i;
+            }
+        }
+        return s.length();
+    }
+
+    private static boolean isBlank(char c) {
+        return c == ' ' || c == '\t';
+    }
+
+    private static boolean regionIs(CharSequence s, int from, int to, AsciiString token) {
+        return to - from == token.length() && AsciiString.regionMatches(s, true, from, token, 0, token.length());
     }
 
     /**
@@ -142,13 +179,33 @@ final class HeaderPolicy {
             lo = vlo;
         }
         if (!hasTrace) {
-            h.set(TRACEPARENT, "00-" + hex(hi) + hex(lo) + "-" + hex(r.nextLong() | 1) + "-00");
+            h.set(TRACEPARENT, traceparent(hi, lo, r.nextLong() | 1));
         }
     }
 
-    private static String hex(long v) {
-        String s = Long.toHexString(v);
-        return s.length() == 16 ? s : "0".repeat(16 - s.length()) + s;
+    private static final byte[] HEX = "0123456789abcdef".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+
+    /** {@code 00-<trace id: 32 hex>-<parent id: 16 hex>-00}, written straight into its one array. */
+    static AsciiString traceparent(long traceHi, long traceLo, long parent) {
+        byte[] b = new byte[55];
+        b[0] = '0';
+        b[1] = '0';
+        b[2] = '-';
+        hex(b, 3, traceHi);
+        hex(b, 19, traceLo);
+        b[35] = '-';
+        hex(b, 36, parent);
+        b[52] = '-';
+        b[53] = '0';
+        b[54] = '0';
+        return new AsciiString(b, false);
+    }
+
+    private static void hex(byte[] b, int at, long v) {
+        for (int i = 15; i >= 0; i--) {
+            b[at + i] = HEX[(int) (v & 0xF)];
+            v >>>= 4;
+        }
     }
 
     static void applyRequest(HttpHeaders h, RouteConfig.HeaderMutations m) {

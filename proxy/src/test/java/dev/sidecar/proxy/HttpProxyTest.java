@@ -18,6 +18,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -270,6 +271,50 @@ class HttpProxyTest {
             assertEquals(200, get(port, "/n" + i).statusCode());
         }
         assertEquals(1, up.connections(), "requests share one multiplexed connection");
+    }
+
+    @Test
+    void pooled_upstream_connections_close_after_the_pool_idle_timeout_and_new_ones_open_after() throws Exception {
+        HttpUpstream h1 = upstream("h1");
+        HttpUpstream h2 = upstream("h2");
+        Sidecar p = start("""
+                server: { workers: 1 }
+                listeners:
+                  - name: web
+                    address: 127.0.0.1:0
+                    protocol: http
+                    route_config:
+                      virtual_hosts:
+                        - name: all
+                          domains: ["*"]
+                          routes:
+                            - { match: { prefix: /h2 }, route: { cluster: multiplexed } }
+                            - { match: { prefix: / }, route: { cluster: pooled } }
+                clusters:
+                  - name: pooled
+                    http_pool: { idle_timeout: 400ms }
+                    endpoints: [{ address: %s }]
+                  - name: multiplexed
+                    upstream_protocol: h2c
+                    http_pool: { idle_timeout: 400ms }
+                    endpoints: [{ address: %s }]
+                """.formatted(h1.address(), h2.address()));
+        int port = p.listenerPort("web");
+        for (int round = 1; round <= 2; round++) {
+            // several requests at once, so the pool holds several idle connections that expire together
+            List<CompletableFuture<HttpResponse<String>>> batch = new ArrayList<>();
+            for (int i = 0; i < 4; i++) {
+                batch.add(H1.sendAsync(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/r" + i)).build(),
+                        HttpResponse.BodyHandlers.ofString()));
+            }
+            batch.forEach(f -> assertEquals(200, f.join().statusCode()));
+            assertEquals(200, get(port, "/h2/x").statusCode());
+            assertTrue(h1.openConnections() >= 1 && h2.openConnections() == 1);
+            Await.until("idle HTTP/1.1 connections closed", () -> h1.openConnections() == 0);
+            Await.until("the idle HTTP/2 connection closed", () -> h2.openConnections() == 0);
+            assertEquals(0, p.clusters().get("pooled").poolIdle(), "round " + round);
+        }
+        assertEquals(2, h2.connections(), "one HTTP/2 connection per round");
     }
 
     @Test

@@ -178,6 +178,11 @@ public final class HttpUpstream implements AutoCloseable {
         return connections.get();
     }
 
+    /** TCP connections open now. */
+    public int openConnections() {
+        return accepted.size();
+    }
+
     @Override
     public void close() {
         server.close().syncUninterruptibly();
