@@ -162,7 +162,7 @@ class ManifestTest {
     }
 
     /** {@code kubectl kustomize DIR}; without kubectl, the base's files as they are (the ConfigMap built here). */
-    private static List<JsonNode> render(String kustomization) throws IOException, InterruptedException {
+    static List<JsonNode> render(String kustomization) throws IOException, InterruptedException {
         Path d = K8S.resolve(kustomization);
         if (onPath("kubectl")) {
             Process p = new ProcessBuilder("kubectl", "kustomize", d.toString()).redirectErrorStream(false).start();
@@ -196,7 +196,7 @@ class ManifestTest {
         }
     }
 
-    private static boolean onPath(String command) {
+    static boolean onPath(String command) {
         for (String d : System.getenv().getOrDefault("PATH", "").split(":")) {
             if (!d.isEmpty() && Files.isExecutable(Path.of(d, command))) {
                 return true;
