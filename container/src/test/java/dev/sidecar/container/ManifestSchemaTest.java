@@ -25,7 +25,8 @@ import org.junit.jupiter.params.provider.ValueSource;
 /**
  * Every object that {@code kubectl kustomize} renders from {@code container/k8s}, checked against
  * the Kubernetes OpenAPI schema of its kind, offline: {@code container/schema/validate.mjs} with
- * the {@code kubernetes-models} package pinned in {@code container/schema/package-lock.json},
+ * the {@code kubernetes-models} package (and {@code yaml} to read kubectl's output) pinned in
+ * {@code container/schema/package-lock.json},
  * installed by {@code npm ci} into {@code target/manifest-schema}. Skipped only when node or npm
  * is not installed. The negative tests make sure a broken object fails the check, so the check
  * cannot pass by checking nothing.
@@ -55,9 +56,10 @@ class ManifestSchemaTest {
     @ParameterizedTest
     @ValueSource(strings = {"base", "overlays/example"})
     void every_rendered_object_matches_the_schema_of_its_kind(String kustomization) throws Exception {
+        String rendered = ManifestTest.renderText(kustomization);
         List<JsonNode> objects = ManifestTest.render(kustomization);
         assertFalse(objects.isEmpty(), "nothing rendered");
-        Result r = validate(objects);
+        Result r = validate(rendered, ".yaml");
         assertEquals(0, r.status(), kustomization + ":\n" + r.output());
         for (JsonNode o : objects) {
             String line = "ok " + o.path("kind").asText() + "/" + o.at("/metadata/name").asText();
@@ -90,9 +92,14 @@ class ManifestSchemaTest {
 
     /** {@code node validate.mjs} on {@code objects}, written as one JSON array. */
     private static Result validate(List<JsonNode> objects) throws Exception {
-        Path file = Files.createTempFile(WORK, "objects-", ".json");
+        return validate(JSON.writeValueAsString(new ArrayList<>(objects)), ".json");
+    }
+
+    /** {@code node validate.mjs} on a file holding {@code text}. */
+    private static Result validate(String text, String suffix) throws Exception {
+        Path file = Files.createTempFile(WORK, "objects-", suffix);
         try {
-            JSON.writeValue(file.toFile(), new ArrayList<>(objects));
+            Files.writeString(file, text);
             return run(VALIDATE_LIMIT, "node", "validate.mjs", file.getFileName().toString());
         } finally {
             Files.deleteIfExists(file);
