@@ -35,10 +35,12 @@ import picocli.CommandLine.Option;
  * listener, routes and clusters from that control plane. It prints what to try, logs each
  * control-plane change, and on SIGINT or SIGTERM drains the proxy, stops the rest and exits 0.
  */
-@Command(name = "sidecar demo", mixinStandardHelpOptions = true,
-        description = {"The proxy on 127.0.0.1:15000 (admin and dashboard on 127.0.0.1:9901), three example HTTP and gRPC",
-                "upstreams on 127.0.0.1:7001-7003 and :7011-7013, and an xDS control plane on 127.0.0.1:18000 that moves",
-                "their endpoints every --interval. Ctrl-C stops everything."})
+@Command(name = "sidecar demo",
+        description = {"The proxy, three example HTTP and gRPC instances, and an xDS control",
+                "plane that moves their endpoints every --interval, in one process.",
+                "Listener 127.0.0.1:15000; admin and dashboard 127.0.0.1:9901; instances",
+                ":7001-7003 (HTTP) and :7011-7013 (gRPC); control plane :18000.",
+                "Ctrl-C drains the proxy, stops everything and exits 0."})
 public final class Demo implements Callable<Integer> {
     static final int LISTENER_PORT = 15000;
     static final int ADMIN_PORT = 9901;
@@ -58,6 +60,9 @@ public final class Demo implements Callable<Integer> {
     @Option(names = "--ephemeral-ports",
             description = "Let the system pick every port instead of the fixed ones (when those are taken, or for tests).")
     boolean ephemeralPorts;
+
+    @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help and exit.")
+    boolean help;
 
     @Option(names = "--log-level", paramLabel = "LEVEL", defaultValue = "info", description = "error, warn, info (default) or debug.")
     String logLevel;

@@ -31,7 +31,7 @@ import picocli.CommandLine.Option;
                 "  1  the config is invalid, or the proxy could not start",
                 "  2  the command line is wrong",
                 "",
-                "Start with:  ./sidecar demo   (in a source clone: the proxy, three upstreams and an xDS control plane)",
+                "Start with:  ./sidecar demo   (in a source clone: the proxy fed by an xDS control plane)",
                 "Then:        sidecar validate -c FILE  and  sidecar run -c FILE"})
 public final class Main implements Callable<Integer> {
     static final int OK = 0;
