@@ -48,8 +48,8 @@ public final class Demo implements Callable<Integer> {
     static final int FIRST_HTTP_PORT = 7001;
     static final int FIRST_GRPC_PORT = 7011;
     static final int INSTANCES = 3;
-    /** How long the guide waits for the listener the control plane sends to be bound. */
-    private static final Duration LISTENER_WAIT = Duration.ofSeconds(30);
+    /** How long the guide waits for the control plane's config to be in force and its listener bound. */
+    private static final Duration READY_WAIT = Duration.ofSeconds(30);
 
     private static final Logger log = LoggerFactory.getLogger(Demo.class);
 
@@ -151,14 +151,14 @@ public final class Demo implements Callable<Integer> {
      * bound; false (and a warning) when that does not happen in time.
      */
     private static boolean awaitTraffic(Sidecar sidecar) {
-        long deadline = System.nanoTime() + LISTENER_WAIT.toNanos();
+        long deadline = System.nanoTime() + READY_WAIT.toNanos();
         while (System.nanoTime() - deadline < 0) {
             if (sidecar.xds().status().initialized() && listenerPort(sidecar) > 0) {
                 return true;
             }
             LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(50));
         }
-        log.warn("demo: the control plane's config is not in force after " + LISTENER_WAIT.toSeconds() + " s; see the log above");
+        log.warn("demo: the control plane's config is not in force after " + READY_WAIT.toSeconds() + " s; see the log above");
         return false;
     }
 
