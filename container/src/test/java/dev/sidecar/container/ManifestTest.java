@@ -162,7 +162,12 @@ class ManifestTest {
     }
 
     /** {@code kubectl kustomize DIR}; without kubectl, the base's files as they are (the ConfigMap built here). */
-    private static List<JsonNode> render(String kustomization) throws IOException, InterruptedException {
+    static List<JsonNode> render(String kustomization) throws IOException, InterruptedException {
+        return documents(renderText(kustomization));
+    }
+
+    /** What {@link #render} parses: kubectl's output as it printed it, or the base's objects as YAML documents. */
+    static String renderText(String kustomization) throws IOException, InterruptedException {
         Path d = K8S.resolve(kustomization);
         if (onPath("kubectl")) {
             Process p = new ProcessBuilder("kubectl", "kustomize", d.toString()).redirectErrorStream(false).start();
@@ -170,15 +175,13 @@ class ManifestTest {
             String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
             assertTrue(p.waitFor(60, TimeUnit.SECONDS), "kubectl kustomize did not finish");
             assertEquals(0, p.exitValue(), "kubectl kustomize " + d + ": " + err);
-            return documents(new String(out, StandardCharsets.UTF_8));
+            return new String(out, StandardCharsets.UTF_8);
         }
         Assumptions.assumeTrue(kustomization.equals("base"), "kubectl is not installed: " + kustomization + " is not rendered");
-        List<JsonNode> objects = new ArrayList<>(documents(Files.readString(d.resolve("deployment.yaml"))));
         var cm = YAML.createObjectNode();
         cm.put("apiVersion", "v1").put("kind", "ConfigMap").putObject("metadata").put("name", "sidecar-bootstrap");
         cm.putObject("data").put("sidecar.yaml", Files.readString(d.resolve("sidecar.yaml")));
-        objects.add(cm);
-        return objects;
+        return Files.readString(d.resolve("deployment.yaml")) + "\n" + YAML.writeValueAsString(cm);
     }
 
     private static List<JsonNode> documents(String yaml) {
@@ -196,7 +199,7 @@ class ManifestTest {
         }
     }
 
-    private static boolean onPath(String command) {
+    static boolean onPath(String command) {
         for (String d : System.getenv().getOrDefault("PATH", "").split(":")) {
             if (!d.isEmpty() && Files.isExecutable(Path.of(d, command))) {
                 return true;

@@ -2,13 +2,9 @@ package dev.sidecar.proxy;
 
 import dev.sidecar.config.ConfigError;
 import dev.sidecar.config.ConfigException;
-import dev.sidecar.config.EndpointConfig;
 import dev.sidecar.config.ProxyConfig;
 import dev.sidecar.config.TransportChoice;
-import java.io.IOException;
-import java.io.InputStream;
 import java.io.PrintWriter;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -28,14 +24,14 @@ import picocli.CommandLine.Option;
         mixinStandardHelpOptions = true,
         versionProvider = Main.VersionProvider.class,
         description = {"A sidecar proxy and load balancer for the traffic of one host or pod.", ""},
-        subcommands = {Main.Run.class, Main.Validate.class, Main.VersionCommand.class, Main.Demo.class,
+        subcommands = {Main.Run.class, Main.Validate.class, Main.VersionCommand.class,
                 CommandLine.HelpCommand.class},
         footerHeading = "%nExit status:%n",
         footer = {"  0  success (for run: stopped by SIGTERM/SIGINT after draining)",
                 "  1  the config is invalid, or the proxy could not start",
                 "  2  the command line is wrong",
                 "",
-                "Start with:  sidecar demo        (an example proxy with a local echo upstream)",
+                "Start with:  ./sidecar demo   (in a source clone: the proxy fed by an xDS control plane)",
                 "Then:        sidecar validate -c FILE  and  sidecar run -c FILE"})
 public final class Main implements Callable<Integer> {
     static final int OK = 0;
@@ -197,33 +193,6 @@ public final class Main implements Callable<Integer> {
         }
     }
 
-    @Command(name = "demo", mixinStandardHelpOptions = true,
-            description = {"Run the example config (examples/sidecar.yaml, built in) with a local echo server as its upstream.",
-                    "Listener 127.0.0.1:15000 proxies to the echo server on 127.0.0.1:7001; admin on 127.0.0.1:9901."})
-    static final class Demo implements Callable<Integer> {
-        @CommandLine.Mixin
-        StartOptions start;
-
-        @Override
-        public Integer call() throws IOException {
-            start.installLogging();
-            String yaml;
-            try (InputStream in = Main.class.getResourceAsStream("sidecar.yaml")) {
-                yaml = new String(in.readAllBytes(), StandardCharsets.UTF_8);
-            }
-            ProxyConfig config = start.apply(ConfigLoader.parse(yaml));
-            EndpointConfig echo = config.clusters().get(0).endpoints().get(0);
-            try (DemoUpstream upstream = new DemoUpstream(echo.address().host(), echo.address().port())) {
-                LoggerFactory.getLogger(Main.class).info("demo: echo upstream on " + echo.address()
-                        + "; try: echo hello | nc -q1 127.0.0.1 15000, and curl http://127.0.0.1:9901/stats/prometheus");
-                return serve(config, s -> { });
-            } catch (java.net.BindException e) {
-                System.err.println("sidecar demo: cannot start the echo upstream on " + echo.address() + ": address in use");
-                return INVALID;
-            }
-        }
-    }
-
     private static int printInvalid(Path file, ConfigException e) {
         System.err.println(file + ": invalid config (" + e.errors().size() + " error" + (e.errors().size() == 1 ? "" : "s") + ")");
         for (ConfigError error : e.errors()) {
@@ -275,10 +244,22 @@ public final class Main implements Callable<Integer> {
     }
 
     /**
-     * Runs the proxy until a signal. The handler goes in before anything starts, so a SIGTERM
-     * that arrives during start-up still ends in a drain and exit 0 rather than the JVM's 143.
+     * Text logs on stderr at {@code level}, as {@code run --log-level} sets them; for programs
+     * that embed the proxy (the demo module), so their own lines read like the proxy's.
      */
-    private static int serve(ProxyConfig config, java.util.function.Consumer<Sidecar> setup) {
+    public static void installLogging(Level level) {
+        LogFormat.install(level, false);
+    }
+
+    /**
+     * Runs the proxy on {@code config} as {@code run} does, until SIGTERM, SIGINT or
+     * {@code POST /drain}, then drains and closes it, and returns the exit status ({@code 0}, or
+     * {@code 1} when it could not start). {@code setup} gets the running proxy once it has
+     * started. The signal handler goes in before anything starts, so a SIGTERM that arrives
+     * during start-up still ends in a drain and exit 0 rather than the JVM's 143. Public for
+     * programs that embed the proxy (the demo module); the data path is the same.
+     */
+    public static int serve(ProxyConfig config, java.util.function.Consumer<Sidecar> setup) {
         Logger log = LoggerFactory.getLogger(Main.class);
         Semaphore stop = new Semaphore(0);
         AtomicReference<Sidecar> running = new AtomicReference<>();

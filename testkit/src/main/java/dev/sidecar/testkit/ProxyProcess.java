@@ -35,6 +35,10 @@ public final class ProxyProcess implements AutoCloseable {
     private final Thread reader;
 
     private ProxyProcess(List<String> args) {
+        this(MAIN_CLASS, args);
+    }
+
+    private ProxyProcess(String mainClass, List<String> args) {
         List<String> command = new ArrayList<>();
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         command.add("-Xmx256m");
@@ -47,7 +51,7 @@ public final class ProxyProcess implements AutoCloseable {
         }
         command.add("-cp");
         command.add(System.getProperty("java.class.path"));
-        command.add(MAIN_CLASS);
+        command.add(mainClass);
         command.addAll(args);
         try {
             process = new ProcessBuilder(command).redirectErrorStream(true).start();
@@ -62,6 +66,14 @@ public final class ProxyProcess implements AutoCloseable {
     /** Runs {@code Main} with {@code args} and returns without waiting for anything. */
     public static ProxyProcess start(String... args) {
         return new ProxyProcess(List.of(args));
+    }
+
+    /**
+     * Runs another main class that starts the proxy in its process (the demo), the same way:
+     * this JVM's class path and leak detection, its log read for listener and admin ports.
+     */
+    public static ProxyProcess startMain(String mainClass, String... args) {
+        return new ProxyProcess(mainClass, List.of(args));
     }
 
     /** Writes {@code yaml} to a file in {@code dir}, runs {@code run -c} on it, waits until ready. */
