@@ -5,6 +5,7 @@ import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http2.HttpConversionUtil;
 import io.netty.util.AsciiString;
 import java.util.Iterator;
 import java.util.List;
@@ -124,18 +125,26 @@ final class HeaderPolicy {
         if (h.isEmpty()) {
             return;
         }
-        boolean any = false;
+        // the names Netty's conversion sets on every HTTP/2 request go by lookup; a scan then finds any other
+        for (HttpConversionUtil.ExtensionHeaderNames n : EXTENSIONS) {
+            h.remove(n.text());
+        }
+        List<CharSequence> others = null;
         for (Iterator<Map.Entry<CharSequence, CharSequence>> it = h.iteratorCharSequence(); it.hasNext(); ) {
             CharSequence name = it.next().getKey();
             if (name.length() > NETTY_EXTENSION_PREFIX.length() && AsciiString.regionMatches(name, true, 0, NETTY_EXTENSION_PREFIX, 0, 8)) {
-                any = true;
-                break;
+                if (others == null) {
+                    others = new java.util.ArrayList<>(2);
+                }
+                others.add(name);
             }
         }
-        if (any) {
-            h.names().stream().filter(n -> n.regionMatches(true, 0, NETTY_EXTENSION_PREFIX, 0, 8)).toList().forEach(h::remove);
+        if (others != null) {
+            others.forEach(h::remove);
         }
     }
+
+    private static final HttpConversionUtil.ExtensionHeaderNames[] EXTENSIONS = HttpConversionUtil.ExtensionHeaderNames.values();
 
     static boolean containsToken(String value, String token) {
         for (String part : value.split(",")) {

@@ -45,6 +45,19 @@ class HeaderPolicyTest {
     }
 
     @Test
+    void netty_http2_extension_headers_never_pass_whether_netty_or_a_client_set_them() {
+        HttpHeaders h = new DefaultHttpHeaders();
+        h.add("x-http2-scheme", "http");
+        h.add("x-http2-stream-id", "3");
+        h.add("X-HTTP2-Made-Up", "1");
+        h.add("x-http2", "kept: not the prefix plus a name");
+        h.add("x-kept", "1");
+        HeaderPolicy.stripExtensions(h);
+        assertEquals(2, h.size(), h.toString());
+        assertTrue(h.contains("x-http2") && h.contains("x-kept"));
+    }
+
+    @Test
     void traceparent_is_the_hex_of_its_three_ids() {
         SplittableRandom r = new SplittableRandom(7);
         for (int i = 0; i < 1000; i++) {
