@@ -14,6 +14,7 @@ import dev.sidecar.xds.translate.Translator;
 import dev.sidecar.l4.TcpListenerStats;
 import dev.sidecar.l4.TcpProxy;
 import dev.sidecar.tls.CertificateWatcher;
+import dev.sidecar.config.TlsEngineChoice;
 import dev.sidecar.tls.TlsEngine;
 import dev.sidecar.config.ListenerProtocol;
 import dev.sidecar.l7.HttpListenerStats;
@@ -126,9 +127,16 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
         this.pools = new UpstreamPools(dialer, allocator);
         // A removed endpoint's connections get the same grace as the whole proxy's on SIGTERM.
         this.clusters = new ClusterManager(config.clusters(), System::nanoTime, ControlExecutor.shared(), config.server().drainTimeout());
-        this.tls = new TlsSections(TlsEngine.select(config.server().tlsEngine()), metrics,
+        TlsEngineChoice engineChoice = config.server().tlsEngine();
+        // An engine named in the config, or needed at once, is chosen now, so a missing one stops the start.
+        TlsEngine eager = engineChoice != TlsEngineChoice.AUTO || usesTls(config) ? TlsEngine.select(engineChoice) : null;
+        this.tls = new TlsSections(eager != null ? () -> eager : () -> TlsEngine.select(TlsEngineChoice.AUTO), metrics,
                 CertificateWatcher.every(CertificateWatcher.DEFAULT_INTERVAL));
         pools.upstreamTls(tls::cluster);
+    }
+
+    private static boolean usesTls(ProxyConfig config) {
+        return config.listeners().stream().anyMatch(l -> l.tls() != null) || config.clusters().stream().anyMatch(c -> c.tls() != null);
     }
 
     /**
@@ -156,7 +164,8 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
 
     private void bindAll() {
         log.info("sidecar " + Version.current() + " starting: transport " + transport.configName() + ", " + workers + " event loop"
-                + (workers == 1 ? "" : "s") + ", allocator " + allocator.getClass().getSimpleName() + ", tls engine " + tls.engine().describe());
+                + (workers == 1 ? "" : "s") + ", allocator " + allocator.getClass().getSimpleName() + ", tls engine "
+                + (tls.engineIfChosen() != null ? tls.engine().describe() : "auto (chosen when a TLS section is first used)"));
         TlsSections.Prepared initialTls;
         try {
             initialTls = tls.prepare(config);

@@ -28,7 +28,8 @@ import java.util.Objects;
  * cannot be used rejects the whole change before anything runs with it.
  */
 final class TlsSections implements AutoCloseable {
-    private final TlsEngine engine;
+    private final java.util.function.Supplier<TlsEngine> engineSource;
+    private volatile TlsEngine engine;
     private final ProxyMetrics metrics;
     private final CertificateWatcher watcher;
     private volatile Map<String, ServerTls> listeners = Map.of();
@@ -37,13 +38,33 @@ final class TlsSections implements AutoCloseable {
     /** What the meters read through; held here because function-backed meters hold their source only weakly. */
     private final Map<String, java.util.function.Supplier<ReloadableTls>> meterSources = new HashMap<>();
 
-    TlsSections(TlsEngine engine, ProxyMetrics metrics, CertificateWatcher watcher) {
-        this.engine = engine;
+    /**
+     * {@code engine} is asked for the first time a TLS section is built (or {@code /certs} asks),
+     * so a proxy without TLS never loads an engine: with the default choice that would be
+     * BoringSSL's native library and its JCA classes, a tenth of the start-up's CPU.
+     */
+    TlsSections(java.util.function.Supplier<TlsEngine> engine, ProxyMetrics metrics, CertificateWatcher watcher) {
+        this.engineSource = engine;
         this.metrics = metrics;
         this.watcher = watcher;
     }
 
     TlsEngine engine() {
+        TlsEngine e = engine;
+        if (e == null) {
+            synchronized (this) {
+                e = engine;
+                if (e == null) {
+                    e = engineSource.get();
+                    engine = e;
+                }
+            }
+        }
+        return e;
+    }
+
+    /** The engine if one has been chosen yet, else null. */
+    TlsEngine engineIfChosen() {
         return engine;
     }
 
@@ -65,7 +86,7 @@ final class TlsSections implements AutoCloseable {
             }
             ServerTls current = listeners.get(l.name());
             try {
-                ls.put(l.name(), current == null ? ServerTls.build("listener " + l.name(), l.tls(), engine)
+                ls.put(l.name(), current == null ? ServerTls.build("listener " + l.name(), l.tls(), engine())
                         : current.config().equals(l.tls()) ? current : current.next(l.tls()));
             } catch (TlsMaterialException e) {
                 errors.add(new ConfigError("listeners[" + i + "].tls." + e.field(), e.reason()));
@@ -79,7 +100,7 @@ final class TlsSections implements AutoCloseable {
             }
             ClientTls current = clusters.get(c.name());
             try {
-                cs.put(c.name(), current == null ? ClientTls.build("cluster " + c.name(), c.tls(), engine)
+                cs.put(c.name(), current == null ? ClientTls.build("cluster " + c.name(), c.tls(), engine())
                         : current.config().equals(c.tls()) ? current : current.next(c.tls()));
             } catch (TlsMaterialException e) {
                 errors.add(new ConfigError("clusters[" + i + "].tls." + e.field(), e.reason()));
@@ -165,7 +186,7 @@ final class TlsSections implements AutoCloseable {
             }
         }
         Map<String, Object> body = new LinkedHashMap<>();
-        body.put("engine", engine.configName());
+        body.put("engine", engine().configName());
         body.put("certificates", out);
         return body;
     }
