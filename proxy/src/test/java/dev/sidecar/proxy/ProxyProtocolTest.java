@@ -313,6 +313,37 @@ class ProxyProtocolTest {
         assertNotEquals(0, noHeader.exit(), "a ClientHello without a PROXY header first is refused");
     }
 
+    @Test
+    void source_ip_hashing_uses_the_header_address() throws Exception {
+        TcpUpstream a = closer.add(TcpUpstream.echo());
+        TcpUpstream b = closer.add(TcpUpstream.echo());
+        ProxyProcess p = run("""
+                admin: { address: 127.0.0.1:0 }
+                listeners:
+                  - { name: in, address: 127.0.0.1:0, cluster: up, proxy_protocol: true, hash_policy: [{ source_ip: true }] }
+                clusters: [{ name: up, lb_policy: ring_hash, endpoints: [{ address: %s }, { address: %s }] }]
+                """.formatted(a.address(), b.address()));
+        int port = p.listenerPort("in");
+        // every socket comes from 127.0.0.1; only the headers' addresses differ
+        for (int i = 1; i <= 20; i++) {
+            try (Socket s = Traffic.connect(port)) {
+                s.getOutputStream().write(ascii("PROXY TCP4 198.51.100." + i + " 192.0.2.1 1000 9000\r\n"));
+                assertEquals("z", new String(echo(s, ascii("z")), StandardCharsets.US_ASCII));
+            }
+        }
+        assertTrue(a.accepted() > 0 && b.accepted() > 0, "20 client addresses spread over both endpoints: " + a.accepted() + " / " + b.accepted());
+        int beforeA = a.accepted();
+        int beforeB = b.accepted();
+        for (int i = 0; i < 5; i++) {
+            try (Socket s = Traffic.connect(port)) {
+                s.getOutputStream().write(ascii("PROXY TCP4 198.51.100.77 192.0.2.1 " + (2000 + i) + " 9000\r\n"));
+                assertEquals("z", new String(echo(s, ascii("z")), StandardCharsets.US_ASCII));
+            }
+        }
+        assertTrue(a.accepted() - beforeA == 5 || b.accepted() - beforeB == 5, "one client address, one endpoint: "
+                + (a.accepted() - beforeA) + " / " + (b.accepted() - beforeB));
+    }
+
     // ---- clusters that send the header ----
 
     @Test
