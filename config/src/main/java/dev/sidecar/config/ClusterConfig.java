@@ -16,6 +16,10 @@ import java.util.Optional;
  * @param dnsRefreshRate how often the endpoints' host names are resolved again (STRICT_DNS: each
  *     name stands for one endpoint per address it resolves to); null when they are not (a name
  *     is then resolved at connect time)
+ * @param proxyProtocol the PROXY protocol header written first on every new connection to an
+ *     endpoint, carrying the downstream client's address; null when none is sent (the default)
+ * @param type where the endpoints come from: the list ({@code static}), or each connection's
+ *     original destination ({@code original_dst})
  */
 public record ClusterConfig(
         String name,
@@ -29,7 +33,9 @@ public record ClusterConfig(
         UpstreamProtocol upstreamProtocol,
         HttpPoolConfig httpPool,
         TlsClientConfig tls,
-        Duration dnsRefreshRate) {
+        Duration dnsRefreshRate,
+        ProxyProtocolVersion proxyProtocol,
+        ClusterType type) {
 
     public static final LbPolicy DEFAULT_LB_POLICY = LbPolicy.ROUND_ROBIN;
     /** Envoy's default; long enough for a loaded host, short enough to fail over quickly. */
@@ -47,6 +53,7 @@ public record ClusterConfig(
         requireNonNull(circuitBreakers, "circuitBreakers");
         requireNonNull(upstreamProtocol, "upstreamProtocol");
         requireNonNull(httpPool, "httpPool");
+        requireNonNull(type, "type");
     }
 
     /** A cluster with defaults for everything but these. */
@@ -69,7 +76,8 @@ public record ClusterConfig(
     public Builder toBuilder() {
         return new Builder(name).lbPolicy(lbPolicy).connectTimeout(connectTimeout).endpoints(endpoints)
                 .lbSettings(lbSettings).healthChecks(healthChecks).outlierDetection(outlierDetection)
-                .circuitBreakers(circuitBreakers).upstreamProtocol(upstreamProtocol).httpPool(httpPool).tls(tls).dnsRefreshRate(dnsRefreshRate);
+                .circuitBreakers(circuitBreakers).upstreamProtocol(upstreamProtocol).httpPool(httpPool).tls(tls).dnsRefreshRate(dnsRefreshRate)
+                .proxyProtocol(proxyProtocol).type(type);
     }
 
     public static final class Builder {
@@ -85,6 +93,8 @@ public record ClusterConfig(
         private HttpPoolConfig httpPool = HttpPoolConfig.DEFAULT;
         private TlsClientConfig tls;
         private Duration dnsRefreshRate;
+        private ProxyProtocolVersion proxyProtocol;
+        private ClusterType type = ClusterType.STATIC;
 
         private Builder(String name) {
             this.name = name;
@@ -145,9 +155,19 @@ public record ClusterConfig(
             return this;
         }
 
+        public Builder proxyProtocol(ProxyProtocolVersion v) {
+            proxyProtocol = v;
+            return this;
+        }
+
+        public Builder type(ClusterType v) {
+            type = v;
+            return this;
+        }
+
         public ClusterConfig build() {
             return new ClusterConfig(name, lbPolicy, connectTimeout, endpoints, lbSettings, healthChecks, outlierDetection, circuitBreakers,
-                    upstreamProtocol, httpPool, tls, dnsRefreshRate);
+                    upstreamProtocol, httpPool, tls, dnsRefreshRate, proxyProtocol, type);
         }
     }
 }

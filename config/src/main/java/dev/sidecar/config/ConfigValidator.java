@@ -22,6 +22,8 @@ final class ConfigValidator {
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
 
     private final List<ConfigError> errors = new ArrayList<>();
+    /** Clusters of type original_dst: only a TCP listener with original_destination can use them. */
+    private final Set<String> originalDstClusters = new HashSet<>();
 
     private ConfigValidator() {}
 
@@ -33,7 +35,7 @@ final class ConfigValidator {
             v.controlPlane("control_plane", config.controlPlane());
         }
         Set<String> clusterNames = v.clusters(config.clusters());
-        v.listeners(config.listeners(), clusterNames);
+        v.listeners(config.listeners(), clusterNames, config.server().transport());
         return List.copyOf(v.errors);
     }
 
@@ -86,6 +88,9 @@ final class ConfigValidator {
             if (c.tls() != null) {
                 tlsClient(path + ".tls", c.tls());
             }
+            if (c.type() == ClusterType.ORIGINAL_DST) {
+                originalDst(path, c);
+            }
             Map<HostPort, Integer> seen = new HashMap<>();
             for (int j = 0; j < c.endpoints().size(); j++) {
                 EndpointConfig e = c.endpoints().get(j);
@@ -102,7 +107,28 @@ final class ConfigValidator {
         return names;
     }
 
-    private void listeners(List<ListenerConfig> listeners, Set<String> clusterNames) {
+    /**
+     * An original_dst cluster has no endpoints of its own, so nothing that works on a list of
+     * them (health checks, outlier detection, DNS refresh) applies.
+     */
+    private void originalDst(String path, ClusterConfig c) {
+        originalDstClusters.add(c.name());
+        String why = "an original_dst cluster has no endpoints of its own: each connection goes to its original destination";
+        if (!c.endpoints().isEmpty()) {
+            error(path + ".endpoints", why);
+        }
+        if (!c.healthChecks().isEmpty()) {
+            error(path + ".health_checks", why);
+        }
+        if (c.outlierDetection() != null) {
+            error(path + ".outlier_detection", why);
+        }
+        if (c.dnsRefreshRate() != null) {
+            error(path + ".dns_refresh_rate", why);
+        }
+    }
+
+    private void listeners(List<ListenerConfig> listeners, Set<String> clusterNames, TransportChoice transport) {
         Set<String> names = new HashSet<>();
         Map<HostPort, Integer> addresses = new HashMap<>();
         for (int i = 0; i < listeners.size(); i++) {
@@ -127,6 +153,16 @@ final class ConfigValidator {
                 error(path + ".cluster", l.protocol() == ListenerProtocol.HTTP ? "is required (or a route_config)" : "is required");
             } else if (!clusterNames.contains(l.cluster())) {
                 error(path + ".cluster", "no cluster named '" + l.cluster() + "'" + known(clusterNames));
+            } else if (originalDstClusters.contains(l.cluster()) && (l.protocol() != ListenerProtocol.TCP || !l.originalDestination())) {
+                error(path + ".cluster", "'" + l.cluster() + "' is an original_dst cluster: only a tcp listener with original_destination: true"
+                        + " knows where its connections were going");
+            }
+            if (l.originalDestination()) {
+                if (l.protocol() != ListenerProtocol.TCP) {
+                    error(path + ".original_destination", "only for protocol: tcp");
+                } else if (transport == TransportChoice.NIO) {
+                    error(path + ".original_destination", "needs the epoll or io_uring transport to read SO_ORIGINAL_DST; server.transport is nio");
+                }
             }
             range(path + ".max_connections", l.maxConnections(), 1, 10_000_000);
             positive(path + ".idle_timeout", l.idleTimeout(), false);
@@ -438,6 +474,8 @@ final class ConfigValidator {
                 error(wp, "is required");
             } else if (!clusterNames.contains(wc.name())) {
                 error(wp, "no cluster named '" + wc.name() + "'" + known(clusterNames));
+            } else if (originalDstClusters.contains(wc.name())) {
+                error(wp, "'" + wc.name() + "' is an original_dst cluster: only a tcp listener with original_destination: true can use it");
             }
             // every weight at least 1, so the total is too: no split can send nowhere
             range(path + ".weighted_clusters[" + w + "].weight", wc.weight(), 1, 10_000);

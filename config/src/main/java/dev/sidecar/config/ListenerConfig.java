@@ -20,6 +20,11 @@ import java.util.List;
  * @param routeConfig an HTTP listener's routing; null on TCP listeners and with the shorthand
  * @param http an HTTP listener's limits and timeouts
  * @param tls TLS termination; null for plaintext
+ * @param proxyProtocol every connection must start with a PROXY protocol v1 or v2 header (before
+ *     any TLS), and the client address it carries stands for the connection's peer address
+ * @param originalDestination a TCP listener that receives connections redirected to it (iptables
+ *     REDIRECT) recovers each one's original destination (SO_ORIGINAL_DST); an {@code original_dst}
+ *     cluster connects there. Envoy's {@code use_original_dst}. Needs the epoll or io_uring transport.
  */
 public record ListenerConfig(
         String name,
@@ -33,7 +38,9 @@ public record ListenerConfig(
         AccessLogConfig accessLog,
         RouteConfig routeConfig,
         HttpSettings http,
-        TlsServerConfig tls) {
+        TlsServerConfig tls,
+        boolean proxyProtocol,
+        boolean originalDestination) {
 
     public static final int DEFAULT_MAX_CONNECTIONS = 10_000;
     public static final Duration DEFAULT_IDLE_TIMEOUT = Duration.ofHours(1);
@@ -56,13 +63,13 @@ public record ListenerConfig(
 
     public ListenerConfig withTls(TlsServerConfig tls) {
         return new ListenerConfig(name, address, protocol, cluster, maxConnections, idleTimeout, maxConnectAttempts, hashPolicy,
-                accessLog, routeConfig, http, tls);
+                accessLog, routeConfig, http, tls, proxyProtocol, originalDestination);
     }
 
     /** An HTTP listener routed by {@code routeConfig} (e.g. routes that arrived over RDS). */
     public ListenerConfig withRouteConfig(RouteConfig routeConfig) {
         return new ListenerConfig(name, address, protocol, "", maxConnections, idleTimeout, maxConnectAttempts, hashPolicy,
-                accessLog, routeConfig, http, tls);
+                accessLog, routeConfig, http, tls, proxyProtocol, originalDestination);
     }
 
     public static Builder builder(String name, HostPort address, String cluster) {
@@ -82,6 +89,8 @@ public record ListenerConfig(
         private RouteConfig routeConfig;
         private HttpSettings http = HttpSettings.DEFAULT;
         private TlsServerConfig tls;
+        private boolean proxyProtocol;
+        private boolean originalDestination;
 
         private Builder(String name, HostPort address, String cluster) {
             this.name = name;
@@ -134,9 +143,19 @@ public record ListenerConfig(
             return this;
         }
 
+        public Builder proxyProtocol(boolean proxyProtocol) {
+            this.proxyProtocol = proxyProtocol;
+            return this;
+        }
+
+        public Builder originalDestination(boolean originalDestination) {
+            this.originalDestination = originalDestination;
+            return this;
+        }
+
         public ListenerConfig build() {
             return new ListenerConfig(name, address, protocol, cluster, maxConnections, idleTimeout, maxConnectAttempts, hashPolicy,
-                    accessLog, routeConfig, http, tls);
+                    accessLog, routeConfig, http, tls, proxyProtocol, originalDestination);
         }
     }
 }

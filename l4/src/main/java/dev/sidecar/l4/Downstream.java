@@ -1,6 +1,13 @@
 package dev.sidecar.l4;
 
+import dev.sidecar.config.ClusterType;
+import dev.sidecar.config.HostPort;
 import dev.sidecar.config.ListenerConfig;
+import dev.sidecar.config.ProxyProtocolVersion;
+import dev.sidecar.upstream.proxyprotocol.ClientAddress;
+import dev.sidecar.upstream.proxyprotocol.ProxyProtocolHeader;
+import dev.sidecar.upstream.proxyprotocol.ProxyProtocolSender;
+import java.net.InetSocketAddress;
 import dev.sidecar.upstream.Cluster;
 import dev.sidecar.upstream.ClusterSnapshot;
 import dev.sidecar.upstream.Endpoint;
@@ -46,6 +53,10 @@ final class Downstream extends ChannelInboundHandlerAdapter {
     private IdleTimer idle;
     private Endpoint[] tried;
     private PickContext pickContext;
+    /** Where the client was going before a REDIRECT brought it here (original_destination: true), else null. */
+    private InetSocketAddress originalDestination;
+    /** The endpoint of an original_dst cluster for this connection: its original destination. */
+    private Endpoint originalDstEndpoint;
     private int attempts;
     private boolean admitted;
     private ConnectionRecord record;
@@ -71,7 +82,8 @@ final class Downstream extends ChannelInboundHandlerAdapter {
         ListenerConfig config = settings.config();
         connectionLog = proxy.connectionLog();
         if (connectionLog != null) {
-            record = new ConnectionRecord(config.name(), System.currentTimeMillis(), proxy.nanoClock().getAsLong(), ctx.channel().remoteAddress());
+            record = new ConnectionRecord(config.name(), System.currentTimeMillis(), proxy.nanoClock().getAsLong(),
+                    ClientAddress.source(ctx.channel()));
         }
         TcpListenerStats stats = proxy.stats();
         stats.accepted.increment();
@@ -89,6 +101,9 @@ final class Downstream extends ChannelInboundHandlerAdapter {
         idle.start();
         tried = new Endpoint[config.maxConnectAttempts()];
         pickContext = TcpProxy.pickContext(settings, ctx.channel());
+        if (config.originalDestination()) {
+            originalDestination = OriginalDestination.of(ctx.channel());
+        }
         if (awaitingHandshake) {
             // The SslHandler in front reads until the handshake is done (AUTO_READ is off, so it
             // is asked once here); the upstream is connected after it, so a client that fails the
@@ -119,7 +134,19 @@ final class Downstream extends ChannelInboundHandlerAdapter {
             return;
         }
         ClusterSnapshot snapshot = cluster.snapshot();
-        Endpoint endpoint = pickUntried(snapshot);
+        Endpoint endpoint;
+        if (snapshot.config().type() == ClusterType.ORIGINAL_DST) {
+            endpoint = originalDstEndpoint(ctx);
+            if (endpoint == null) {
+                proxy.stats().upstreamFailures.increment();
+                proxy.stats().noOriginalDestination.increment();
+                flag(ConnectionRecord.Flag.UH);
+                ctx.close();
+                return;
+            }
+        } else {
+            endpoint = pickUntried(snapshot);
+        }
         if (endpoint == null) {
             proxy.stats().upstreamFailures.increment();
             flag(ConnectionRecord.Flag.UH);
@@ -142,6 +169,7 @@ final class Downstream extends ChannelInboundHandlerAdapter {
         ClientTls upTls = proxy.upstreamTls(settings.config().cluster());
         Relay relay = new Relay(downstream, proxy.stats().bytesOut, record, false, idle, settings.flushOnCloseTimeoutMillis(),
                 (reset, sawEof) -> cluster.upstreamClosed(endpoint, reset, sawEof));
+        ProxyProtocolVersion sendHeader = snapshot.config().proxyProtocol();
         ChannelFuture connect = proxy.dialer().bootstrap(downstream.eventLoop())
                 .option(ChannelOption.AUTO_READ, false)
                 .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
@@ -151,11 +179,20 @@ final class Downstream extends ChannelInboundHandlerAdapter {
                 // at least 1 ms: Netty reads 0 as "no timeout", which a sub-millisecond setting must not become
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.max(1, Math.min(Integer.MAX_VALUE,
                         snapshot.config().connectTimeout().toMillis())))
-                .handler(upTls == null ? relay : new ChannelInitializer<>() {
+                .handler(upTls == null && sendHeader == null ? relay : new ChannelInitializer<>() {
                     @Override
                     protected void initChannel(Channel ch) {
-                        ch.pipeline().addLast(upTls.newHandler(ch.alloc(), endpoint.address().host(), endpoint.address().port()),
-                                new UpstreamTlsGate(), relay);
+                        if (sendHeader != null) {
+                            // first, so the header goes out ahead of everything, a TLS ClientHello included
+                            ch.pipeline().addLast(new ProxyProtocolSender(ProxyProtocolHeader.proxied(sendHeader,
+                                    ClientAddress.source(downstream),
+                                    originalDestination != null ? originalDestination : ClientAddress.destination(downstream))));
+                        }
+                        if (upTls != null) {
+                            ch.pipeline().addLast(upTls.newHandler(ch.alloc(), endpoint.address().host(), endpoint.address().port()),
+                                    new UpstreamTlsGate());
+                        }
+                        ch.pipeline().addLast(relay);
                     }
                 })
                 .connect(endpoint.socketAddress());
@@ -248,6 +285,27 @@ final class Downstream extends ChannelInboundHandlerAdapter {
         return pick;
     }
 
+    /**
+     * An original_dst cluster's endpoint for this connection: the address it was originally sent
+     * to. Null when there is none, or when it is this listener itself (a connection that reached
+     * the listener directly, not through a REDIRECT): connecting there would loop back here.
+     * Every connect attempt goes to the same address, as in Envoy.
+     */
+    private Endpoint originalDstEndpoint(ChannelHandlerContext ctx) {
+        if (originalDstEndpoint == null) {
+            InetSocketAddress dst = originalDestination;
+            if (dst == null || dst.equals(ctx.channel().localAddress())) {
+                if (log.isDebugEnabled()) {
+                    log.debug("listener " + settings.config().name() + ": connection from " + ctx.channel().remoteAddress()
+                            + (dst == null ? " has no original destination (not redirected here?)" : " was sent to the listener itself"));
+                }
+                return null;
+            }
+            originalDstEndpoint = Endpoint.of(new HostPort(dst.getAddress().getHostAddress(), dst.getPort()));
+        }
+        return originalDstEndpoint;
+    }
+
     private boolean wasTried(Endpoint e) {
         for (int i = 0; i < attempts; i++) {
             if (tried[i] == e) {
@@ -333,7 +391,7 @@ final class Downstream extends ChannelInboundHandlerAdapter {
         if (!(cause instanceof ClosedChannelException)) {
             tls.handshakeFailed();
             if (log.isDebugEnabled()) {
-                log.debug("listener " + settings.config().name() + ": TLS handshake with " + ctx.channel().remoteAddress() + " failed: "
+                log.debug("listener " + settings.config().name() + ": TLS handshake with " + ClientAddress.source(ctx.channel()) + " failed: "
                         + TlsErrors.describe(cause));
             }
         }

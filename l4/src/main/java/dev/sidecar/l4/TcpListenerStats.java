@@ -16,6 +16,8 @@ public final class TcpListenerStats {
     final LongAdder bytesOut = new LongAdder();
     final LongAdder upstreamFailures = new LongAdder();
     final LongAdder noCluster = new LongAdder();
+    final LongAdder proxyProtocolRejected = new LongAdder();
+    final LongAdder noOriginalDestination = new LongAdder();
 
     /** Connections accepted, including those then refused for the connection limit. */
     public long accepted() {
@@ -53,5 +55,18 @@ public final class TcpListenerStats {
      */
     public long noCluster() {
         return noCluster.sum();
+    }
+
+    /** Connections closed because they did not open with a valid PROXY header in time (proxy_protocol: true). */
+    public long proxyProtocolRejected() {
+        return proxyProtocolRejected.sum();
+    }
+
+    /**
+     * Connections to an original_dst cluster closed because their original destination could not
+     * be read (not redirected to the listener) or was the listener itself, which would loop.
+     */
+    public long noOriginalDestination() {
+        return noOriginalDestination.sum();
     }
 }

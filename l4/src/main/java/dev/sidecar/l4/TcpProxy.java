@@ -7,6 +7,8 @@ import dev.sidecar.config.ListenerConfig;
 import dev.sidecar.upstream.ClusterManager;
 import dev.sidecar.upstream.Dialer;
 import dev.sidecar.upstream.PickContext;
+import dev.sidecar.upstream.proxyprotocol.ClientAddress;
+import dev.sidecar.upstream.proxyprotocol.ProxyProtocolReader;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
@@ -151,14 +153,25 @@ public final class TcpProxy {
         return new ChannelInitializer<>() {
             @Override
             protected void initChannel(Channel ch) {
-                ServerTls t = tls;
-                if (t != null) {
-                    // first: everything after it sees plaintext
-                    ch.pipeline().addLast(t.newHandler(ch.alloc()));
+                ListenerConfig c = settings.config();
+                if (c.proxyProtocol()) {
+                    // the header comes before anything else, TLS included
+                    ProxyProtocolReader.install(ch, c.name(), ProxyProtocolReader.timeoutNanos(c.idleTimeout()), stats.proxyProtocolRejected,
+                            TcpProxy.this::initConnection);
+                } else {
+                    initConnection(ch);
                 }
-                ch.pipeline().addLast(new Downstream(TcpProxy.this, t));
             }
         };
+    }
+
+    private void initConnection(Channel ch) {
+        ServerTls t = tls;
+        if (t != null) {
+            // first: everything after it sees plaintext
+            ch.pipeline().addLast(t.newHandler(ch.alloc()));
+        }
+        ch.pipeline().addLast(new Downstream(TcpProxy.this, t));
     }
 
     /**
@@ -166,7 +179,7 @@ public final class TcpProxy {
      * (xxHash64 of the address bytes, so IPv4 and IPv6 keys spread alike), else none.
      */
     static PickContext pickContext(Settings settings, Channel downstream) {
-        if (!settings.hashSourceIp() || !(downstream.remoteAddress() instanceof InetSocketAddress remote) || remote.getAddress() == null) {
+        if (!settings.hashSourceIp() || !(ClientAddress.source(downstream) instanceof InetSocketAddress remote) || remote.getAddress() == null) {
             return PickContext.NONE;
         }
         return PickContext.ofHash(LongHashFunction.xx().hashBytes(remote.getAddress().getAddress()));

@@ -1,6 +1,14 @@
 package dev.sidecar.l7;
 
 import dev.sidecar.config.HttpSettings;
+import dev.sidecar.config.ProxyProtocolVersion;
+import dev.sidecar.upstream.Cluster;
+import dev.sidecar.upstream.Endpoint;
+import dev.sidecar.upstream.proxyprotocol.ClientAddress;
+import dev.sidecar.upstream.proxyprotocol.ProxyProtocolHeader;
+import io.netty.channel.EventLoop;
+import java.util.HashMap;
+import java.util.Map;
 import dev.sidecar.tls.PeerIdentity;
 import dev.sidecar.tls.ServerTls;
 import io.netty.buffer.ByteBuf;
@@ -68,6 +76,8 @@ final class ConnectionHandler extends ChannelDuplexHandler {
     final String scheme;
     /** The verified client certificate as an x-forwarded-client-cert element (mTLS), else null. */
     String clientCert;
+    /** Upstream pools for clusters that send a PROXY header; null until one is used. Event loop only. */
+    private Map<Endpoint, EndpointPool[]> ownPools;
 
     ConnectionHandler(HttpProxy proxy, HttpProxy.Settings settings, ServerTls tls) {
         this.proxy = proxy;
@@ -76,8 +86,30 @@ final class ConnectionHandler extends ChannelDuplexHandler {
         this.scheme = tls != null ? "https" : "http";
     }
 
+    /** The client: the socket's peer, or the address a PROXY header named. */
     java.net.SocketAddress remoteAddress() {
-        return ctx.channel().remoteAddress();
+        return ClientAddress.source(ctx.channel());
+    }
+
+    /**
+     * The upstream pool of this connection alone for an endpoint of a cluster that sends a PROXY
+     * header (see {@link UpstreamPools#acquire}). Envoy keys such pools by the downstream
+     * addresses; one pool per downstream connection is the same for every client whose address
+     * and port are its connection's, and its connections close with the downstream one.
+     */
+    EndpointPool ownPool(Endpoint endpoint, Cluster cluster, EventLoop loop, UpstreamPools pools, boolean h2, ProxyProtocolVersion version) {
+        if (ownPools == null) {
+            ownPools = new HashMap<>();
+        }
+        EndpointPool[] pair = ownPools.computeIfAbsent(endpoint, e -> new EndpointPool[4]);
+        int i = (h2 ? 1 : 0) + (version == ProxyProtocolVersion.V2 ? 2 : 0);
+        EndpointPool pool = pair[i];
+        if (pool == null) {
+            ProxyProtocolHeader header = ProxyProtocolHeader.proxied(version, ClientAddress.source(ctx.channel()),
+                    ClientAddress.destination(ctx.channel()));
+            pool = pair[i] = new EndpointPool(endpoint, cluster, loop, pools, h2, header);
+        }
+        return pool;
     }
 
     boolean h2() {
@@ -105,7 +137,7 @@ final class ConnectionHandler extends ChannelDuplexHandler {
         admitted = true;
         stats.accepted.increment();
         proxy.connections().add(ctx.channel());
-        if (ctx.channel().remoteAddress() instanceof InetSocketAddress a && a.getAddress() != null) {
+        if (ClientAddress.source(ctx.channel()) instanceof InetSocketAddress a && a.getAddress() != null) {
             clientIp = a.getAddress().getHostAddress();
         }
         lastActivity = proxy.nanoClock().getAsLong();
@@ -119,6 +151,17 @@ final class ConnectionHandler extends ChannelDuplexHandler {
     public void channelInactive(ChannelHandlerContext ctx) throws Exception {
         if (admitted) {
             proxy.stats().activeConnections.decrementAndGet();
+        }
+        if (ownPools != null) {
+            // idle connections close now; busy ones when their request ends, since a retired pool keeps none
+            for (EndpointPool[] pair : ownPools.values()) {
+                for (EndpointPool pool : pair) {
+                    if (pool != null) {
+                        pool.retire();
+                    }
+                }
+            }
+            ownPools = null;
         }
         super.channelInactive(ctx);
     }

@@ -4,6 +4,8 @@ import dev.sidecar.config.ClusterConfig;
 import dev.sidecar.tls.ClientTls;
 import dev.sidecar.upstream.Cluster;
 import dev.sidecar.upstream.Endpoint;
+import dev.sidecar.upstream.proxyprotocol.ProxyProtocolHeader;
+import dev.sidecar.upstream.proxyprotocol.ProxyProtocolSender;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
@@ -50,6 +52,8 @@ final class EndpointPool {
     private final EventLoop loop;
     private final UpstreamPools pools;
     private final boolean h2;
+    /** Written first on every connection of this pool; null when the cluster sends no PROXY header. */
+    private final ProxyProtocolHeader header;
     private final ArrayDeque<UpstreamStream> idle = new ArrayDeque<>();
     private final List<H2Connection> connections = new ArrayList<>();
     private ClusterConfig config;
@@ -57,7 +61,8 @@ final class EndpointPool {
     private boolean sweepScheduled;
     private final Runnable sweep = this::sweepIdle;
 
-    EndpointPool(Endpoint endpoint, Cluster cluster, EventLoop loop, UpstreamPools pools, boolean h2) {
+    EndpointPool(Endpoint endpoint, Cluster cluster, EventLoop loop, UpstreamPools pools, boolean h2, ProxyProtocolHeader header) {
+        this.header = header;
         this.endpoint = endpoint;
         this.cluster = cluster;
         this.loop = loop;
@@ -111,6 +116,7 @@ final class EndpointPool {
         Bootstrap b = bootstrap(false).handler(new ChannelInitializer<>() {
             @Override
             protected void initChannel(Channel ch) {
+                addHeader(ch);
                 if (tls != null) {
                     ch.pipeline().addLast(tls.newHandler(ch.alloc(), endpoint.address().host(), endpoint.address().port()));
                 }
@@ -127,6 +133,13 @@ final class EndpointPool {
             cluster.connectFailed(endpoint);
             acquirer.failed(cause, true);
         });
+    }
+
+    /** First in the pipeline: the PROXY header precedes everything, a TLS ClientHello included. */
+    private void addHeader(Channel ch) {
+        if (header != null) {
+            ch.pipeline().addLast(new ProxyProtocolSender(header));
+        }
     }
 
     /**
@@ -284,6 +297,7 @@ final class EndpointPool {
             Bootstrap b = bootstrap(true).handler(new ChannelInitializer<>() {
                 @Override
                 protected void initChannel(Channel ch) {
+                    addHeader(ch);
                     if (tls != null) {
                         ch.pipeline().addLast(tls.newHandler(ch.alloc(), endpoint.address().host(), endpoint.address().port()));
                     }

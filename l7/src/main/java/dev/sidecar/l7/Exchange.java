@@ -438,7 +438,7 @@ final class Exchange implements UpstreamPools.Acquirer {
         waiting = true;
         UpstreamProtocol p = clusterConfig.upstreamProtocol();
         boolean h2 = upgrade == null && (p == UpstreamProtocol.H2C || (p == UpstreamProtocol.SAME_AS_DOWNSTREAM && conn.h2()));
-        proxy.pools().acquire(dctx.channel().eventLoop(), cluster, clusterConfig, e, h2, this);
+        proxy.pools().acquire(dctx.channel().eventLoop(), cluster, clusterConfig, e, h2, conn, this);
     }
 
     private boolean wasTried(Endpoint e) {

@@ -8,6 +8,7 @@ public final class HttpListenerStats {
     final AtomicInteger activeConnections = new AtomicInteger();
     final LongAdder accepted = new LongAdder();
     final LongAdder refused = new LongAdder();
+    final LongAdder proxyProtocolRejected = new LongAdder();
     final AtomicInteger activeRequests = new AtomicInteger();
     final LongAdder[] byStatusClass = {new LongAdder(), new LongAdder(), new LongAdder(), new LongAdder(), new LongAdder(), new LongAdder()};
     final LongAdder retries = new LongAdder();
@@ -94,5 +95,10 @@ public final class HttpListenerStats {
     public void response(int status) {
         int c = status / 100;
         byStatusClass[c >= 1 && c <= 5 ? c : 0].increment();
+    }
+
+    /** Connections closed because they did not open with a valid PROXY header in time (proxy_protocol: true). */
+    public long proxyProtocolRejected() {
+        return proxyProtocolRejected.sum();
     }
 }

@@ -6,6 +6,7 @@ import dev.sidecar.config.HttpSettings;
 import dev.sidecar.config.ListenerConfig;
 import dev.sidecar.tls.ServerTls;
 import dev.sidecar.upstream.ClusterManager;
+import dev.sidecar.upstream.proxyprotocol.ProxyProtocolReader;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
@@ -172,13 +173,25 @@ public final class HttpProxy {
         return new ChannelInitializer<>() {
             @Override
             protected void initChannel(Channel ch) {
-                ServerTls t = tls;
-                if (t != null) {
-                    // first: everything after it sees plaintext
-                    ch.pipeline().addLast(t.newHandler(ch.alloc()));
+                ListenerConfig c = settings.config();
+                if (c.proxyProtocol()) {
+                    // the header comes before anything else, TLS included; the request-headers
+                    // timeout bounds it when shorter than the reader's own
+                    long timeout = Math.min(ProxyProtocolReader.timeoutNanos(c.idleTimeout()), c.http().requestHeadersTimeout().toNanos());
+                    ProxyProtocolReader.install(ch, c.name(), timeout, stats.proxyProtocolRejected, HttpProxy.this::initConnection);
+                } else {
+                    initConnection(ch);
                 }
-                ch.pipeline().addLast(new ConnectionHandler(HttpProxy.this, settings, t));
             }
         };
+    }
+
+    private void initConnection(Channel ch) {
+        ServerTls t = tls;
+        if (t != null) {
+            // first: everything after it sees plaintext
+            ch.pipeline().addLast(t.newHandler(ch.alloc()));
+        }
+        ch.pipeline().addLast(new ConnectionHandler(HttpProxy.this, settings, t));
     }
 }

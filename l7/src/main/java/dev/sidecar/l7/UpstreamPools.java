@@ -48,8 +48,17 @@ public final class UpstreamPools {
         this.allocator = requireNonNull(allocator, "allocator");
     }
 
-    /** Gets a channel for one request to {@code endpoint}; must run on {@code loop}. */
-    void acquire(EventLoop loop, Cluster cluster, ClusterConfig config, Endpoint endpoint, boolean h2, Acquirer acquirer) {
+    /**
+     * Gets a channel for one request to {@code endpoint}; must run on {@code loop}. A cluster that
+     * sends a PROXY header gets its connections from {@code downstream}'s own pools: the header
+     * names one client, so such a connection never carries another client's requests.
+     */
+    void acquire(EventLoop loop, Cluster cluster, ClusterConfig config, Endpoint endpoint, boolean h2, ConnectionHandler downstream,
+                 Acquirer acquirer) {
+        if (config.proxyProtocol() != null) {
+            downstream.ownPool(endpoint, cluster, loop, this, h2, config.proxyProtocol()).acquire(config, acquirer);
+            return;
+        }
         PerLoop state = perLoop.get();
         if (++state.sincePrune > Math.max(PRUNE_EVERY, state.pools.size())) {
             state.sincePrune = 0;
@@ -59,7 +68,7 @@ public final class UpstreamPools {
         int i = h2 ? 1 : 0;
         EndpointPool pool = pair[i];
         if (pool == null) {
-            pool = pair[i] = new EndpointPool(endpoint, cluster, loop, this, h2);
+            pool = pair[i] = new EndpointPool(endpoint, cluster, loop, this, h2, null);
         }
         pool.acquire(config, acquirer);
     }

@@ -55,7 +55,7 @@ class UpstreamPoolsTest {
                 }
             };
             List<Endpoint> first = new ArrayList<>(cluster.snapshot().endpoints());
-            loop.submit(() -> first.forEach(e -> pools.acquire(loop, cluster, config, e, false, ignore))).get(10, TimeUnit.SECONDS);
+            loop.submit(() -> first.forEach(e -> pools.acquire(loop, cluster, config, e, false, null, ignore))).get(10, TimeUnit.SECONDS);
             assertEquals(50, loop.submit(pools::poolsOnThisLoop).get(10, TimeUnit.SECONDS));
 
             // an update keeps one endpoint; the other 49 leave, and their pools go with the next requests
@@ -64,7 +64,7 @@ class UpstreamPoolsTest {
             assertTrue(first.get(1).retired() && !kept.retired());
             loop.submit(() -> {
                 for (int i = 0; i <= UpstreamPools.PRUNE_EVERY; i++) {
-                    pools.acquire(loop, cluster, config, kept, false, ignore);
+                    pools.acquire(loop, cluster, config, kept, false, null, ignore);
                 }
             }).get(30, TimeUnit.SECONDS);
             assertEquals(1, loop.submit(pools::poolsOnThisLoop).get(10, TimeUnit.SECONDS), "only the kept endpoint's pool remains");

@@ -10,6 +10,8 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import dev.sidecar.config.AccessLogConfig;
 import dev.sidecar.config.AdminConfig;
 import dev.sidecar.config.ClusterConfig;
+import dev.sidecar.config.ClusterType;
+import dev.sidecar.config.ProxyProtocolVersion;
 import dev.sidecar.config.ConfigError;
 import dev.sidecar.config.ConfigException;
 import dev.sidecar.config.ControlPlaneConfig;
@@ -235,7 +237,7 @@ public final class ConfigLoader {
 
     private ListenerConfig listener(JsonNode node, String path) {
         knownKeys(node, path, "name", "address", "protocol", "cluster", "max_connections", "idle_timeout", "max_connect_attempts",
-                "hash_policy", "access_log", "route_config", "http", "tls");
+                "hash_policy", "access_log", "route_config", "http", "tls", "proxy_protocol", "original_destination");
         AccessLogConfig accessLog = null;
         JsonNode al = section(node, "access_log", path);
         if (al != null) {
@@ -258,6 +260,8 @@ public final class ConfigLoader {
                 .routeConfig(rc == null ? null : routeConfig(rc, join(path, "route_config")))
                 .http(http == null ? HttpSettings.DEFAULT : httpSettings(http, join(path, "http")))
                 .tls(tls == null ? null : tlsServer(tls, join(path, "tls")))
+                .proxyProtocol(bool(node, "proxy_protocol", path, false))
+                .originalDestination(bool(node, "original_destination", path, false))
                 .build();
     }
 
@@ -692,7 +696,7 @@ public final class ConfigLoader {
     private ClusterConfig cluster(JsonNode node, String path) {
         knownKeys(node, path, "name", "lb_policy", "connect_timeout", "endpoints", "least_request_lb_config", "maglev_lb_config",
                 "ring_hash_lb_config", "common_lb_config", "health_checks", "outlier_detection", "circuit_breakers", "upstream_protocol",
-                "http_pool", "tls", "dns_refresh_rate");
+                "http_pool", "tls", "dns_refresh_rate", "proxy_protocol", "type");
         LbSettings lb = LbSettings.DEFAULT;
         JsonNode n;
         if ((n = section(node, "least_request_lb_config", path)) != null) {
@@ -764,6 +768,8 @@ public final class ConfigLoader {
                 .httpPool(pool)
                 .tls(tls == null ? null : tlsClient(tls, join(path, "tls")))
                 .dnsRefreshRate(node.hasNonNull("dns_refresh_rate") ? duration(node, "dns_refresh_rate", path, null) : null)
+                .proxyProtocol(choice(node, "proxy_protocol", path, ProxyProtocolVersion.values(), ProxyProtocolVersion::configName, null))
+                .type(choice(node, "type", path, ClusterType.values(), ClusterType::configName, ClusterType.STATIC))
                 .build();
     }
 

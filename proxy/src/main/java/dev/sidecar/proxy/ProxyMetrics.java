@@ -88,6 +88,11 @@ final class ProxyMetrics {
                         TcpListenerStats::upstreamFailures)
                 .counter("sidecar.listener.no.cluster", "Downstream connections closed because the listener's cluster does not exist",
                         TcpListenerStats::noCluster)
+                .counter("sidecar.listener.proxy.protocol.rejected", "Connections closed for a missing, malformed or late PROXY header",
+                        TcpListenerStats::proxyProtocolRejected)
+                .counter("sidecar.listener.no.original.destination",
+                        "Connections closed because their original destination was unknown or the listener itself",
+                        TcpListenerStats::noOriginalDestination)
                 .meters;
     }
 
@@ -104,6 +109,8 @@ final class ProxyMetrics {
                 .gauge("sidecar.listener.connections.active", "Downstream connections open now", HttpListenerStats::activeConnections)
                 .bytes("sidecar.listener.received", "Bytes read from downstream clients (inside TLS)", HttpListenerStats::bytesIn)
                 .bytes("sidecar.listener.sent", "Bytes sent to downstream clients (inside TLS)", HttpListenerStats::bytesOut)
+                .counter("sidecar.listener.proxy.protocol.rejected", "Connections closed for a missing, malformed or late PROXY header",
+                        HttpListenerStats::proxyProtocolRejected)
                 .counter("sidecar.http.connections.h2", "Downstream connections that spoke HTTP/2", HttpListenerStats::h2Connections)
                 .gauge("sidecar.http.requests.active", "Requests in flight", HttpListenerStats::activeRequests)
                 .counter("sidecar.http.retries", "Requests sent again after a failed attempt", HttpListenerStats::retries)

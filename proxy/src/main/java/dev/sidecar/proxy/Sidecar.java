@@ -172,6 +172,10 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
         } catch (dev.sidecar.config.ConfigException e) {
             throw new StartException("TLS files cannot be used:\n" + e.getMessage(), e);
         }
+        List<dev.sidecar.config.ConfigError> transportErrors = transportErrors(config);
+        if (!transportErrors.isEmpty()) {
+            throw new StartException(transportErrors.stream().map(Object::toString).collect(java.util.stream.Collectors.joining("\n")), null);
+        }
         AdminServer admin = new AdminServer(this);
         adminChannel = bind("admin", config.admin().address(), new ServerBootstrap().group(adminLoop).childHandler(admin.initializer()));
         log.info("admin listening on " + describe(adminChannel));
@@ -293,6 +297,24 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
         return kept;
     }
 
+    /**
+     * What the running transport cannot do: original_destination reads SO_ORIGINAL_DST through a
+     * raw socket option that only the epoll and io_uring channels have. The validator catches an
+     * explicit {@code server.transport: nio}; this catches auto falling back to NIO.
+     */
+    private List<dev.sidecar.config.ConfigError> transportErrors(ProxyConfig c) {
+        List<dev.sidecar.config.ConfigError> errors = new ArrayList<>();
+        if (transport == Transport.NIO) {
+            for (int i = 0; i < c.listeners().size(); i++) {
+                if (c.listeners().get(i).originalDestination()) {
+                    errors.add(new dev.sidecar.config.ConfigError("listeners[" + i + "].original_destination",
+                            "needs the epoll or io_uring transport to read SO_ORIGINAL_DST; this proxy runs on nio"));
+                }
+            }
+        }
+        return errors;
+    }
+
     /** The xDS client, or null without a control plane. */
     public XdsClient xds() {
         return xds;
@@ -402,7 +424,8 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
             throw new IllegalStateException("draining: no config is applied any more");
         }
         long started = System.nanoTime();
-        List<dev.sidecar.config.ConfigError> errors = withoutMissingClustersOfDynamicListeners(next, next.validate(), dyn);
+        List<dev.sidecar.config.ConfigError> errors = new ArrayList<>(withoutMissingClustersOfDynamicListeners(next, next.validate(), dyn));
+        errors.addAll(transportErrors(next));
         if (!errors.isEmpty()) {
             throw new dev.sidecar.config.ConfigException(errors);
         }

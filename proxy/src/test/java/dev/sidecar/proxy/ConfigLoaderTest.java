@@ -226,4 +226,57 @@ class ConfigLoaderTest {
         ProxyConfig c = ConfigLoader.load(f);
         assertTrue(c.listeners().isEmpty());
     }
+
+    @Test
+    void proxy_protocol_and_original_destination_fields() {
+        ProxyConfig c = ConfigLoader.parse("""
+                listeners:
+                  - { name: in, address: 127.0.0.1:0, cluster: up, proxy_protocol: true }
+                  - { name: out, address: 127.0.0.1:0, cluster: passthrough, original_destination: true }
+                clusters:
+                  - { name: up, proxy_protocol: v2, endpoints: [{ address: 127.0.0.1:7001 }] }
+                  - { name: passthrough, type: original_dst, proxy_protocol: v1 }
+                """);
+        assertTrue(c.listeners().get(0).proxyProtocol());
+        assertTrue(!c.listeners().get(0).originalDestination() && c.listeners().get(1).originalDestination());
+        assertEquals(dev.sidecar.config.ProxyProtocolVersion.V2, c.clusters().get(0).proxyProtocol());
+        assertEquals(dev.sidecar.config.ClusterType.STATIC, c.clusters().get(0).type());
+        assertEquals(dev.sidecar.config.ClusterType.ORIGINAL_DST, c.clusters().get(1).type());
+        assertEquals(null, ConfigLoader.parse("clusters: [{ name: up, endpoints: [{ address: 127.0.0.1:7001 }] }]")
+                .clusters().get(0).proxyProtocol(), "off unless given");
+
+        List<String> e = errors("""
+                server: { transport: nio }
+                listeners:
+                  - { name: a, address: 127.0.0.1:0, cluster: up, proxy_protocol: yes please }
+                  - { name: b, address: 127.0.0.1:0, protocol: http, cluster: up, original_destination: true }
+                  - { name: c, address: 127.0.0.1:0, cluster: passthrough }
+                  - { name: d, address: 127.0.0.1:0, cluster: passthrough, original_destination: true }
+                  - name: e
+                    address: 127.0.0.1:0
+                    protocol: http
+                    route_config:
+                      virtual_hosts: [{ name: all, domains: ["*"], routes: [{ match: { prefix: / }, route: { cluster: passthrough } }] }]
+                clusters:
+                  - { name: up, proxy_protocol: v3, endpoints: [{ address: 127.0.0.1:7001 }] }
+                  - name: passthrough
+                    type: original_dst
+                    endpoints: [{ address: 127.0.0.1:7002 }]
+                    health_checks: [{ tcp_health_check: {} }]
+                    outlier_detection: {}
+                  - { name: other, type: dynamic, endpoints: [{ address: 127.0.0.1:7003 }] }
+                """);
+        assertHas(e, "listeners[0].proxy_protocol: must be true or false, not 'yes please'");
+        assertHas(e, "clusters[0].proxy_protocol: 'v3' is not one of v1 | v2");
+        assertHas(e, "clusters[2].type: 'dynamic' is not one of static | original_dst");
+        assertHas(e, "clusters[1].endpoints: an original_dst cluster has no endpoints of its own: each connection goes to its original destination");
+        assertHas(e, "clusters[1].health_checks: an original_dst cluster has no endpoints of its own: each connection goes to its original destination");
+        assertHas(e, "clusters[1].outlier_detection: an original_dst cluster has no endpoints of its own: each connection goes to its original destination");
+        assertHas(e, "listeners[1].original_destination: only for protocol: tcp");
+        assertHas(e, "listeners[2].cluster: 'passthrough' is an original_dst cluster: only a tcp listener with original_destination: true"
+                + " knows where its connections were going");
+        assertHas(e, "listeners[3].original_destination: needs the epoll or io_uring transport to read SO_ORIGINAL_DST; server.transport is nio");
+        assertHas(e, "listeners[4].route_config.virtual_hosts[0].routes[0].route.cluster: 'passthrough' is an original_dst cluster:"
+                + " only a tcp listener with original_destination: true can use it");
+    }
 }

@@ -35,11 +35,11 @@ public final class ProxyProcess implements AutoCloseable {
     private final Thread reader;
 
     private ProxyProcess(List<String> args) {
-        this(MAIN_CLASS, args);
+        this(List.of(), MAIN_CLASS, args);
     }
 
-    private ProxyProcess(String mainClass, List<String> args) {
-        List<String> command = new ArrayList<>();
+    private ProxyProcess(List<String> wrapper, String mainClass, List<String> args) {
+        List<String> command = new ArrayList<>(wrapper);
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         command.add("-Xmx256m");
         for (String p : List.of("io.netty.leakDetection.level", "io.netty.customResourceLeakDetector",
@@ -73,11 +73,19 @@ public final class ProxyProcess implements AutoCloseable {
      * this JVM's class path and leak detection, its log read for listener and admin ports.
      */
     public static ProxyProcess startMain(String mainClass, String... args) {
-        return new ProxyProcess(mainClass, List.of(args));
+        return new ProxyProcess(List.of(), mainClass, List.of(args));
     }
 
     /** Writes {@code yaml} to a file in {@code dir}, runs {@code run -c} on it, waits until ready. */
     public static ProxyProcess run(Path dir, String yaml, String... extraArgs) {
+        return runWrapped(List.of(), dir, yaml, extraArgs);
+    }
+
+    /**
+     * As {@link #run}, with the java command started through {@code wrapper}: e.g.
+     * {@code ip netns exec NAME} to run the proxy inside a network namespace the test made.
+     */
+    public static ProxyProcess runWrapped(List<String> wrapper, Path dir, String yaml, String... extraArgs) {
         Path file;
         try {
             file = Files.createTempFile(dir, "sidecar-", ".yaml");
@@ -87,7 +95,7 @@ public final class ProxyProcess implements AutoCloseable {
         }
         List<String> args = new ArrayList<>(List.of("run", "-c", file.toString()));
         args.addAll(List.of(extraArgs));
-        ProxyProcess p = new ProxyProcess(args);
+        ProxyProcess p = new ProxyProcess(wrapper, MAIN_CLASS, args);
         try {
             Await.until("the proxy to log 'ready'", Duration.ofSeconds(30), () -> p.ready || !p.process.isAlive());
             if (!p.ready) {

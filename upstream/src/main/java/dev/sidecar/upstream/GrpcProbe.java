@@ -68,7 +68,7 @@ final class GrpcProbe {
     private GrpcProbe() {}
 
     static void run(EventLoopGroup loops, Dialer dialer, Endpoint endpoint,
-                    HealthCheckConfig check, Consumer<Boolean> result) {
+                    HealthCheckConfig check, dev.sidecar.config.ProxyProtocolVersion header, Consumer<Boolean> result) {
         String service = ((HealthCheckConfig.Grpc) check.kind()).serviceName();
         String authority = endpoint.address().toString();
         long timeoutMillis = Math.max(1, check.timeout().toMillis());
@@ -78,6 +78,7 @@ final class GrpcProbe {
                     @Override
                     protected void initChannel(Channel ch) {
                         verdict.connection = ch;
+                        HealthChecker.addProxyHeader(ch, header);
                         ch.pipeline().addLast(
                                 Http2FrameCodecBuilder.forClient()
                                         .initialSettings(Http2Settings.defaultSettings().pushEnabled(false))

@@ -1,6 +1,9 @@
 package dev.sidecar.upstream;
 
 import dev.sidecar.config.HealthCheckConfig;
+import dev.sidecar.config.ProxyProtocolVersion;
+import dev.sidecar.upstream.proxyprotocol.ProxyProtocolHeader;
+import dev.sidecar.upstream.proxyprotocol.ProxyProtocolSender;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
@@ -116,6 +119,17 @@ public final class HealthChecker {
         return true;
     }
 
+    /**
+     * The front of a probe connection to a cluster that sends PROXY headers: a v2 LOCAL / v1
+     * UNKNOWN header, which says the connection is the proxy's own and not on behalf of a client
+     * (proxy-protocol.txt 2.2: "health checks"). Nothing when {@code header} is null.
+     */
+    static void addProxyHeader(Channel ch, ProxyProtocolVersion header) {
+        if (header != null) {
+            ch.pipeline().addLast(new ProxyProtocolSender(ProxyProtocolHeader.local(header)));
+        }
+    }
+
     /** A bootstrap for one probe connection, whose connect may take at most the check's timeout. */
     static Bootstrap probeBootstrap(EventLoopGroup loops, Dialer dialer, long timeoutMillis) {
         return dialer.bootstrap(loops)
@@ -157,10 +171,11 @@ public final class HealthChecker {
             }
             inFlight++;
             HealthCheckConfig check = session.config();
+            ProxyProtocolVersion header = cluster.snapshot().config().proxyProtocol();
             if (check.kind() instanceof HealthCheckConfig.Grpc) {
-                GrpcProbe.run(loops, dialer, endpoint, check, passed -> control.execute(() -> done(passed)));
+                GrpcProbe.run(loops, dialer, endpoint, check, header, passed -> control.execute(() -> done(passed)));
             } else {
-                TcpProbe.run(loops, dialer, endpoint, check, passed -> control.execute(() -> done(passed)));
+                TcpProbe.run(loops, dialer, endpoint, check, header, passed -> control.execute(() -> done(passed)));
             }
         }
 
@@ -216,7 +231,7 @@ public final class HealthChecker {
         private TcpProbe() {}
 
         static void run(EventLoopGroup loops, Dialer dialer, Endpoint endpoint,
-                        HealthCheckConfig check, Consumer<Boolean> result) {
+                        HealthCheckConfig check, ProxyProtocolVersion header, Consumer<Boolean> result) {
             byte[] send;
             java.util.function.Supplier<ReplyCheck> reply;
             if (check.kind() instanceof HealthCheckConfig.Http http) {
@@ -241,6 +256,7 @@ public final class HealthChecker {
                     .handler(new ChannelInitializer<Channel>() {
                         @Override
                         protected void initChannel(Channel ch) {
+                            addProxyHeader(ch, header);
                             if (reply != null) {
                                 ch.pipeline().addLast(new Reply(reply.get(), once));
                             }
@@ -259,7 +275,8 @@ public final class HealthChecker {
                         }, timeoutMillis, TimeUnit.MILLISECONDS);
                         if (send.length == 0 && reply == null) {
                             once.accept(true);
-                            ch.close();
+                            // an empty write, so that a PROXY header (if any) goes out before the close
+                            ch.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
                             return;
                         }
                         if (send.length > 0) {

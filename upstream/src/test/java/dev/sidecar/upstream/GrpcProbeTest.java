@@ -113,7 +113,7 @@ class GrpcProbeTest {
         CompletableFuture<Boolean> verdict = new CompletableFuture<>();
         AtomicInteger count = new AtomicInteger();
         reports.add(count);
-        GrpcProbe.run(loops, new Dialer(NioSocketChannel::new, io.netty.resolver.DefaultAddressResolverGroup.INSTANCE), Endpoint.of(HostPort.parse("127.0.0.1:" + port)), check, passed -> {
+        GrpcProbe.run(loops, new Dialer(NioSocketChannel::new, io.netty.resolver.DefaultAddressResolverGroup.INSTANCE), Endpoint.of(HostPort.parse("127.0.0.1:" + port)), check, null, passed -> {
             count.incrementAndGet();
             verdict.complete(passed);
         });

@@ -43,6 +43,13 @@ import io.envoyproxy.envoy.config.listener.v3.Filter;
 import io.envoyproxy.envoy.config.listener.v3.FilterChain;
 import io.envoyproxy.envoy.config.listener.v3.Listener;
 import io.envoyproxy.envoy.config.listener.v3.ListenerFilter;
+import io.envoyproxy.envoy.config.core.v3.ProxyProtocolConfig;
+import io.envoyproxy.envoy.extensions.filters.listener.original_dst.v3.OriginalDst;
+import io.envoyproxy.envoy.extensions.filters.listener.proxy_protocol.v3.ProxyProtocol;
+import io.envoyproxy.envoy.extensions.transport_sockets.proxy_protocol.v3.ProxyProtocolUpstreamTransport;
+import io.envoyproxy.envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer;
+import dev.sidecar.config.ClusterType;
+import dev.sidecar.config.ProxyProtocolVersion;
 import io.envoyproxy.envoy.config.route.v3.DirectResponseAction;
 import io.envoyproxy.envoy.config.route.v3.HeaderMatcher;
 import io.envoyproxy.envoy.config.route.v3.QueryParameterMatcher;
@@ -94,6 +101,7 @@ public final class Translator {
     public static final String ROUTE_TYPE = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration";
 
     static final String TLS_SOCKET = "envoy.transport_sockets.tls";
+    static final String RAW_BUFFER_SOCKET = "envoy.transport_sockets.raw_buffer";
     static final String HTTP_OPTIONS = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
 
     // ------------------------------------------------------------------ clusters
@@ -145,7 +153,15 @@ public final class Translator {
                 }
                 b.endpoints(endpoints(x, "load_assignment.", c.getLoadAssignment()));
             }
-            default -> x.refuse("type", c.getType() + " is not supported (use EDS, STATIC or STRICT_DNS)");
+            case ORIGINAL_DST -> {
+                // each connection goes where it was going before a REDIRECT; no endpoint list
+                if (c.hasLoadAssignment() || c.hasEdsClusterConfig()) {
+                    x.refuse(c.hasLoadAssignment() ? "load_assignment" : "eds_cluster_config",
+                            "is not for type ORIGINAL_DST: its connections go to their original destination");
+                }
+                b.type(ClusterType.ORIGINAL_DST);
+            }
+            default -> x.refuse("type", c.getType() + " is not supported (use EDS, STATIC, STRICT_DNS or ORIGINAL_DST)");
         }
         if (c.hasConnectTimeout()) {
             b.connectTimeout(duration(c.getConnectTimeout()));
@@ -157,6 +173,12 @@ public final class Translator {
             case RANDOM -> b.lbPolicy(LbPolicy.RANDOM);
             case RING_HASH -> b.lbPolicy(LbPolicy.RING_HASH);
             case MAGLEV -> b.lbPolicy(LbPolicy.MAGLEV);
+            // Envoy requires it of ORIGINAL_DST clusters: the cluster, not a balancer, picks the host
+            case CLUSTER_PROVIDED -> {
+                if (c.getType() != Cluster.DiscoveryType.ORIGINAL_DST) {
+                    x.refuse("lb_policy", c.getLbPolicy() + " is not supported");
+                }
+            }
             default -> x.refuse("lb_policy", c.getLbPolicy() + " is not supported");
         }
         if (c.hasLeastRequestLbConfig()) {
@@ -214,7 +236,21 @@ public final class Translator {
             b.circuitBreakers(circuitBreakers(x, "circuit_breakers.", c.getCircuitBreakers()));
         }
         if (c.hasTransportSocket()) {
-            b.tls(upstreamTls(x, "transport_socket.", c.getTransportSocket()));
+            TransportSocket ts = c.getTransportSocket();
+            String tp = "transport_socket.";
+            if (ts.getTypedConfig().is(ProxyProtocolUpstreamTransport.class)) {
+                // envoy.transport_sockets.upstream_proxy_protocol: a PROXY header, then the wrapped socket
+                x.only(ts, tp, "name", "typed_config");
+                ProxyProtocolUpstreamTransport pp = unpack(x, tp + "typed_config", ts.getTypedConfig(), ProxyProtocolUpstreamTransport.class);
+                x.only(pp, tp + "typed_config.", "config", "transport_socket");
+                x.only(pp.getConfig(), tp + "typed_config.config.", "version");
+                b.proxyProtocol(pp.getConfig().getVersion() == ProxyProtocolConfig.Version.V2 ? ProxyProtocolVersion.V2 : ProxyProtocolVersion.V1);
+                ts = pp.getTransportSocket();
+                tp = tp + "typed_config.transport_socket.";
+            }
+            if (!ts.getName().equals(RAW_BUFFER_SOCKET) && !ts.getTypedConfig().is(RawBuffer.class)) {
+                b.tls(upstreamTls(x, tp, ts));
+            }
         }
         for (var e : c.getTypedExtensionProtocolOptionsMap().entrySet()) {
             String path = "typed_extension_protocol_options['" + e.getKey() + "']";
@@ -493,11 +529,25 @@ public final class Translator {
         Ctx x = new Ctx("listener '" + l.getName() + "'");
         x.only(l, "", "name", "address", "filter_chains", "listener_filters", "stat_prefix", "metadata");
         HostPort address = socketAddress(x, "address", l.getAddress());
+        boolean proxyProtocol = false;
+        boolean originalDst = false;
         for (int i = 0; i < l.getListenerFiltersCount(); i++) {
             ListenerFilter f = l.getListenerFilters(i);
-            // the proxy sniffs TLS and HTTP on its own; these filters ask for nothing more
-            if (!f.getName().equals("envoy.filters.listener.tls_inspector") && !f.getName().equals("envoy.filters.listener.http_inspector")) {
-                x.refuse("listener_filters[" + i + "]", "'" + f.getName() + "' is not supported");
+            String lp = "listener_filters[" + i + "]";
+            if (f.getTypedConfig().is(ProxyProtocol.class) || f.getName().equals("envoy.filters.listener.proxy_protocol")) {
+                // every connection must open with a PROXY v1 or v2 header
+                if (f.hasTypedConfig()) {
+                    x.only(unpack(x, lp + ".typed_config", f.getTypedConfig(), ProxyProtocol.class), lp + ".typed_config.", "stat_prefix");
+                }
+                proxyProtocol = true;
+            } else if (f.getTypedConfig().is(OriginalDst.class) || f.getName().equals("envoy.filters.listener.original_dst")) {
+                if (f.hasTypedConfig()) {
+                    x.only(unpack(x, lp + ".typed_config", f.getTypedConfig(), OriginalDst.class), lp + ".typed_config.");
+                }
+                originalDst = true;
+            } else if (!f.getName().equals("envoy.filters.listener.tls_inspector") && !f.getName().equals("envoy.filters.listener.http_inspector")) {
+                // the proxy sniffs TLS and HTTP on its own; these filters ask for nothing more
+                x.refuse(lp, "'" + f.getName() + "' is not supported");
             }
         }
         if (l.getFilterChainsCount() != 1) {
@@ -516,7 +566,8 @@ public final class Translator {
         if (any.is(TcpProxy.class)) {
             TcpProxy t = unpack(x, fp, any, TcpProxy.class);
             x.only(t, fp + ".", "stat_prefix", "cluster", "idle_timeout", "max_connect_attempts", "hash_policy");
-            ListenerConfig.Builder b = ListenerConfig.builder(l.getName(), address, t.getCluster()).protocol(ListenerProtocol.TCP).tls(tls);
+            ListenerConfig.Builder b = ListenerConfig.builder(l.getName(), address, t.getCluster()).protocol(ListenerProtocol.TCP).tls(tls)
+                    .proxyProtocol(proxyProtocol).originalDestination(originalDst);
             if (t.getCluster().isEmpty()) {
                 x.refuse(fp + ".cluster", "is required (weighted_clusters is not supported)");
             }
@@ -557,7 +608,11 @@ public final class Translator {
                     h.hasStreamIdleTimeout() ? duration(h.getStreamIdleTimeout()) : d.streamIdleTimeout(),
                     d.routeTimeout(),
                     h.hasGenerateRequestId() ? h.getGenerateRequestId().getValue() : d.generateRequestId());
-            ListenerConfig.Builder b = ListenerConfig.builder(l.getName(), address, "").protocol(ListenerProtocol.HTTP).tls(tls).http(http);
+            if (originalDst) {
+                x.refuse("listener_filters", "envoy.filters.listener.original_dst is only supported with tcp_proxy");
+            }
+            ListenerConfig.Builder b = ListenerConfig.builder(l.getName(), address, "").protocol(ListenerProtocol.HTTP).tls(tls).http(http)
+                    .proxyProtocol(proxyProtocol);
             if (h.hasCommonHttpProtocolOptions()) {
                 x.only(h.getCommonHttpProtocolOptions(), fp + ".common_http_protocol_options.", "idle_timeout");
                 b.idleTimeout(duration(h.getCommonHttpProtocolOptions().getIdleTimeout()));

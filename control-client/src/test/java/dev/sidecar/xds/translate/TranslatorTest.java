@@ -187,8 +187,8 @@ class TranslatorTest {
         assertEquals(null, Translator.cluster(dns.toBuilder().setType(Cluster.DiscoveryType.STATIC).build()).config().dnsRefreshRate());
         assertEquals("cluster 'dns': dns_refresh_rate must be at least 1ms",
                 refusal(() -> Translator.cluster(dns.toBuilder().setDnsRefreshRate(com.google.protobuf.Duration.newBuilder().setNanos(1)).build())));
-        assertEquals("cluster 'api': type ORIGINAL_DST is not supported (use EDS, STATIC or STRICT_DNS)",
-                refusal(() -> Translator.cluster(eds.toBuilder().setType(Cluster.DiscoveryType.ORIGINAL_DST).build())));
+        assertEquals("cluster 'api': type LOGICAL_DNS is not supported (use EDS, STATIC, STRICT_DNS or ORIGINAL_DST)",
+                refusal(() -> Translator.cluster(eds.toBuilder().setType(Cluster.DiscoveryType.LOGICAL_DNS).build())));
         assertEquals("cluster 'api': per_connection_buffer_limit_bytes is not supported",
                 refusal(() -> Translator.cluster(eds.toBuilder().setPerConnectionBufferLimitBytes(UInt32Value.of(1)).build())));
         assertEquals("cluster 'api': ring_hash_lb_config.hash_function MURMUR_HASH_2 is not supported (only XX_HASH)",
@@ -375,5 +375,75 @@ class TranslatorTest {
                 refusal(() -> Translator.routeConfig(rc.clone().addVirtualHosts(vh.clone().addRoutes(Route.newBuilder()
                         .setMatch(RouteMatch.newBuilder().setPrefix("/").setCaseSensitive(BoolValue.of(false)))
                         .setRoute(RouteAction.newBuilder().setCluster("c")))).build())));
+    }
+
+    // ---- PROXY protocol and original destinations
+
+    @Test
+    void upstream_proxy_protocol_transport_socket_and_original_dst_clusters() {
+        TransportSocket raw = TransportSocket.newBuilder().setName("envoy.transport_sockets.raw_buffer")
+                .setTypedConfig(Any.pack(io.envoyproxy.envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer.getDefaultInstance())).build();
+        TransportSocket tls = TransportSocket.newBuilder().setName("envoy.transport_sockets.tls")
+                .setTypedConfig(Any.pack(UpstreamTlsContext.newBuilder().setSni("api.internal").build())).build();
+        java.util.function.BiFunction<io.envoyproxy.envoy.config.core.v3.ProxyProtocolConfig.Version, TransportSocket, TransportSocket> pp =
+                (version, inner) -> TransportSocket.newBuilder().setName("envoy.transport_sockets.upstream_proxy_protocol")
+                        .setTypedConfig(Any.pack(io.envoyproxy.envoy.extensions.transport_sockets.proxy_protocol.v3.ProxyProtocolUpstreamTransport
+                                .newBuilder().setConfig(io.envoyproxy.envoy.config.core.v3.ProxyProtocolConfig.newBuilder().setVersion(version))
+                                .setTransportSocket(inner).build())).build();
+        Cluster s = Cluster.newBuilder().setName("s").setType(Cluster.DiscoveryType.STATIC).build();
+
+        ClusterConfig v1 = Translator.cluster(s.toBuilder()
+                .setTransportSocket(pp.apply(io.envoyproxy.envoy.config.core.v3.ProxyProtocolConfig.Version.V1, raw)).build()).config();
+        assertEquals(dev.sidecar.config.ProxyProtocolVersion.V1, v1.proxyProtocol());
+        assertNull(v1.tls(), "raw_buffer inside: plaintext after the header");
+        ClusterConfig v2 = Translator.cluster(s.toBuilder()
+                .setTransportSocket(pp.apply(io.envoyproxy.envoy.config.core.v3.ProxyProtocolConfig.Version.V2, tls)).build()).config();
+        assertEquals(dev.sidecar.config.ProxyProtocolVersion.V2, v2.proxyProtocol());
+        assertEquals("api.internal", v2.tls().sni(), "tls inside: the header, then the handshake");
+        assertNull(Translator.cluster(s).config().proxyProtocol());
+        assertEquals("cluster 's': transport_socket.typed_config.config.pass_through_tlvs is not supported",
+                refusal(() -> Translator.cluster(s.toBuilder().setTransportSocket(TransportSocket.newBuilder()
+                        .setName("envoy.transport_sockets.upstream_proxy_protocol")
+                        .setTypedConfig(Any.pack(io.envoyproxy.envoy.extensions.transport_sockets.proxy_protocol.v3.ProxyProtocolUpstreamTransport
+                                .newBuilder().setConfig(io.envoyproxy.envoy.config.core.v3.ProxyProtocolConfig.newBuilder()
+                                        .setPassThroughTlvs(io.envoyproxy.envoy.config.core.v3.ProxyProtocolPassThroughTLVs.getDefaultInstance()))
+                                .setTransportSocket(raw).build()))).build())));
+
+        Cluster od = Cluster.newBuilder().setName("passthrough").setType(Cluster.DiscoveryType.ORIGINAL_DST)
+                .setLbPolicy(Cluster.LbPolicy.CLUSTER_PROVIDED).build();
+        assertEquals(dev.sidecar.config.ClusterType.ORIGINAL_DST, Translator.cluster(od).config().type());
+        assertEquals("cluster 'passthrough': load_assignment is not for type ORIGINAL_DST: its connections go to their original destination",
+                refusal(() -> Translator.cluster(od.toBuilder().setLoadAssignment(ClusterLoadAssignment.newBuilder().setClusterName("x")).build())));
+    }
+
+    @Test
+    void proxy_protocol_and_original_dst_listener_filters() {
+        Any tcp = Any.pack(TcpProxy.newBuilder().setStatPrefix("x").setCluster("passthrough").build());
+        io.envoyproxy.envoy.config.listener.v3.ListenerFilter proxyProtocol = io.envoyproxy.envoy.config.listener.v3.ListenerFilter.newBuilder()
+                .setName("envoy.filters.listener.proxy_protocol")
+                .setTypedConfig(Any.pack(io.envoyproxy.envoy.extensions.filters.listener.proxy_protocol.v3.ProxyProtocol.getDefaultInstance()))
+                .build();
+        io.envoyproxy.envoy.config.listener.v3.ListenerFilter originalDst = io.envoyproxy.envoy.config.listener.v3.ListenerFilter.newBuilder()
+                .setName("envoy.filters.listener.original_dst")
+                .setTypedConfig(Any.pack(io.envoyproxy.envoy.extensions.filters.listener.original_dst.v3.OriginalDst.getDefaultInstance()))
+                .build();
+        ListenerConfig both = Translator.listener(listener("out", tcp).toBuilder().addListenerFilters(proxyProtocol)
+                .addListenerFilters(originalDst).build()).config();
+        assertTrue(both.proxyProtocol());
+        assertTrue(both.originalDestination());
+        ListenerConfig none = Translator.listener(listener("out", tcp)).config();
+        assertTrue(!none.proxyProtocol() && !none.originalDestination());
+        ListenerConfig http = Translator.listener(listener("web", Any.pack(hcm().setRds(
+                io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.Rds.newBuilder().setRouteConfigName("r")).build()))
+                .toBuilder().addListenerFilters(proxyProtocol).build()).config();
+        assertTrue(http.proxyProtocol());
+        assertEquals("listener 'in': listener_filters[0].typed_config.allow_requests_without_proxy_protocol is not supported",
+                refusal(() -> Translator.listener(listener("in", tcp).toBuilder().addListenerFilters(proxyProtocol.toBuilder()
+                        .setTypedConfig(Any.pack(io.envoyproxy.envoy.extensions.filters.listener.proxy_protocol.v3.ProxyProtocol.newBuilder()
+                                .setAllowRequestsWithoutProxyProtocol(true).build()))).build())));
+        assertEquals("listener 'web': listener_filters envoy.filters.listener.original_dst is only supported with tcp_proxy",
+                refusal(() -> Translator.listener(listener("web", Any.pack(hcm().setRds(
+                        io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.Rds.newBuilder().setRouteConfigName("r")).build()))
+                        .toBuilder().addListenerFilters(originalDst).build())));
     }
 }
