@@ -109,11 +109,39 @@ final class DownstreamHandler extends ChannelInboundHandlerAdapter {
 
     private void handle(HttpObject o) {
         if (o instanceof HttpRequest request) {
+            OverloadState overload = connection.proxy.overload();
+            if (overload.shedding()) {
+                shed(overload, request);
+                return;
+            }
             exchange = new Exchange(this, request);
             exchange.start();
         } else {
             ReferenceCountUtil.release(o); // the rest of a request that was answered without it
         }
+    }
+
+    /**
+     * The process is short of memory: the request is refused before anything is allocated for
+     * it. HTTP/2 refuses the stream (REFUSED_STREAM tells the client that nothing was processed,
+     * so it may retry, RFC 9113 section 8.7); HTTP/1.1 answers 503 and closes, since the rest of
+     * a request body would have to be read to keep the connection.
+     */
+    private void shed(OverloadState overload, HttpRequest request) {
+        overload.requestShed();
+        ReferenceCountUtil.release(request);
+        closed = true;
+        if (h2) {
+            ctx.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.REFUSED_STREAM)).addListener(ChannelFutureListener.CLOSE);
+            return;
+        }
+        io.netty.handler.codec.http.FullHttpResponse res = new io.netty.handler.codec.http.DefaultFullHttpResponse(
+                io.netty.handler.codec.http.HttpVersion.HTTP_1_1, io.netty.handler.codec.http.HttpResponseStatus.SERVICE_UNAVAILABLE,
+                Unpooled.EMPTY_BUFFER);
+        res.headers().setInt(io.netty.handler.codec.http.HttpHeaderNames.CONTENT_LENGTH, 0);
+        res.headers().set(io.netty.handler.codec.http.HttpHeaderNames.CONNECTION, io.netty.handler.codec.http.HttpHeaderValues.CLOSE);
+        res.headers().set(HeaderPolicy.OVERLOADED, "true");
+        ctx.writeAndFlush(res).addListener(ChannelFutureListener.CLOSE);
     }
 
     /** The exchange wants more of its request body. */
@@ -161,8 +189,12 @@ final class DownstreamHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         HttpObject next;
-        while (exchange == null && (next = queued.poll()) != null) {
+        while (exchange == null && !closed && (next = queued.poll()) != null) {
             handle(next);
+        }
+        if (closed) {
+            releaseQueued(); // a queued request was shed and the connection is closing
+            return;
         }
         while (exchange != null && !exchange.requestComplete() && queued.peek() instanceof HttpContent c) {
             queued.poll();

@@ -35,9 +35,18 @@ public final class ProxyProcess implements AutoCloseable {
     private final Thread reader;
 
     private ProxyProcess(List<String> args) {
-        List<String> command = new ArrayList<>();
+        this(List.of(), List.of(), args);
+    }
+
+    /**
+     * {@code prefix} runs the JVM (e.g. {@code prlimit --nofile=256:256}); {@code jvmOptions}
+     * come after the defaults, so they may override {@code -Xmx}.
+     */
+    private ProxyProcess(List<String> prefix, List<String> jvmOptions, List<String> args) {
+        List<String> command = new ArrayList<>(prefix);
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         command.add("-Xmx256m");
+        command.addAll(jvmOptions);
         for (String p : List.of("io.netty.leakDetection.level", "io.netty.customResourceLeakDetector",
                 "io.netty.leakDetection.targetRecords")) {
             String v = System.getProperty(p);
@@ -66,6 +75,14 @@ public final class ProxyProcess implements AutoCloseable {
 
     /** Writes {@code yaml} to a file in {@code dir}, runs {@code run -c} on it, waits until ready. */
     public static ProxyProcess run(Path dir, String yaml, String... extraArgs) {
+        return run(dir, List.of(), List.of(), yaml, extraArgs);
+    }
+
+    /**
+     * As {@link #run(Path, String, String...)}, with the JVM started behind {@code prefix} (a
+     * command such as {@code prlimit --nofile=256:256}) and given {@code jvmOptions}.
+     */
+    public static ProxyProcess run(Path dir, List<String> prefix, List<String> jvmOptions, String yaml, String... extraArgs) {
         Path file;
         try {
             file = Files.createTempFile(dir, "sidecar-", ".yaml");
@@ -75,7 +92,7 @@ public final class ProxyProcess implements AutoCloseable {
         }
         List<String> args = new ArrayList<>(List.of("run", "-c", file.toString()));
         args.addAll(List.of(extraArgs));
-        ProxyProcess p = new ProxyProcess(args);
+        ProxyProcess p = new ProxyProcess(prefix, jvmOptions, args);
         try {
             Await.until("the proxy to log 'ready'", Duration.ofSeconds(30), () -> p.ready || !p.process.isAlive());
             if (!p.ready) {
