@@ -35,6 +35,11 @@ final class Probes {
     static ProxyProcess start(java.nio.file.Path dir, String yaml, String line) throws IOException {
         java.nio.file.Path file = java.nio.file.Files.createTempFile(dir, "sidecar-", ".yaml");
         java.nio.file.Files.writeString(file, yaml);
+        return start(file, line);
+    }
+
+    /** Starts the proxy on the config file {@code file} and waits until its log says {@code line}. */
+    static ProxyProcess start(java.nio.file.Path file, String line) {
         ProxyProcess p = ProxyProcess.start("run", "-c", file.toString());
         try {
             dev.sidecar.testkit.Await.until("the proxy to log '" + line + "'", Duration.ofSeconds(30),
