@@ -154,6 +154,7 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
      * (a transport that is not available, an address in use); nothing is left running then.
      */
     public static Sidecar start(ProxyConfig config) {
+        ClassPreload.run();
         Sidecar sidecar;
         try {
             sidecar = new Sidecar(config);
