@@ -6,12 +6,15 @@ import dev.sidecar.testkit.XdsServer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.SplittableRandom;
 
 /**
- * Endpoint churn through the control plane: every 200 ms an EDS update replaces part of the
- * cluster's endpoints (six upstreams, a random three to five of them in each version) while
- * idempotent GETs run at a fixed rate with retries on; every one of them must be answered 200.
+ * Endpoint churn through the control plane: every 200 ms an EDS update brings a new endpoint
+ * and drops the oldest of three, whose server stops 100 ms after the proxy has dropped it (a
+ * rolling replacement with a preStop delay), while idempotent GETs run at a fixed rate with
+ * retries on; every one of them must be answered 200. (An endpoint that stops before the proxy
+ * has applied its removal is, to the proxy, a live endpoint failing: requests then fail once
+ * every endpoint the proxy knows of has stopped, which on this machine happens while the first
+ * updates take several hundred milliseconds to apply.)
  * {@code -Dscorecard.churn.seconds=60} runs it for the full minute (default 15 s).
  */
 final class ChurnRows {
@@ -22,14 +25,15 @@ final class ChurnRows {
 
     static List<ScorecardTest.Row> run(Path dir) throws Exception {
         int seconds = Integer.getInteger("scorecard.churn.seconds", 15);
-        List<HttpUpstream> ups = new ArrayList<>();
+        java.util.ArrayDeque<HttpUpstream> live = new java.util.ArrayDeque<>();
+        java.util.concurrent.ExecutorService closer = java.util.concurrent.Executors.newSingleThreadExecutor();
+        java.util.concurrent.atomic.AtomicInteger served = new java.util.concurrent.atomic.AtomicInteger();
         try (XdsServer xds = new XdsServer()) {
-            for (int i = 0; i < 6; i++) {
-                ups.add(new HttpUpstream("u" + i));
+            int next = 0;
+            for (; next < 3; next++) {
+                live.add(new HttpUpstream("u" + next));
             }
-            List<Integer> ports = ups.stream().map(HttpUpstream::port).toList();
-            xds.set("1", List.of(XdsResources.edsCluster("churn")), List.of(XdsResources.endpoints("churn", ports.subList(0, 3))),
-                    List.of(XdsResources.httpListener("churn", "churn-routes")), List.of(XdsResources.routes("churn-routes", "churn")));
+            publish(xds, "1", live);
             try (ProxyProcess proxy = Probes.start(dir, """
                     admin: { address: 127.0.0.1:0 }
                     control_plane: { address: %s, node: { id: scorecard } }
@@ -42,38 +46,74 @@ final class ChurnRows {
                         return false;
                     }
                 });
-                SplittableRandom random = new SplittableRandom(42);
                 int versions = 1;
+                List<Long> lags = java.util.Collections.synchronizedList(new ArrayList<>());
                 Probes.Load load;
                 try (Probes.Traffic traffic = new Probes.Traffic(url, RATE, s -> s == 200)) {
                     long start = System.nanoTime();
                     long end = start + seconds * 1_000_000_000L;
-                    for (long next = start + STEP_MILLIS * 1_000_000; next < end; next += STEP_MILLIS * 1_000_000) {
-                        while (System.nanoTime() < next) {
-                            java.util.concurrent.locks.LockSupport.parkNanos(next - System.nanoTime());
+                    for (long at = start + STEP_MILLIS * 1_000_000; at < end; at += STEP_MILLIS * 1_000_000) {
+                        while (System.nanoTime() < at) {
+                            java.util.concurrent.locks.LockSupport.parkNanos(at - System.nanoTime());
                         }
-                        List<Integer> set = new ArrayList<>(ports);
-                        int keep = 3 + random.nextInt(3);
-                        while (set.size() > keep) {
-                            set.remove(random.nextInt(set.size()));
-                        }
+                        // a new endpoint comes, the oldest leaves EDS
+                        live.add(new HttpUpstream("u" + next++));
+                        HttpUpstream gone = live.poll();
                         versions++;
-                        xds.set(String.valueOf(versions), List.of(XdsResources.edsCluster("churn")), List.of(XdsResources.endpoints("churn", set)),
-                                List.of(XdsResources.httpListener("churn", "churn-routes")), List.of(XdsResources.routes("churn-routes", "churn")));
+                        publish(xds, String.valueOf(versions), live);
+                        long removedAt = System.nanoTime();
+                        int goneAt = gone.port();
+                        closer.execute(() -> {
+                            // the endpoint stops 100 ms after the proxy has dropped it, as a pod
+                            // with a preStop delay does; it is gone for good then, so whatever still
+                            // reaches it is refused or reset
+                            try {
+                                dev.sidecar.testkit.Await.until("the endpoint dropped", java.time.Duration.ofSeconds(10), () -> {
+                                    try {
+                                        return Probes.endpoints(proxy, "churn").stream()
+                                                .noneMatch(e -> e.get("address").asText().endsWith(":" + goneAt));
+                                    } catch (Exception e) {
+                                        return false;
+                                    }
+                                });
+                                lags.add((System.nanoTime() - removedAt) / 1_000_000);
+                            } catch (AssertionError e) {
+                                lags.add(-1L);
+                            }
+                            java.util.concurrent.locks.LockSupport.parkNanos(100_000_000);
+                            served.addAndGet(gone.requestCount());
+                            gone.close();
+                        });
                     }
                     load = traffic.stop();
                 }
-                int served = ups.stream().mapToInt(HttpUpstream::requestCount).sum();
+                closer.shutdown();
+                closer.awaitTermination(60, java.util.concurrent.TimeUnit.SECONDS);
+                int reached = served.get() + live.stream().mapToInt(HttpUpstream::requestCount).sum();
                 List<ScorecardTest.Row> rows = new ArrayList<>();
                 rows.add(new ScorecardTest.Row("endpoint churn via EDS every 200 ms for " + seconds + " s (" + versions
-                        + " versions; -Dscorecard.churn.seconds=60 for the full run), retries on: lost idempotent requests",
-                        load.describe() + ", " + served + " reached the upstreams", "0", load.failed() == 0 && load.sent() >= RATE * seconds / 2));
+                        + " versions, each removed endpoint stopped 100 ms after the proxy dropped it; -Dscorecard.churn.seconds=60 for "
+                        + "the full run), retries on: lost idempotent requests", load.describe() + ", " + reached + " reached the upstreams",
+                        "0", load.failed() == 0 && load.sent() >= RATE * seconds / 2));
+                long[] sorted = lags.stream().mapToLong(Long::longValue).sorted().toArray();
+                boolean allDropped = sorted.length > 0 && sorted[0] >= 0;
+                rows.add(new ScorecardTest.Row("endpoint churn: EDS removal to the endpoint gone from /clusters (at most: seen by one serial poller), median / max",
+                        sorted.length == 0 ? "none measured" : sorted[sorted.length / 2] + " / " + sorted[sorted.length - 1] + " ms ("
+                        + sorted.length + " removals" + (allDropped ? ")" : ", some never dropped)"), "every removal applied within 10 s",
+                        allDropped));
                 int inFlight = Probes.activeRequests(proxy);
                 rows.add(new ScorecardTest.Row("endpoint churn: requests left in flight afterwards", String.valueOf(inFlight), "0", inFlight == 0));
                 return rows;
             }
         } finally {
-            ups.forEach(HttpUpstream::close);
+            closer.shutdownNow();
+            live.forEach(HttpUpstream::close);
         }
+    }
+
+    private static void publish(XdsServer xds, String version, java.util.Collection<HttpUpstream> live) {
+        xds.set(version, List.of(XdsResources.edsCluster("churn")),
+                List.of(XdsResources.endpoints("churn", live.stream().map(HttpUpstream::port).toList())),
+                List.of(XdsResources.httpListener("churn", "churn-routes")), List.of(XdsResources.routes("churn-routes", "churn")));
     }
 }
