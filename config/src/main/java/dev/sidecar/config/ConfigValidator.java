@@ -63,6 +63,15 @@ final class ConfigValidator {
         }
         positive(path + ".drain_timeout", server.drainTimeout(), true);
         positive(path + ".exit_when_idle", server.exitWhenIdle(), true);
+        fraction(path + ".overload.direct_memory_shed_fraction", server.overload().directMemoryShedFraction());
+        fraction(path + ".overload.heap_shed_fraction", server.overload().heapShedFraction());
+    }
+
+    /** A share of a memory limit: 0 (the check is off), or above 0.1 and at most 1. */
+    private void fraction(String path, double f) {
+        if (Double.isNaN(f) || f < 0 || f > 1 || (f > 0 && f < 0.1)) {
+            error(path, f + " is out of range: 0 (off), or 0.1..1 of the limit");
+        }
     }
 
     private Set<String> clusters(List<ClusterConfig> clusters) {

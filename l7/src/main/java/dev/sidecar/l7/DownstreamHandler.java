@@ -8,10 +8,16 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.DecoderException;
 import io.netty.handler.codec.http.HttpClientCodec;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpServerUpgradeHandler;
+import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2Exception;
@@ -109,11 +115,37 @@ final class DownstreamHandler extends ChannelInboundHandlerAdapter {
 
     private void handle(HttpObject o) {
         if (o instanceof HttpRequest request) {
+            OverloadState overload = connection.proxy.overload();
+            if (overload.shedding()) {
+                shed(overload, request);
+                return;
+            }
             exchange = new Exchange(this, request);
             exchange.start();
         } else {
             ReferenceCountUtil.release(o); // the rest of a request that was answered without it
         }
+    }
+
+    /**
+     * The process is short of memory: the request is refused before anything is allocated for
+     * it. HTTP/2 refuses the stream (REFUSED_STREAM tells the client that nothing was processed,
+     * so it may retry, RFC 9113 section 8.7); HTTP/1.1 answers 503 and closes, since the rest of
+     * a request body would have to be read to keep the connection.
+     */
+    private void shed(OverloadState overload, HttpRequest request) {
+        overload.requestShed();
+        ReferenceCountUtil.release(request);
+        closed = true;
+        if (h2) {
+            ctx.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.REFUSED_STREAM)).addListener(ChannelFutureListener.CLOSE);
+            return;
+        }
+        FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.SERVICE_UNAVAILABLE, Unpooled.EMPTY_BUFFER);
+        res.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, 0);
+        res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+        res.headers().set(HeaderPolicy.OVERLOADED, "true");
+        ctx.writeAndFlush(res).addListener(ChannelFutureListener.CLOSE);
     }
 
     /** The exchange wants more of its request body. */
@@ -161,8 +193,12 @@ final class DownstreamHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         HttpObject next;
-        while (exchange == null && (next = queued.poll()) != null) {
+        while (exchange == null && !closed && (next = queued.poll()) != null) {
             handle(next);
+        }
+        if (closed) {
+            releaseQueued(); // a queued request was shed and the connection is closing
+            return;
         }
         while (exchange != null && !exchange.requestComplete() && queued.peek() instanceof HttpContent c) {
             queued.poll();

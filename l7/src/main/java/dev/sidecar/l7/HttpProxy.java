@@ -46,6 +46,7 @@ public final class HttpProxy {
     private volatile ServerTls tls;
     private volatile boolean draining;
     private volatile boolean closing;
+    private volatile OverloadState overload = new OverloadState();
 
     public HttpProxy(ListenerConfig config, ClusterManager clusters, UpstreamPools pools) {
         this(config, clusters, pools, System::nanoTime);
@@ -108,6 +109,15 @@ public final class HttpProxy {
 
     public RequestObserver observer() {
         return observer;
+    }
+
+    /** The process-wide overload flag new requests check; by default one of its own that nothing sets. */
+    public void overload(OverloadState overload) {
+        this.overload = requireNonNull(overload, "overload");
+    }
+
+    OverloadState overload() {
+        return overload;
     }
 
     public HttpListenerStats stats() {

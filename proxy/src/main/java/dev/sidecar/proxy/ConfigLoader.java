@@ -26,6 +26,7 @@ import dev.sidecar.config.HttpPoolConfig;
 import dev.sidecar.config.HttpSettings;
 import dev.sidecar.config.LbSettings;
 import dev.sidecar.config.OutlierDetectionConfig;
+import dev.sidecar.config.OverloadConfig;
 import dev.sidecar.config.HostPort;
 import dev.sidecar.config.LbPolicy;
 import dev.sidecar.config.ListenerConfig;
@@ -184,7 +185,7 @@ public final class ConfigLoader {
         if (node == null || !object(node, path)) {
             return ServerConfig.DEFAULT;
         }
-        knownKeys(node, path, "workers", "transport", "drain_timeout", "tls_engine", "exit_when_idle");
+        knownKeys(node, path, "workers", "transport", "drain_timeout", "tls_engine", "exit_when_idle", "overload");
         int workers = 0;
         JsonNode w = node.get("workers");
         if (w != null && !(w.isTextual() && w.asText().equals("auto"))) {
@@ -195,7 +196,16 @@ public final class ConfigLoader {
         TlsEngineChoice tlsEngine = choice(node, "tls_engine", path, TlsEngineChoice.values(), TlsEngineChoice::configName,
                 TlsEngineChoice.AUTO);
         Duration exitWhenIdle = duration(node, "exit_when_idle", path, Duration.ZERO);
-        return new ServerConfig(workers, transport, drain, tlsEngine, exitWhenIdle);
+        OverloadConfig overload = OverloadConfig.DEFAULT;
+        JsonNode o = section(node, "overload", path);
+        if (o != null) {
+            String op = join(path, "overload");
+            knownKeys(o, op, "direct_memory_shed_fraction", "heap_shed_fraction");
+            overload = new OverloadConfig(
+                    number(o, "direct_memory_shed_fraction", op, OverloadConfig.DEFAULT_DIRECT_MEMORY_SHED_FRACTION),
+                    number(o, "heap_shed_fraction", op, OverloadConfig.DEFAULT_HEAP_SHED_FRACTION));
+        }
+        return new ServerConfig(workers, transport, drain, tlsEngine, exitWhenIdle, overload);
     }
 
     private ControlPlaneConfig controlPlane(JsonNode node, String path) {
@@ -1005,6 +1015,18 @@ public final class ConfigLoader {
             return dflt;
         }
         return node.intValue();
+    }
+
+    private double number(JsonNode parent, String key, String path, double dflt) {
+        JsonNode node = parent.get(key);
+        if (node == null || node.isNull()) {
+            return dflt;
+        }
+        if (!node.isNumber()) {
+            error(join(path, key), "must be a number such as 0.9, not " + describe(node));
+            return dflt;
+        }
+        return node.doubleValue();
     }
 
     private Duration duration(JsonNode parent, String key, String path, Duration dflt) {

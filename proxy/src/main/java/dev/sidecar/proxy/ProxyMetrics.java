@@ -74,6 +74,21 @@ final class ProxyMetrics {
         }
     }
 
+    /** The overload guard's state and the requests it has shed; returns them so they can be removed. */
+    List<Meter> bindOverload(dev.sidecar.l7.OverloadState overload, OverloadGuard guard) {
+        return List.of(
+                Gauge.builder("sidecar.overload.direct.used", guard, g -> g.last().direct())
+                        .description("Direct memory in use as the overload guard last sampled it (Netty's own count plus the JDK's direct pool)")
+                        .baseUnit("bytes")
+                        .register(registry),
+                Gauge.builder("sidecar.overload.active", overload, o -> o.shedding() ? 1 : 0)
+                        .description("1 while the proxy sheds new requests because memory is near its limit (server.overload), else 0")
+                        .register(registry),
+                FunctionCounter.builder("sidecar.overload.shed.requests", overload, o -> o.shedRequests())
+                        .description("Requests answered 503 or refused with REFUSED_STREAM by the overload guard")
+                        .register(registry));
+    }
+
     /** Registers a TCP listener's meters; returns them so they can be removed with the listener. */
     List<Meter> bindListener(String name, TcpListenerStats stats) {
         return new Tagged<>(stats, "listener", name)

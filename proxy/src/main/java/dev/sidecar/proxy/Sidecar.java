@@ -19,6 +19,7 @@ import dev.sidecar.tls.TlsEngine;
 import dev.sidecar.config.ListenerProtocol;
 import dev.sidecar.l7.HttpListenerStats;
 import dev.sidecar.l7.HttpProxy;
+import dev.sidecar.l7.OverloadState;
 import dev.sidecar.l7.UpstreamPools;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.ChannelGroupFuture;
@@ -98,6 +99,10 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
 
     private final UpstreamPools pools;
     private final TlsSections tls;
+    private final OverloadState overload = new OverloadState();
+    private final OverloadGuard overloadGuard;
+    private final java.util.concurrent.ScheduledFuture<?> overloadSampling;
+    private final List<Meter> overloadMeters;
 
     /** A bound listener: a TCP proxy or an HTTP proxy (exactly one is set), its socket and its meters. */
     private record Listener(TcpProxy tcp, HttpProxy http, Channel channel, List<Meter> meters) {
@@ -133,6 +138,19 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
         this.tls = new TlsSections(eager != null ? () -> eager : () -> TlsEngine.select(TlsEngineChoice.AUTO), metrics,
                 CertificateWatcher.every(CertificateWatcher.DEFAULT_INTERVAL));
         pools.upstreamTls(tls::cluster);
+        this.overloadGuard = new OverloadGuard(config.server().overload(), OverloadGuard::sampleJvm, overload, this::pauseTcpAccepts);
+        this.overloadMeters = metrics.bindOverload(overload, overloadGuard);
+        this.overloadSampling = ControlExecutor.shared().scheduleAtFixedRate(overloadGuard::evaluateLogged, OverloadGuard.INTERVAL_MILLIS,
+                OverloadGuard.INTERVAL_MILLIS, TimeUnit.MILLISECONDS);
+    }
+
+    /** Overload: TCP listeners stop taking connections off the backlog (HTTP ones shed per request), and start again. */
+    private synchronized void pauseTcpAccepts(boolean pause) {
+        for (Listener l : listeners.values()) {
+            if (l.tcp() != null) {
+                l.channel().config().setAutoRead(!pause);
+            }
+        }
     }
 
     private static boolean usesTls(ProxyConfig config) {
@@ -144,6 +162,7 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
      * (a transport that is not available, an address in use); nothing is left running then.
      */
     public static Sidecar start(ProxyConfig config) {
+        ClassPreload.run();
         Sidecar sidecar;
         try {
             sidecar = new Sidecar(config);
@@ -365,6 +384,7 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
     private void addListener(ListenerConfig lc) {
         if (lc.protocol() == ListenerProtocol.HTTP) {
             HttpProxy proxy = new HttpProxy(lc, clusters, pools);
+            proxy.overload(overload);
             proxy.requestLog(accessLog(lc));
             proxy.tls(tls.listener(lc.name()));
             ServerBootstrap b = new ServerBootstrap().childHandler(proxy.childInitializer());
@@ -382,6 +402,9 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
         ServerBootstrap b = new ServerBootstrap().childHandler(proxy.childInitializer());
         TcpProxy.configureChild(b::childOption);
         Channel ch = bind("listener " + lc.name(), lc.address(), b);
+        if (overload.shedding()) {
+            ch.config().setAutoRead(false);
+        }
         listeners.put(lc.name(), new Listener(proxy, null, ch, metrics.bindListener(lc.name(), proxy.stats())));
         log.info("listener " + lc.name() + " listening on " + describe(ch) + (lc.tls() != null ? " (tls)" : "") + " -> cluster " + lc.cluster()
                 + (tls.cluster(lc.cluster()) != null ? " (tls)" : ""));
@@ -521,6 +544,7 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
                     ? "address in use or not available" : String.valueOf(cause.getMessage());
             throw new StartException(what + ": cannot listen on " + address + ": " + reason, cause);
         }
+        AcceptFailures.install(what, f.channel());
         return f.channel();
     }
 
@@ -819,6 +843,8 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
             return;
         }
         metrics.remove(xdsMeters);
+        overloadSampling.cancel(false);
+        metrics.remove(overloadMeters);
         closed = true;
         readiness = AdminServer.Readiness.DRAINING;
         for (Listener l : listeners.values()) {

@@ -35,13 +35,19 @@ public final class ProxyProcess implements AutoCloseable {
     private final Thread reader;
 
     private ProxyProcess(List<String> args) {
-        this(List.of(), MAIN_CLASS, args);
+        this(List.of(), List.of(), MAIN_CLASS, args);
     }
 
-    private ProxyProcess(List<String> wrapper, String mainClass, List<String> args) {
-        List<String> command = new ArrayList<>(wrapper);
+    /**
+     * {@code prefix} runs the JVM (e.g. {@code prlimit --nofile=256:256}, or
+     * {@code ip netns exec NAME}); {@code jvmOptions} come after the defaults, so they may
+     * override {@code -Xmx}.
+     */
+    private ProxyProcess(List<String> prefix, List<String> jvmOptions, String mainClass, List<String> args) {
+        List<String> command = new ArrayList<>(prefix);
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         command.add("-Xmx256m");
+        command.addAll(jvmOptions);
         for (String p : List.of("io.netty.leakDetection.level", "io.netty.customResourceLeakDetector",
                 "io.netty.leakDetection.targetRecords")) {
             String v = System.getProperty(p);
@@ -73,12 +79,12 @@ public final class ProxyProcess implements AutoCloseable {
      * this JVM's class path and leak detection, its log read for listener and admin ports.
      */
     public static ProxyProcess startMain(String mainClass, String... args) {
-        return new ProxyProcess(List.of(), mainClass, List.of(args));
+        return new ProxyProcess(List.of(), List.of(), mainClass, List.of(args));
     }
 
     /** Writes {@code yaml} to a file in {@code dir}, runs {@code run -c} on it, waits until ready. */
     public static ProxyProcess run(Path dir, String yaml, String... extraArgs) {
-        return runWrapped(List.of(), dir, yaml, extraArgs);
+        return run(dir, List.of(), List.of(), yaml, extraArgs);
     }
 
     /**
@@ -86,6 +92,14 @@ public final class ProxyProcess implements AutoCloseable {
      * {@code ip netns exec NAME} to run the proxy inside a network namespace the test made.
      */
     public static ProxyProcess runWrapped(List<String> wrapper, Path dir, String yaml, String... extraArgs) {
+        return run(dir, wrapper, List.of(), yaml, extraArgs);
+    }
+
+    /**
+     * As {@link #run(Path, String, String...)}, with the JVM started behind {@code prefix} (a
+     * command such as {@code prlimit --nofile=256:256}) and given {@code jvmOptions}.
+     */
+    public static ProxyProcess run(Path dir, List<String> prefix, List<String> jvmOptions, String yaml, String... extraArgs) {
         Path file;
         try {
             file = Files.createTempFile(dir, "sidecar-", ".yaml");
@@ -95,7 +109,7 @@ public final class ProxyProcess implements AutoCloseable {
         }
         List<String> args = new ArrayList<>(List.of("run", "-c", file.toString()));
         args.addAll(List.of(extraArgs));
-        ProxyProcess p = new ProxyProcess(wrapper, MAIN_CLASS, args);
+        ProxyProcess p = new ProxyProcess(prefix, jvmOptions, MAIN_CLASS, args);
         try {
             Await.until("the proxy to log 'ready'", Duration.ofSeconds(30), () -> p.ready || !p.process.isAlive());
             if (!p.ready) {

@@ -191,6 +191,12 @@ public final class TestCertificates {
             return this;
         }
 
+        /** Not valid before {@code notBefore} (in the future: a certificate not yet valid). */
+        public LeafBuilder validFrom(Instant notBefore) {
+            this.notBefore = notBefore;
+            return this;
+        }
+
         public LeafBuilder validUntil(Instant notAfter) {
             this.notAfter = notAfter;
             return this;
