@@ -317,6 +317,7 @@ class ScorecardTest {
             } else if (mode[1].equals("-B")) {
                 cmd.addAll(List.of("-s", "100000"));
             }
+            long acceptedBefore = listenerCount(proxy, "slow", "accepted_total");
             Process attack = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(dir.resolve("slow.out").toFile()).start();
             java.util.concurrent.atomic.AtomicBoolean running = new java.util.concurrent.atomic.AtomicBoolean(true);
             java.util.concurrent.CompletableFuture<long[]> during = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
@@ -341,9 +342,12 @@ class ScorecardTest {
             if (!finished) {
                 attack.destroyForcibly();
             }
-            boolean reaped = finished && peak >= 400 && left <= 5;
-            rows.add(new Row(mode[0] + ", 500 connections: open at the peak / still open 9 s in", peak + " / " + left,
-                    ">= 400 / <= 5", reaped));
+            // the attack reached the proxy at scale (its accepts, not the peak: how many are open
+            // at once depends on how fast a busy machine lets slowhttptest open them) and was reaped
+            long accepted = listenerCount(proxy, "slow", "accepted_total") - acceptedBefore;
+            boolean reaped = finished && accepted >= 450 && left <= 5;
+            rows.add(new Row(mode[0] + ", 500 connections: accepted / open at the peak / still open 9 s in", accepted + " / " + peak + " / " + left,
+                    ">= 450 / - / <= 5", reaped));
             if (!Boolean.getBoolean("scorecard.latency")) {
                 continue; // the good client's latency rows are opt-in until they pass on a shared 2-core machine
             }
@@ -358,11 +362,16 @@ class ScorecardTest {
 
     /** The listener's open client connections, from the admin API. */
     private static int activeConnections(ProxyProcess proxy, String listener) throws Exception {
+        return (int) listenerCount(proxy, listener, "active_connections");
+    }
+
+    /** A number from the listener's entry in the admin API's {@code /listeners}. */
+    private static long listenerCount(ProxyProcess proxy, String listener, String field) throws Exception {
         String body = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + proxy.adminPort() + "/listeners"))
                 .build(), HttpResponse.BodyHandlers.ofString()).body();
         for (com.fasterxml.jackson.databind.JsonNode l : new com.fasterxml.jackson.databind.ObjectMapper().readTree(body).get("listeners")) {
             if (l.get("name").asText().equals(listener)) {
-                return l.get("active_connections").asInt();
+                return l.get(field).asLong();
             }
         }
         throw new AssertionError("no listener " + listener);
