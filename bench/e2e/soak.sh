@@ -118,7 +118,7 @@ done
 sleep 2
 read -r https_n https_fail <"$run/https.count" || true
 leaks=$(grep -c 'LEAK:' "$OUT/sidecar.log" || true)
-reloads=$(grep -c 'reload' "$OUT/sidecar.log" || true)
+reloads=$(grep -c 'applied from file' "$OUT/sidecar.log" || true)
 awk -F, -v leaks="$leaks" -v hn="${https_n:-0}" -v hf="${https_fail:-0}" 'NR==1{next}
   { m[NR]=$1; r[NR]=$2; d[NR]=$3; q[NR]=$4; n=NR }
   END {
@@ -128,4 +128,4 @@ awk -F, -v leaks="$leaks" -v hn="${https_n:-0}" -v hf="${https_fail:-0}" 'NR==1{
     printf "requests %d; https handshakes %d, failed %d; leak reports %d\n", q[n], hn, hf, leaks
     printf "RSS: middle third %.1f MiB, last third %.1f MiB; direct memory: %.1f MiB, %.1f MiB\n", ra/ca, rb/cb, da/ca, db/cb
   }' "$OUT/samples.csv" | tee "$OUT/soak-summary.txt"
-echo "config reload log lines: $reloads; log: $OUT/sidecar.log; samples: $OUT/samples.csv"
+echo "config versions applied by SIGHUP: $reloads; log: $OUT/sidecar.log; samples: $OUT/samples.csv"
