@@ -8,7 +8,10 @@ import dev.sidecar.upstream.ClusterManager;
 import dev.sidecar.upstream.Dialer;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
+import io.netty.channel.Channel;
+import io.netty.channel.DefaultChannelId;
 import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.channel.local.LocalServerChannel;
 import io.netty.resolver.NoopAddressResolverGroup;
 import io.netty.util.ReferenceCountUtil;
 import java.io.ByteArrayOutputStream;
@@ -24,6 +27,7 @@ import java.util.List;
  * microseconds and deterministically.
  */
 final class EmbeddedProxy implements AutoCloseable {
+    private static final Channel SERVER = new LocalServerChannel();
     private final ProxyConfig config;
     private final List<EmbeddedChannel> upstreams = new ArrayList<>();
     private ClusterManager clusters;
@@ -49,8 +53,10 @@ final class EmbeddedProxy implements AutoCloseable {
             return up;
         }, NoopAddressResolverGroup.INSTANCE), ByteBufAllocator.DEFAULT);
         proxy = new HttpProxy(config.listeners().get(0), clusters, pools);
-        // the initializer goes in before the channel becomes active, as on an accepted socket
-        EmbeddedChannel ch = new EmbeddedChannel(proxy.childInitializer());
+        // the initializer goes in before the channel becomes active, as on an accepted socket;
+        // the parent is a server channel as for an accepted socket (Netty's HTTP/2 multiplexer
+        // tells server from client by it)
+        EmbeddedChannel ch = new EmbeddedChannel(SERVER, DefaultChannelId.newInstance(), true, false, proxy.childInitializer());
         ch.runPendingTasks();
         return ch;
     }
