@@ -263,7 +263,7 @@ final class ConnectionHandler extends ChannelDuplexHandler {
             protected void initChannel(Http2StreamChannel ch) {
                 ch.config().setAutoRead(false);
                 ch.config().setOption(ChannelOption.WRITE_BUFFER_WATER_MARK, HttpProxy.WATER_MARK);
-                ch.pipeline().addLast(new PseudoHeaderCheck());
+                ch.pipeline().addLast(new RequestFrameCheck());
                 ch.pipeline().addLast(new Http2StreamFrameToHttpObjectCodec(true, true));
                 ch.pipeline().addLast(new DownstreamHandler(ConnectionHandler.this, true));
             }

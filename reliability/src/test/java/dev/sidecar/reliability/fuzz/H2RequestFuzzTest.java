@@ -48,8 +48,12 @@ class H2RequestFuzzTest {
 
     @AfterAll
     static void stop() {
-        proxy.close();
+        release();
         FuzzStats.report("h2-request-headers", executions);
+    }
+
+    static void release() {
+        proxy.close();
     }
 
     @FuzzTest

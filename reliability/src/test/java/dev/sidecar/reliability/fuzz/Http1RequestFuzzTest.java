@@ -43,8 +43,12 @@ class Http1RequestFuzzTest {
 
     @AfterAll
     static void stop() {
-        proxy.close();
+        release();
         FuzzStats.report("http1-request", executions);
+    }
+
+    static void release() {
+        proxy.close();
     }
 
     static long executions;

@@ -50,6 +50,10 @@ class SniFuzzTest {
     @AfterAll
     static void stop() throws Exception {
         FuzzStats.report("tls-sni", executions);
+        release();
+    }
+
+    static void release() throws Exception {
         try (var files = Files.list(dir)) {
             for (Path f : files.toList()) {
                 Files.delete(f);

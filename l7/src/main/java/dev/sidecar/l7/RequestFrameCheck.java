@@ -3,10 +3,12 @@ package dev.sidecar.l7;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http2.Http2DataFrame;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2Exception;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
+import io.netty.handler.codec.http2.Http2StreamFrame;
 import io.netty.util.ReferenceCountUtil;
 
 /**
@@ -16,17 +18,33 @@ import io.netty.util.ReferenceCountUtil;
  * token is malformed, a stream error of type PROTOCOL_ERROR. Checked here because the
  * conversion ({@code HttpConversionUtil.toFullHttpRequest}) allocates the request's content
  * buffer before it reads these and does not release it when it throws: every such request would
- * leak a buffer. Everything after a refused head is dropped.
+ * leak a buffer.
+ *
+ * <p>And a HEADERS or DATA frame after the client ended the stream (half-closed (remote), RFC
+ * 9113 section 5.1) is a stream error of type STREAM_CLOSED: Netty hands a second HEADERS frame
+ * on to the stream as trailers, and the conversion would refuse it with PROTOCOL_ERROR instead.
+ * Everything after a refusal is dropped.
  */
-final class PseudoHeaderCheck extends ChannelInboundHandlerAdapter {
+final class RequestFrameCheck extends ChannelInboundHandlerAdapter {
     private boolean checked;
     private boolean refused;
+    private boolean ended;
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         if (refused) {
             ReferenceCountUtil.release(msg);
             return;
+        }
+        if (msg instanceof Http2StreamFrame sf && (msg instanceof Http2HeadersFrame || msg instanceof Http2DataFrame)) {
+            if (ended) {
+                refused = true;
+                ReferenceCountUtil.release(msg);
+                ctx.fireExceptionCaught(Http2Exception.streamError(sf.stream().id(), Http2Error.STREAM_CLOSED,
+                        "a frame after the end of the request stream"));
+                return;
+            }
+            ended = msg instanceof Http2HeadersFrame h ? h.isEndStream() : ((Http2DataFrame) msg).isEndStream();
         }
         if (!checked && msg instanceof Http2HeadersFrame f) {
             checked = true;
