@@ -148,7 +148,7 @@ class Http1RequestFuzzTest {
                     throw new AssertionError("a response after the refusal " + status + ": " + printable(s.substring(at)));
                 }
                 if (open) {
-                    throw new AssertionError("the connection stayed open after the refusal " + status);
+                    throw new AssertionError("the connection stayed open after the refusal " + status + ": " + printable(s));
                 }
             } else if (status != 404 && status != 100) {
                 throw new AssertionError("unexpected status " + status + " in " + printable(s));
