@@ -28,6 +28,18 @@ import java.util.List;
  */
 final class EmbeddedProxy implements AutoCloseable {
     private static final Channel SERVER = new LocalServerChannel();
+    /**
+     * The proxy sets socket options (TCP_NODELAY) on its upstream channels, which an embedded
+     * channel does not have: Netty's bootstrap would log a warning for every connection of every
+     * input. Held here so the level stays set.
+     */
+    private static final java.util.logging.Logger BOOTSTRAP_LOG = quiet("io.netty.bootstrap");
+
+    private static java.util.logging.Logger quiet(String name) {
+        java.util.logging.Logger l = java.util.logging.Logger.getLogger(name);
+        l.setLevel(java.util.logging.Level.SEVERE);
+        return l;
+    }
     private final ProxyConfig config;
     private final List<EmbeddedChannel> upstreams = new ArrayList<>();
     private ClusterManager clusters;
