@@ -73,9 +73,8 @@ final class EmbeddedProxy implements AutoCloseable {
         return ch;
     }
 
-    /** The upstream connections still open. */
+    /** The upstream connections opened for the current client connection, closed ones too (what they were sent counts). */
     List<EmbeddedChannel> upstreams() {
-        upstreams.removeIf(up -> !up.isOpen());
         return List.copyOf(upstreams);
     }
 

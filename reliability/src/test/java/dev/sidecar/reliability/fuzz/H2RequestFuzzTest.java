@@ -21,8 +21,9 @@ import org.junit.jupiter.api.Test;
  * cluster is an HTTP/1.1 upstream (embedded). Invariants: no exception escapes; whatever reaches
  * the upstream is a well-formed HTTP/1.1 head ({@link ForwardedHead}: no CR, LF or NUL, no
  * hop-by-hop or connection-specific header, no pseudo-header or Netty extension header); a
- * forwarded request gets its response on stream 1; a refused one gets a RST_STREAM, a GOAWAY or
- * a 4xx HEADERS, and never reaches the upstream.
+ * forwarded request without a body gets its response on stream 1 (one with a body may be reset
+ * instead, when the body turns out malformed after the head went on); a refused one gets a
+ * RST_STREAM, a GOAWAY or a 4xx HEADERS.
  *
  * <p>The input: one flags byte (bit 0..3: send :method GET, :scheme http, :path /f,
  * :authority a; bit 4: the HEADERS frame ends the stream, else a DATA frame ends it), then
@@ -82,7 +83,8 @@ class H2RequestFuzzTest {
     }
 
     private static String run(byte[] input) {
-        return run0(wire(input));
+        boolean hasBody = input.length > 0 && (input[0] & 0x10) == 0;
+        return run0(wire(input), hasBody);
     }
 
     /** The client's bytes for an input: the preface, SETTINGS, the request. */
@@ -115,7 +117,7 @@ class H2RequestFuzzTest {
         return wire.toByteArray();
     }
 
-    private static String run0(byte[] bytes) {
+    private static String run0(byte[] bytes, boolean hasBody) {
         EmbeddedChannel ch = proxy.connect();
         ByteBuf in = ch.alloc().buffer(bytes.length).writeBytes(bytes);
         String result;
@@ -146,7 +148,9 @@ class H2RequestFuzzTest {
             if (forwarded > 1) {
                 throw new AssertionError("one HTTP/2 request went upstream " + forwarded + " times");
             }
-            if (forwarded == 1 && !answer.equals("answered on stream 1")) {
+            // a request with a body may be reset after its head went upstream, when the body turns
+            // out malformed (a length that differs from its Content-Length): the proxy streams
+            if (forwarded == 1 && !answer.equals("answered on stream 1") && !(hasBody && answer.equals("refused"))) {
                 throw new AssertionError("forwarded, but the client got: " + answer);
             }
             ch.checkException();
