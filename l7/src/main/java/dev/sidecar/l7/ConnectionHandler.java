@@ -306,6 +306,7 @@ final class ConnectionHandler extends ChannelDuplexHandler {
             protected void initChannel(Http2StreamChannel ch) {
                 ch.config().setAutoRead(false);
                 ch.config().setOption(ChannelOption.WRITE_BUFFER_WATER_MARK, HttpProxy.WATER_MARK);
+                ch.pipeline().addLast(new RequestFrameCheck());
                 ch.pipeline().addLast(new Http2StreamFrameToHttpObjectCodec(true, true));
                 ch.pipeline().addLast(new DownstreamHandler(ConnectionHandler.this, true));
             }
@@ -337,15 +338,47 @@ final class ConnectionHandler extends ChannelDuplexHandler {
             // h2c is cleartext only; over TLS, HTTP/2 is chosen by ALPN (and its preface)
             at.pipeline().addAfter("h1", "h2c-upgrade", new HttpServerUpgradeHandler(codec, protocol -> {
                 if (AsciiString.contentEquals(Http2CodecUtil.HTTP_UPGRADE_PROTOCOL_NAME, protocol)) {
-                    h2 = true;
-                    proxy.stats().h2Connections.increment();
-                    return new Http2ServerUpgradeCodec(http2Codec(), http2Streams());
+                    return new H2cUpgrade(new Http2ServerUpgradeCodec(http2Codec(), http2Streams()));
                 }
                 return null;
             }, s.bufferLimit()));
             last = "h2c-upgrade";
         }
         at.pipeline().addAfter(last, "request", new DownstreamHandler(this, false));
+    }
+
+    /**
+     * The h2c upgrade, which makes this an HTTP/2 connection only once it happens: Netty asks for
+     * the codec before it checks the request (an Upgrade: h2c without HTTP2-Settings is answered
+     * as HTTP/1.1), and a connection taken for HTTP/2 while it still speaks HTTP/1.1 would skip
+     * the HTTP/1.1 request checks (one Host, chunked as the only coding) and the close after a
+     * refusal, for this request and every later one.
+     */
+    private final class H2cUpgrade implements HttpServerUpgradeHandler.UpgradeCodec {
+        private final Http2ServerUpgradeCodec codec;
+
+        H2cUpgrade(Http2ServerUpgradeCodec codec) {
+            this.codec = codec;
+        }
+
+        @Override
+        public java.util.Collection<CharSequence> requiredUpgradeHeaders() {
+            return codec.requiredUpgradeHeaders();
+        }
+
+        @Override
+        public boolean prepareUpgradeResponse(ChannelHandlerContext ctx, io.netty.handler.codec.http.FullHttpRequest request,
+                                              io.netty.handler.codec.http.HttpHeaders headers) {
+            return codec.prepareUpgradeResponse(ctx, request, headers);
+        }
+
+        @Override
+        public void upgradeTo(ChannelHandlerContext ctx, io.netty.handler.codec.http.FullHttpRequest request) {
+            // before the codec goes in: the upgraded request (stream 1) starts inside upgradeTo
+            h2 = true;
+            proxy.stats().h2Connections.increment();
+            codec.upgradeTo(ctx, request);
+        }
     }
 
     /**

@@ -338,6 +338,11 @@ final class Exchange implements UpstreamPools.Acquirer {
         if (route.prefixRewrite != null) {
             HeaderPolicy.rewritePrefix(head, route.prefix, route.prefixRewrite);
         }
+        if (!h.contains(HttpHeaderNames.HOST)) {
+            // an HTTP/1.0 request may leave Host out, the HTTP/1.1 request it becomes may not: RFC
+            // 9112 section 3.2 has a client with no authority to name send Host with an empty value
+            h.set(HttpHeaderNames.HOST, "");
+        }
         head.setProtocolVersion(HttpVersion.HTTP_1_1);
         pickContext = hashContext(h);
     }

@@ -112,10 +112,32 @@ class ScorecardTest {
             slowClients(proxy);
             upstreamFaults(proxy);
             adminApi(proxy);
+            h2Conformance(proxy);
             rows.add(new Row("proxy alive after the run", proxy.isAlive() ? "yes" : "no", "yes", proxy.isAlive()));
         }
+        fuzzing();
         // closing the process above fails the test if it reported a buffer leak
         rows.add(new Row("buffer leaks at PARANOID", "0", "0", true));
+    }
+
+    /**
+     * h2spec 2.x's 146 cases, numbered as h2spec numbers them, against the HTTP listener by prior
+     * knowledge; every MUST passes but for Netty's documented deviations (README).
+     */
+    private void h2Conformance(ProxyProcess proxy) {
+        List<dev.sidecar.reliability.h2spec.H2Conformance.Result> results =
+                new dev.sidecar.reliability.h2spec.H2Conformance(proxy.listenerPort("web"), dev.sidecar.reliability.h2spec.H2Conformance.PATH).run();
+        List<String> failing = results.stream().filter(r -> !r.passed()).map(dev.sidecar.reliability.h2spec.H2Conformance.Result::id).toList();
+        results.stream().filter(r -> !r.passed()).forEach(r -> System.out.println("  h2 conformance " + r));
+        rows.add(new Row("h2 conformance", (results.size() - failing.size()) + "/" + results.size() + (failing.isEmpty() ? "" : ", failing " + failing),
+                ">= 140, every MUST but Netty's documented deviations", dev.sidecar.reliability.h2spec.H2Conformance.acceptable(results)));
+    }
+
+    /** Every fuzz target's committed inputs replayed through the target (fuzz/FuzzScorecard). */
+    private void fuzzing() throws Exception {
+        dev.sidecar.reliability.fuzz.FuzzScorecard.Summary s = dev.sidecar.reliability.fuzz.FuzzScorecard.replay();
+        s.findings().forEach(f -> System.out.println("  fuzzing finding " + f));
+        rows.add(new Row("fuzzing", s.value(), "5 targets, 0 findings", s.targets() == 5 && s.findings().isEmpty()));
     }
 
     /** What a raw exchange produced: the first status (0 if none), whether the proxy closed, the bytes. */
