@@ -125,9 +125,7 @@ public final class ProxyProcess implements AutoCloseable {
     private void readOutput() {
         try (BufferedReader r = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
             for (String line; (line = r.readLine()) != null; ) {
-                synchronized (output) {
-                    output.add(line);
-                }
+                // ports first, the line after: a caller that has seen a line may read its port
                 Matcher m = LISTENING.matcher(line);
                 if (m.find()) {
                     listenerPorts.put(m.group(1), Integer.parseInt(m.group(3)));
@@ -135,6 +133,9 @@ public final class ProxyProcess implements AutoCloseable {
                 Matcher a = ADMIN.matcher(line);
                 if (a.find()) {
                     adminPort = Integer.parseInt(a.group(2));
+                }
+                synchronized (output) {
+                    output.add(line);
                 }
                 if (line.endsWith(" ready") || line.equals("ready")) {
                     ready = true;
