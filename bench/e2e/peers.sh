@@ -3,8 +3,8 @@
 # harness (../shared/peers/run.sh, or PEERS_DIR), then a Markdown table and one PNG chart per
 # workload under OUT:
 #
-#   bench/e2e/peers.sh                      # h1-100B h1-16K h2c-100B tcp, 3 reps of 10 s
-#   TESTS="h1-100B h2c-100B" REPS=5 bench/e2e/peers.sh
+#   bench/e2e/peers.sh                      # h1-100B h1-16K h2c-100B tcp, 3 reps of 10 s: about 26 min
+#   TESTS="h1-100B h2c-100B tcp" bench/e2e/peers.sh   # about 18 min
 #
 # Every peer gets WARMUP seconds of unrecorded load before each test (default 30: the proxy's JIT
 # is still compiling for ~25 s on one core; the native peers are measured with the same warm-up).
