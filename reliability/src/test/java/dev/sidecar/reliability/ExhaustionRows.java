@@ -85,7 +85,7 @@ final class ExhaustionRows {
             }
             if (openSockets(fds) > 16) {
                 // say what holds them instead of ending the scorecard here
-                rows.add(new ScorecardTest.Row("file descriptors: freed once the clients have gone", describeFiles(fds) + " after 30 s",
+                rows.add(new ScorecardTest.Row("file descriptors: freed once the clients have gone", descriptorKinds(fds) + " after 30 s",
                         "<= 16 sockets open", false));
                 System.out.println(proxy.output().lines().filter(l -> !l.startsWith("\tat ")).limit(80).reduce("", (x, y) -> x + "\n  " + y));
                 return;
@@ -210,8 +210,8 @@ final class ExhaustionRows {
         }
     }
 
-    /** How many of the open descriptors are sockets, jars and anything else. */
-    private static String describeFiles(Path fds) {
+    /** How many of the open descriptors are sockets, jars and anything else; empty when /proc cannot be read. */
+    private static java.util.Map<String, Integer> descriptorKinds(Path fds) {
         java.util.Map<String, Integer> kinds = new java.util.TreeMap<>();
         try (java.util.stream.Stream<Path> s = java.nio.file.Files.list(fds)) {
             s.forEach(fd -> {
@@ -219,29 +219,20 @@ final class ExhaustionRows {
                 try {
                     target = java.nio.file.Files.readSymbolicLink(fd).toString();
                 } catch (IOException e) {
-                    target = "gone";
+                    return; // closed meanwhile
                 }
                 String kind = target.startsWith("socket:") ? "sockets" : target.endsWith(".jar") ? "jars" : "other";
                 kinds.merge(kind, 1, Integer::sum);
             });
         } catch (IOException e) {
-            return "unreadable: " + e.getMessage();
+            return java.util.Map.of();
         }
-        return kinds.toString();
+        return kinds;
     }
 
     private static long openSockets(Path fds) {
-        try (java.util.stream.Stream<Path> s = java.nio.file.Files.list(fds)) {
-            return s.filter(fd -> {
-                try {
-                    return java.nio.file.Files.readSymbolicLink(fd).toString().startsWith("socket:");
-                } catch (IOException e) {
-                    return false; // closed meanwhile
-                }
-            }).count();
-        } catch (IOException e) {
-            return Long.MAX_VALUE;
-        }
+        java.util.Map<String, Integer> kinds = descriptorKinds(fds);
+        return kinds.isEmpty() ? Long.MAX_VALUE : kinds.getOrDefault("sockets", 0);
     }
 
     /** One request on a new connection; its status, or -1 when the connection failed. */

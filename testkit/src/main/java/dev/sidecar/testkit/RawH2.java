@@ -15,6 +15,7 @@ import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -160,6 +161,21 @@ public final class RawH2 implements AutoCloseable {
         b.write(0x00); // literal header field without indexing, new name
         writeString(b, name.getBytes(StandardCharsets.ISO_8859_1));
         writeString(b, value.getBytes(StandardCharsets.ISO_8859_1));
+        return b.toByteArray();
+    }
+
+    /**
+     * An HPACK block of literal fields without indexing (RFC 7541 6.2.2), new names, no Huffman,
+     * in the order given: blocks no encoder would produce (upper-case names, pseudo-headers after
+     * regular ones) can be sent.
+     */
+    public static byte[] literalBlock(List<String[]> fields) {
+        ByteArrayOutputStream b = new ByteArrayOutputStream();
+        for (String[] f : fields) {
+            b.write(0x00);
+            writeString(b, f[0].getBytes(StandardCharsets.ISO_8859_1));
+            writeString(b, f[1].getBytes(StandardCharsets.ISO_8859_1));
+        }
         return b.toByteArray();
     }
 

@@ -1,6 +1,5 @@
 package dev.sidecar.reliability.h2spec;
 
-import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
 import java.io.EOFException;
 import java.io.IOException;
@@ -242,29 +241,7 @@ final class H2Client implements AutoCloseable {
 
     /** An HPACK block of literals without indexing, in order, no Huffman. */
     static byte[] block(List<String[]> fields) {
-        ByteArrayOutputStream b = new ByteArrayOutputStream();
-        for (String[] f : fields) {
-            b.write(0x00);
-            string(b, f[0].getBytes(StandardCharsets.ISO_8859_1));
-            string(b, f[1].getBytes(StandardCharsets.ISO_8859_1));
-        }
-        return b.toByteArray();
-    }
-
-    private static void string(ByteArrayOutputStream b, byte[] s) {
-        int n = s.length;
-        if (n < 127) {
-            b.write(n);
-        } else {
-            b.write(127);
-            n -= 127;
-            while (n >= 128) {
-                b.write((n & 0x7f) | 0x80);
-                n >>>= 7;
-            }
-            b.write(n);
-        }
-        b.write(s, 0, s.length);
+        return dev.sidecar.testkit.RawH2.literalBlock(fields);
     }
 
     static byte[] concat(byte[] a, byte[] b) {
