@@ -18,7 +18,7 @@ WARMUP=${WARMUP:-30}
 for tool in nginx haproxy wrk java; do
   command -v "$tool" >/dev/null || { echo "missing $tool" >&2; exit 1; }
 done
-[ -f "$root/proxy/target/sidecar.jar" ] || (cd "$root" && ./mvnw -q -B -Dmaven.test.skip=true -pl proxy -am package)
+"$root/sidecar" version >/dev/null   # builds the proxy now if it is missing or older than its sources
 [ -f "$root/bench/target/benchmarks.jar" ] || (cd "$root" && ./mvnw -q -B -DskipTests -pl bench -am package)
 run=$(mktemp -d /tmp/latency-run.XXXXXX)
 pids=()
@@ -33,10 +33,7 @@ wait_port() { local i; for i in $(seq 300); do (exec 3<>"/dev/tcp/127.0.0.1/$1")
 taskset -c 1 nginx -c "$run/upstream.nginx.conf" -p "$run/" -e "$run/upstream.err" -g 'daemon off;' & pids+=($!)
 taskset -c 1 haproxy -f "$run/haproxy.cfg" -db >"$run/haproxy.log" 2>&1 & pids+=($!)
 taskset -c 1 nginx -c "$run/nginx.conf" -p "$run/" -e "$run/nginx.err" -g 'daemon off;' & pids+=($!)
-jsa=$root/proxy/target/sidecar.jsa
-cds=(); [ -f "$jsa" ] && cds=(-XX:SharedArchiveFile="$jsa" -Xlog:cds=off -Xlog:cds+dynamic=off)
-MALLOC_ARENA_MAX=2 taskset -c 1 java -XX:+UseSerialGC -Xms16m -Xss512k -XX:-UsePerfData "${cds[@]}" ${SIDECAR_JAVA_OPTS:-} \
-  -jar "$root/proxy/target/sidecar.jar" run -c "$root/bench/e2e/l7-bench.yaml" --log-level warn >"$run/sidecar.log" 2>&1 & pids+=($!)
+taskset -c 1 "$root/sidecar" run -c "$root/bench/e2e/l7-bench.yaml" --log-level warn >"$run/sidecar.log" 2>&1 & pids+=($!)
 for port in 18081 18181 18281 18481; do wait_port "$port" || { echo "port $port did not open" >&2; exit 1; }; done
 for port in 18181 18281 18481; do taskset -c 0 wrk -t1 -c50 -d"${WARMUP}s" "http://127.0.0.1:$port/" >/dev/null; done
 taskset -c 0 java -cp "$root/bench/target/benchmarks.jar" dev.sidecar.bench.e2e.FixedRateLatency "$RATE" "$SECONDS_" \

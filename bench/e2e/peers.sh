@@ -15,17 +15,15 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 PEERS_DIR=${PEERS_DIR:-$root/../shared/peers}
 [ -x "$PEERS_DIR/run.sh" ] || { echo "no peers harness at $PEERS_DIR (set PEERS_DIR)" >&2; exit 1; }
-[ -f "$root/proxy/target/sidecar.jar" ] || (cd "$root" && ./mvnw -q -B -Dmaven.test.skip=true -pl proxy -am package)
-jsa=$root/proxy/target/sidecar.jsa
-cds=""
-[ -f "$jsa" ] && cds="-XX:SharedArchiveFile=$jsa -Xlog:cds=off -Xlog:cds+dynamic=off"
+"$root/sidecar" version >/dev/null   # builds the proxy now if it is missing or older than its sources
 
 export OUT=${OUT:-$(mktemp -d /tmp/peers.XXXXXX)}
 export PEERS=${PEERS:-"direct haproxy nginx"}
 export TESTS=${TESTS:-"h1-100B h1-16K h2c-100B tcp"}
 export REPS=${REPS:-3} DURATION=${DURATION:-10} WARMUP=${WARMUP:-30}
 export PROXY_NAME=sidecar PROXY_HTTP_PORT=18481 PROXY_H2C_PORT=18481 PROXY_TCP_PORT=18483
-export PROXY_CMD="MALLOC_ARENA_MAX=2 exec java -XX:+UseSerialGC -Xms16m -Xss512k -XX:-UsePerfData $cds ${SIDECAR_JAVA_OPTS:-} -jar $root/proxy/target/sidecar.jar run -c $root/bench/e2e/l7-bench.yaml --log-level warn"
+# ./sidecar execs java with its JVM defaults (and SIDECAR_JAVA_OPTS), so the measured process is java itself
+export PROXY_CMD="exec $root/sidecar run -c $root/bench/e2e/l7-bench.yaml --log-level warn"
 "$PEERS_DIR/run.sh"
 python3 "$root/bench/e2e/peers-charts.py" "$OUT"
 echo "results: $OUT/results.md, charts: $OUT/*.png"

@@ -21,7 +21,7 @@ PROXY_CPU=${PROXY_CPU:-1}
 for tool in nginx wrk h2load iperf3 curl openssl java; do
   command -v "$tool" >/dev/null || { echo "missing $tool" >&2; exit 1; }
 done
-[ -f "$root/proxy/target/sidecar.jar" ] || (cd "$root" && ./mvnw -q -B -Dmaven.test.skip=true -pl proxy -am package)
+"$root/sidecar" version >/dev/null   # builds the proxy now if it is missing or older than its sources
 run=$(mktemp -d /tmp/soak.XXXXXX)
 OUT=${OUT:-$run}
 pids=()
@@ -79,11 +79,9 @@ cert
 config 19381 19382
 taskset -c "$PROXY_CPU" nginx -c "$run/upstream.conf" -g 'daemon off;' & pids+=($!)
 taskset -c "$PROXY_CPU" iperf3 -s -B 127.0.0.1 -p 19201 >"$run/iperf3.log" 2>&1 & pids+=($!)
-jsa=$root/proxy/target/sidecar.jsa
-cds=(); [ -f "$jsa" ] && cds=(-XX:SharedArchiveFile="$jsa" -Xlog:cds=off -Xlog:cds+dynamic=off)
-MALLOC_ARENA_MAX=2 taskset -c "$PROXY_CPU" java -XX:+UseSerialGC -Xms16m -Xss512k -XX:-UsePerfData "${cds[@]}" \
-  -Dio.netty.leakDetection.level=paranoid ${SIDECAR_JAVA_OPTS:-} \
-  -jar "$root/proxy/target/sidecar.jar" run -c "$run/sidecar.yaml" >"$OUT/sidecar.log" 2>&1 & proxy=$!; pids+=($proxy)
+# ./sidecar execs java with its JVM defaults, so $! is the proxy's own pid
+SIDECAR_JAVA_OPTS="-Dio.netty.leakDetection.level=paranoid ${SIDECAR_JAVA_OPTS:-}" taskset -c "$PROXY_CPU" \
+  "$root/sidecar" run -c "$run/sidecar.yaml" >"$OUT/sidecar.log" 2>&1 & proxy=$!; pids+=($proxy)
 for i in $(seq 300); do curl -sf -o /dev/null http://127.0.0.1:19399/ready && break; sleep 0.1; done
 
 deadline=$(( $(date +%s) + MINUTES * 60 ))
