@@ -62,6 +62,25 @@ class ProcessTest {
     }
 
     @Test
+    void leak_detection_is_off_unless_a_level_is_asked_for() {
+        String asked = System.getProperty("io.netty.leakDetection.level");
+        try {
+            System.clearProperty("io.netty.leakDetection.level");
+            Main.leakDetectionOffUnlessAsked();
+            assertEquals("disabled", System.getProperty("io.netty.leakDetection.level"));
+            System.setProperty("io.netty.leakDetection.level", "simple");
+            Main.leakDetectionOffUnlessAsked();
+            assertEquals("simple", System.getProperty("io.netty.leakDetection.level"));
+        } finally {
+            if (asked == null) {
+                System.clearProperty("io.netty.leakDetection.level");
+            } else {
+                System.setProperty("io.netty.leakDetection.level", asked);
+            }
+        }
+    }
+
+    @Test
     void sigterm_drains_open_connections_and_exits_0() throws Exception {
         try (TcpUpstream echo = TcpUpstream.echo();
              ProxyProcess proxy = ProxyProcess.run(dir, config(echo.address(), "20s"))) {
