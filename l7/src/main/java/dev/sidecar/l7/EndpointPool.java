@@ -282,8 +282,12 @@ final class EndpointPool {
         private boolean idleCheckScheduled;
         private final Runnable idleCheck = this::idleCheck;
 
+        /**
+         * Streams are handed out while the connection is still being made (they wait for it), so
+         * a burst of requests to a new endpoint shares one connection instead of opening one each.
+         */
         boolean hasRoom() {
-            return !goingAway && (channel == null || channel.isActive()) && streams < maxStreams;
+            return !goingAway && (!connected || channel.isActive()) && streams < maxStreams;
         }
 
         void connect(UpstreamPools.Acquirer first) {

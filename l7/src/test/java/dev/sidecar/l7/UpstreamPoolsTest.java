@@ -22,7 +22,7 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
-/** Pools of endpoints that updates removed do not stay behind on the event loops. */
+/** Pools of endpoints that updates removed do not stay behind on the event loops; HTTP/2 connection sharing. */
 class UpstreamPoolsTest {
     private static int refusingPort() throws Exception {
         try (ServerSocket s = new ServerSocket(0)) {
@@ -68,6 +68,41 @@ class UpstreamPoolsTest {
                 }
             }).get(30, TimeUnit.SECONDS);
             assertEquals(1, loop.submit(pools::poolsOnThisLoop).get(10, TimeUnit.SECONDS), "only the kept endpoint's pool remains");
+            pools.close();
+        } finally {
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+        }
+    }
+
+    @Test
+    void a_burst_of_http2_requests_to_a_new_endpoint_shares_one_connection_while_it_is_made() throws Exception {
+        MultiThreadIoEventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+        try (ServerSocket server = new ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())) {
+            EventLoop loop = group.next();
+            ClusterConfig config = ClusterConfig.builder("app").endpoints(List.of(EndpointConfig.of(new HostPort("127.0.0.1", server.getLocalPort()))))
+                    .build();
+            Cluster cluster = new ClusterManager(List.of(config)).get("app");
+            Endpoint endpoint = cluster.snapshot().endpoints().get(0);
+            UpstreamPools pools = new UpstreamPools(new Dialer(NioSocketChannel::new, DefaultAddressResolverGroup.INSTANCE), ByteBufAllocator.DEFAULT);
+            java.util.concurrent.CountDownLatch streams = new java.util.concurrent.CountDownLatch(20);
+            UpstreamPools.Acquirer counting = new UpstreamPools.Acquirer() {
+                @Override
+                public void acquired(UpstreamStream stream, boolean reused) {
+                    streams.countDown();
+                }
+
+                @Override
+                public void failed(Throwable cause, boolean connectFailure) {
+                }
+            };
+            // twenty requests in one turn of the loop: none can see the connect complete
+            loop.submit(() -> {
+                for (int i = 0; i < 20; i++) {
+                    pools.acquire(loop, cluster, config, endpoint, true, null, counting);
+                }
+            }).get(10, TimeUnit.SECONDS);
+            assertTrue(streams.await(10, TimeUnit.SECONDS), "every request got a stream");
+            assertEquals(1, endpoint.connections(), "connections opened to the endpoint");
             pools.close();
         } finally {
             group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
