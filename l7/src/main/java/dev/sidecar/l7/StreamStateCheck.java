@@ -1,12 +1,12 @@
 package dev.sidecar.l7;
 
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http2.Http2CodecUtil;
 import io.netty.handler.codec.http2.Http2ConnectionAdapter;
 import io.netty.handler.codec.http2.Http2Error;
-import io.netty.handler.codec.http2.Http2Exception;
 import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2Stream;
 import io.netty.util.ReferenceCountUtil;
@@ -39,8 +39,8 @@ import io.netty.util.ReferenceCountUtil;
  * at the codec's own state, and before it does, the bytes ahead of that frame are handed on (a
  * retained slice) so the codec has read them. A stream error is sent through the codec before
  * the frame is handed on (the codec then ignores the frame, having kept its HPACK state); on a
- * connection error the frame and everything after it are dropped and the codec sends GOAWAY and
- * closes.
+ * connection error the frame and everything after it are dropped, the codec sends GOAWAY and
+ * the connection closes.
  *
  * <p>Memory is bounded: two bits for each of the last {@value #WINDOW} client stream ids
  * (odd ids from the highest opened down), 256 bytes per connection. That is ten times the
@@ -238,7 +238,13 @@ final class StreamStateCheck extends ChannelInboundHandlerAdapter {
         }
         handOn(ctx, buf, start);
         failed = true;
-        codec.onError(codecCtx, false, Http2Exception.connectionError(error, message, args));
+        // GOAWAY names the last stream the codec opened (every frame ahead of this one was read), where the
+        // codec's own connection errors name 2^31-1; then the close, from below the codec, which would
+        // otherwise wait for the open streams to finish (a graceful close): RFC 9113 section 5.4.1
+        ByteBuf debug = ByteBufUtil.writeUtf8(ctx.alloc(), String.format(message, args));
+        codec.goAway(codecCtx, codec.connection().remote().lastStreamCreated(), error.code(), debug, codecCtx.newPromise());
+        codecCtx.flush();
+        ctx.close();
         return false;
     }
 
