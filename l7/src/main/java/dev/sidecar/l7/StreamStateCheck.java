@@ -40,7 +40,9 @@ import io.netty.util.ReferenceCountUtil;
  * retained slice) so the codec has read them. A stream error is sent through the codec before
  * the frame is handed on (the codec then ignores the frame, having kept its HPACK state); on a
  * connection error the frame and everything after it are dropped, the codec sends GOAWAY and
- * the connection closes.
+ * the connection closes. (When such a HEADERS frame is split across reads, the reset stream may
+ * have closed before the frame's rest reaches the codec, which answers that rest as it answers
+ * any frame on a closed stream: a second RST_STREAM STREAM_CLOSED.)
  *
  * <p>Memory is bounded: two bits for each of the last {@value #WINDOW} client stream ids
  * (odd ids from the highest opened down), 256 bytes per connection. That is ten times the
@@ -121,10 +123,12 @@ final class StreamStateCheck extends ChannelInboundHandlerAdapter {
             int start = i;
             int length, type, flags, stream;
             if (have == 0 && end - i >= Http2CodecUtil.FRAME_HEADER_LENGTH) {
-                length = buf.getUnsignedMedium(i);
-                type = buf.getUnsignedByte(i + 3);
-                flags = buf.getUnsignedByte(i + 4);
-                stream = buf.getInt(i + 5) & Integer.MAX_VALUE;
+                // two reads, not four: each checks bounds and the buffer's reference count
+                long h = buf.getLong(i); // length (3 bytes), type, flags, the stream id's first 3 bytes
+                length = (int) (h >>> 40);
+                type = (int) (h >>> 32) & 0xff;
+                flags = (int) (h >>> 24) & 0xff;
+                stream = ((int) h << 8 | buf.getUnsignedByte(i + 8)) & Integer.MAX_VALUE;
                 i += Http2CodecUtil.FRAME_HEADER_LENGTH;
             } else {
                 if (have > 0) {
