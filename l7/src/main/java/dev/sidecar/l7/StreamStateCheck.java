@@ -65,10 +65,10 @@ final class StreamStateCheck extends ChannelInboundHandlerAdapter {
     private static final int PREFACE_LENGTH = 24;
 
     private final Http2FrameCodec codec;
-    /** The state of client stream id {@code s} in bits {@code slot(s)} (two per id), for ids in (highest - 2 * WINDOW, highest]. */
+    /** Two bits of state per client stream id, at slot {@code (id >>> 1) & (WINDOW - 1)}, for ids in (highest - 2 * WINDOW, highest]. */
     private final long[] states = new long[WINDOW * 2 / 64];
-    /** The highest client stream id opened by HEADERS. */
-    private int highest;
+    /** The highest client stream id opened by HEADERS; -1 before the first, so that ids from 1 up count as skipped. */
+    private int highest = -1;
     /** Payload bytes (or connection preface bytes) still to skip before the next frame header. */
     private int skip = PREFACE_LENGTH;
     /** How many bytes of a frame header split across reads are in {@link #head} and {@link #headId}. */
@@ -94,7 +94,7 @@ final class StreamStateCheck extends ChannelInboundHandlerAdapter {
         });
     }
 
-    /** After an h2c upgrade: the request that carried it is stream 1, half-closed (remote) (RFC 9113 section 3.1 of RFC 7540). */
+    /** After an h2c upgrade: the request that carried it is stream 1, half-closed (remote) from the start (RFC 7540 section 3.2). */
     StreamStateCheck upgraded() {
         highest = 1;
         state(1, ENDED);
