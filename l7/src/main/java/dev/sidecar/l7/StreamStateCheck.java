@@ -42,7 +42,9 @@ import io.netty.util.ReferenceCountUtil;
  * connection error the frame and everything after it are dropped, the codec sends GOAWAY and
  * the connection closes. (When such a HEADERS frame is split across reads, the reset stream may
  * have closed before the frame's rest reaches the codec, which answers that rest as it answers
- * any frame on a closed stream: a second RST_STREAM STREAM_CLOSED.)
+ * any frame on a closed stream: a second RST_STREAM STREAM_CLOSED. Keeping the stream open until
+ * then would mean writing the reset past the encoder, where it would not count towards the
+ * resets a connection may provoke.)
  *
  * <p>Memory is bounded: two bits for each of the last {@value #WINDOW} client stream ids
  * (odd ids from the highest opened down), 256 bytes per connection. That is ten times the
@@ -225,8 +227,10 @@ final class StreamStateCheck extends ChannelInboundHandlerAdapter {
         Http2Stream s = codec.connection().stream(stream);
         if (s != null && !s.isResetSent()
                 && (s.state() == Http2Stream.State.HALF_CLOSED_REMOTE || s.state() == Http2Stream.State.CLOSED)) {
-            // the codec then ignores the frame (a reset was sent) after decoding its header block
-            codec.resetStream(codecCtx, stream, Http2Error.STREAM_CLOSED.code(), codecCtx.newPromise());
+            // the codec then ignores the frame (a reset was sent) after decoding its header block. Through the
+            // encoder, as a stream's own reset goes, so that it counts towards the resets a connection may
+            // provoke (encoderEnforceMaxRstFramesPerWindow: MadeYouReset)
+            codec.encoder().writeRstStream(codecCtx, stream, Http2Error.STREAM_CLOSED.code(), codecCtx.newPromise());
         }
         return true;
     }

@@ -205,6 +205,32 @@ class Http2StreamStateTest {
         }
     }
 
+    /** The resets this provokes count towards max_resets_per_window (200 per 30 s) like any the client causes (MadeYouReset). */
+    @Test
+    void provoked_resets_count_towards_the_reset_limit() throws Exception {
+        try (Conn k = new Conn(new RawH2(port))) {
+            RawH2 c = k.c;
+            byte[] block = c.requestBlock("GET", "/delay/5000");
+            int rounds = 0;
+            for (int stream = 1; rounds < 400 && c.goAway() == null; rounds++, stream += 2) {
+                c.headers(stream, RawH2.END_STREAM | RawH2.END_HEADERS, block);
+                c.headers(stream, RawH2.END_STREAM | RawH2.END_HEADERS, block);
+                try {
+                    c.flush();
+                } catch (IOException e) {
+                    break; // the proxy closed the connection while this was still writing
+                }
+                if (k.rst(stream) == null) {
+                    break;
+                }
+            }
+            assertTrue(c.awaitClosed(WAIT), "the connection ends after " + rounds + " rounds");
+            assertNotNull(c.goAway());
+            assertEquals(RawH2.ENHANCE_YOUR_CALM, c.goAway().errorCode());
+            assertTrue(rounds > 150 && rounds <= 202, "ended near the limit of 200: " + rounds);
+        }
+    }
+
     @Test
     void a_stream_id_below_the_tracked_window_gets_the_codecs_stream_error() throws Exception {
         try (Conn k = new Conn(new RawH2(port))) {
