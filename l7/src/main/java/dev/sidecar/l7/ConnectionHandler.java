@@ -276,7 +276,9 @@ final class ConnectionHandler extends ChannelDuplexHandler {
     private void installHttp2(ChannelHandlerContext at) {
         h2 = true;
         proxy.stats().h2Connections.increment();
-        at.pipeline().addAfter(at.name(), "h2", http2Codec());
+        Http2FrameCodec codec = http2Codec();
+        at.pipeline().addAfter(at.name(), "h2-states", new StreamStateCheck(codec));
+        at.pipeline().addAfter("h2-states", "h2", codec);
         at.pipeline().addAfter("h2", "h2-streams", http2Streams());
         at.pipeline().addAfter("h2-streams", "sink", new Sink());
         at.channel().config().setAutoRead(true); // streams apply backpressure through their windows
@@ -338,7 +340,7 @@ final class ConnectionHandler extends ChannelDuplexHandler {
             // h2c is cleartext only; over TLS, HTTP/2 is chosen by ALPN (and its preface)
             at.pipeline().addAfter("h1", "h2c-upgrade", new HttpServerUpgradeHandler(codec, protocol -> {
                 if (AsciiString.contentEquals(Http2CodecUtil.HTTP_UPGRADE_PROTOCOL_NAME, protocol)) {
-                    return new H2cUpgrade(new Http2ServerUpgradeCodec(http2Codec(), http2Streams()));
+                    return new H2cUpgrade(http2Codec());
                 }
                 return null;
             }, s.bufferLimit()));
@@ -355,10 +357,12 @@ final class ConnectionHandler extends ChannelDuplexHandler {
      * refusal, for this request and every later one.
      */
     private final class H2cUpgrade implements HttpServerUpgradeHandler.UpgradeCodec {
+        private final Http2FrameCodec frameCodec;
         private final Http2ServerUpgradeCodec codec;
 
-        H2cUpgrade(Http2ServerUpgradeCodec codec) {
-            this.codec = codec;
+        H2cUpgrade(Http2FrameCodec frameCodec) {
+            this.frameCodec = frameCodec;
+            this.codec = new Http2ServerUpgradeCodec(frameCodec, http2Streams());
         }
 
         @Override
@@ -378,6 +382,8 @@ final class ConnectionHandler extends ChannelDuplexHandler {
             h2 = true;
             proxy.stats().h2Connections.increment();
             codec.upgradeTo(ctx, request);
+            // between this upgrade handler and the codec, which the upgrade put right after it
+            ctx.pipeline().addAfter(ctx.name(), "h2-states", new StreamStateCheck(frameCodec).upgraded());
         }
     }
 

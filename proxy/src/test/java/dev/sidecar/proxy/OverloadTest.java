@@ -2,6 +2,7 @@ package dev.sidecar.proxy;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.sidecar.config.ConfigException;
@@ -11,6 +12,7 @@ import dev.sidecar.testkit.Await;
 import dev.sidecar.testkit.HttpUpstream;
 import dev.sidecar.testkit.ProxyProcess;
 import dev.sidecar.testkit.RawH2;
+import dev.sidecar.testkit.TcpUpstream;
 import dev.sidecar.testkit.Traffic;
 import java.io.IOException;
 import java.net.Socket;
@@ -125,8 +127,7 @@ class OverloadTest {
      * buffers, TLS and socket internals take some 4 MiB): new HTTP/1.1 requests get 503 with
      * connection: close, new HTTP/2 streams REFUSED_STREAM, nothing reaches the upstream, the
      * metrics say so, and the admin API still answers. (That the state lifts again once memory
-     * falls is {@link #shedsAtTheFractionAndResumesBelowTheBand}: this proxy's buffering is
-     * bounded well enough that traffic alone does not move direct memory far or reliably.)
+     * falls: {@link #theRealProcessResumesServingAndAcceptingOnceDirectMemoryFalls}.)
      */
     @Test
     void theRealProcessShedsWhileDirectMemoryIsAboveTheFraction() throws Exception {
@@ -160,6 +161,98 @@ class OverloadTest {
             assertTrue(value(p, "sidecar_overload_direct_used_bytes") >= 0.1 * 16 * MIB);
             assertTrue(p.output().split("overload: shedding", -1).length == 2, "logged once:\n" + p.output());
         }
+    }
+
+    /**
+     * The real process, shedding and resuming as its direct memory rises and falls. With Netty's
+     * unpooled allocator a released buffer is freed at once, so the guard's sample follows the
+     * bytes the proxy holds; an HTTP/2 client that opens its streams with a receive window of 0
+     * makes the proxy hold each stream's response up to the stream's write high-water mark
+     * (64 KiB) in its own buffers, where no kernel buffer takes it. Past the fraction, HTTP
+     * requests get 503 and a new TCP connection waits in the backlog, unaccepted and unrelayed.
+     * Once that client goes, the memory goes with it, the state lifts below the resume band, the
+     * waiting connection is accepted and relayed, and HTTP requests get 200 again.
+     */
+    @Test
+    void theRealProcessResumesServingAndAcceptingOnceDirectMemoryFalls() throws Exception {
+        try (HttpUpstream up = new HttpUpstream("up");
+             TcpUpstream echo = TcpUpstream.echo();
+             ProxyProcess p = ProxyProcess.run(dir, List.of(), List.of("-XX:MaxDirectMemorySize=" + HOG_LIMIT_MIB + "m",
+                     "-Dio.netty.allocator.type=unpooled"), """
+                     admin: { address: 127.0.0.1:0 }
+                     server: { overload: { direct_memory_shed_fraction: %s, heap_shed_fraction: 0 } }
+                     listeners:
+                       - { name: web, address: 127.0.0.1:0, protocol: http, cluster: app }
+                       - { name: echo, address: 127.0.0.1:0, protocol: tcp, cluster: echo }
+                     clusters:
+                       - { name: app, endpoints: [{ address: %s }] }
+                       - { name: echo, endpoints: [{ address: %s }] }
+                     """.formatted(HOG_FRACTION, up.address(), echo.address()))) {
+            int web = p.listenerPort("web");
+            double resumeBelow = HOG_FRACTION * OverloadGuard.RESUME_SHARE * HOG_LIMIT_MIB * MIB;
+            Await.until("a first sample", Duration.ofSeconds(20), () -> value(p, "sidecar_overload_direct_used_bytes") > 0);
+            double atRest = value(p, "sidecar_overload_direct_used_bytes");
+            assertTrue(atRest < resumeBelow, "at rest below the resume band: " + atRest);
+            assertEquals(0, value(p, "sidecar_overload_active"));
+            assertEquals("200", httpStatus(web));
+
+            double held;
+            try (RawH2 hog = new RawH2(web)) {
+                hog.frame(RawH2.SETTINGS, 0, 0, new byte[] {0, 0x4, 0, 0, 0, 0}); // SETTINGS_INITIAL_WINDOW_SIZE 0
+                for (int i = 0, stream = 1; i < HOG_STREAMS; i++, stream += 2) {
+                    hog.headers(stream, RawH2.END_STREAM | RawH2.END_HEADERS, hog.requestBlock("GET", "/bytes/" + (4 * MIB)));
+                }
+                hog.flush();
+                Await.until("the overload state on", Duration.ofSeconds(30), () -> value(p, "sidecar_overload_active") == 1);
+                held = value(p, "sidecar_overload_direct_used_bytes");
+                assertEquals("503", httpStatus(web));
+                assertTcpAcceptsPausedThenResumed(p, echo, hog);
+            }
+            assertEquals("200", httpStatus(web));
+            assertTrue(value(p, "sidecar_overload_direct_used_bytes") < resumeBelow);
+            assertTrue(p.output().contains("overload: over, serving again"), p.output());
+            System.out.println("direct memory at rest " + (long) atRest + " B, with the streams held " + (long) held + " B, limit "
+                    + HOG_LIMIT_MIB + " MiB, shedding from " + HOG_FRACTION + ", resuming below " + (long) resumeBelow + " B");
+        }
+    }
+
+    /**
+     * While shedding, a new TCP connection completes in the kernel's backlog but the proxy does
+     * not accept it: no upstream connection, no echo. Once {@code hog} closes and the state
+     * lifts, it is accepted and relayed.
+     */
+    private static void assertTcpAcceptsPausedThenResumed(ProxyProcess p, TcpUpstream echo, RawH2 hog) throws Exception {
+        int acceptedBefore = echo.accepted();
+        try (Socket waiting = Traffic.connect(p.listenerPort("echo"))) {
+            waiting.getOutputStream().write("ping".getBytes(StandardCharsets.US_ASCII));
+            waiting.setSoTimeout(1000); // a bounded look for a reply that must not come
+            assertThrows(java.net.SocketTimeoutException.class, () -> waiting.getInputStream().read(), "no echo while accepts are paused");
+            assertEquals(acceptedBefore, echo.accepted(), "no upstream connection for it");
+            assertEquals(1, value(p, "sidecar_overload_active"), "still shedding when the look ended");
+
+            hog.close();
+            Await.until("the overload state off", Duration.ofSeconds(30), () -> value(p, "sidecar_overload_active") == 0);
+            waiting.setSoTimeout(20_000);
+            byte[] back = waiting.getInputStream().readNBytes(4);
+            assertEquals("ping", new String(back, StandardCharsets.US_ASCII), "accepted from the backlog and relayed");
+            assertEquals(acceptedBefore + 1, echo.accepted());
+        }
+    }
+
+    /**
+     * Direct memory for {@link #theRealProcessResumesServingAndAcceptingOnceDirectMemoryFalls}:
+     * 4 MiB sheds, below 3.6 MiB resumes; the process holds about 2.3 MiB at rest and about
+     * 5.6 MiB with the streams held, so both sides have over a MiB to spare.
+     */
+    private static final int HOG_LIMIT_MIB = 16;
+    private static final double HOG_FRACTION = 0.25;
+    /** Responses held at up to 64 KiB each (under the default max_concurrent_streams, 100). */
+    private static final int HOG_STREAMS = 90;
+
+    /** The status of one HTTP/1.1 GET on a new connection. */
+    private static String httpStatus(int port) throws IOException {
+        String r = exchange(port, "GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        return r.length() >= 12 ? r.substring(9, 12) : r;
     }
 
     private static String scrape(ProxyProcess p) throws Exception {

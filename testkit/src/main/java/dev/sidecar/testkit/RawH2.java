@@ -29,10 +29,10 @@ import java.util.function.Predicate;
  * reader thread collects the server's frames until the connection ends.
  */
 public final class RawH2 implements AutoCloseable {
-    public static final int DATA = 0, HEADERS = 1, RST_STREAM = 3, SETTINGS = 4, PING = 6, GOAWAY = 7, WINDOW_UPDATE = 8,
+    public static final int DATA = 0, HEADERS = 1, PRIORITY = 2, RST_STREAM = 3, SETTINGS = 4, PING = 6, GOAWAY = 7, WINDOW_UPDATE = 8,
             CONTINUATION = 9;
     public static final int END_STREAM = 0x1, ACK = 0x1, END_HEADERS = 0x4;
-    public static final int ENHANCE_YOUR_CALM = 0xb;
+    public static final int PROTOCOL_ERROR = 0x1, STREAM_CLOSED = 0x5, ENHANCE_YOUR_CALM = 0xb;
     private static final byte[] PREFACE = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
 
     /** A frame the server sent. */
@@ -64,11 +64,29 @@ public final class RawH2 implements AutoCloseable {
 
     /** As {@link #RawH2(int)}, with a small receive buffer when {@code receiveBuffer} > 0 (a slow reader). */
     public RawH2(int port, int receiveBuffer) throws IOException {
-        socket = new Socket();
+        this(connect(port, receiveBuffer), receiveBuffer);
+    }
+
+    /**
+     * HTTP/2 on a socket that is already connected: a TLS socket that negotiated h2 by ALPN, or
+     * a plain one whose HTTP/1.1 upgrade to h2c was answered with 101 (read up to the end of
+     * that response's head, and not further). Sends the preface and empty SETTINGS, and starts reading.
+     */
+    public static RawH2 over(Socket connected) throws IOException {
+        return new RawH2(connected, 0);
+    }
+
+    private static Socket connect(int port, int receiveBuffer) throws IOException {
+        Socket socket = new Socket();
         if (receiveBuffer > 0) {
             socket.setReceiveBufferSize(receiveBuffer);
         }
         socket.connect(new InetSocketAddress("127.0.0.1", port), 5000);
+        return socket;
+    }
+
+    private RawH2(Socket socket, int receiveBuffer) throws IOException {
+        this.socket = socket;
         socket.setTcpNoDelay(true);
         out = socket.getOutputStream();
         out.write(PREFACE);
@@ -128,6 +146,20 @@ public final class RawH2 implements AutoCloseable {
         pending.writeTo(out);
         pending.reset();
         out.flush();
+    }
+
+    /**
+     * Sends what is buffered in writes of {@code chunk} bytes, each flushed on its own: with
+     * TCP_NODELAY each leaves as its own segment, so the server reads frames (and their 9-byte
+     * headers) split at many places.
+     */
+    public synchronized void flush(int chunk) throws IOException {
+        byte[] all = pending.toByteArray();
+        pending.reset();
+        for (int i = 0; i < all.length; i += chunk) {
+            out.write(all, i, Math.min(chunk, all.length - i));
+            out.flush();
+        }
     }
 
     /** An HPACK block for a GET of {@code path}, plus any extra name/value pairs. */

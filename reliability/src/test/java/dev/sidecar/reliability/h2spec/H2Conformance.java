@@ -72,21 +72,6 @@ public final class H2Conformance {
         define();
     }
 
-    /**
-     * MUST cases the proxy fails because of Netty's HTTP/2 codec, with why: each is answered,
-     * just not with the code h2spec asks for. Anything else failing is ours to fix.
-     */
-    public static final java.util.Map<String, String> NETTY_DEVIATIONS = java.util.Map.of(
-            "http2/5.1/6", "a second HEADERS with END_STREAM on a half-closed (remote) stream gets RST_STREAM PROTOCOL_ERROR, not "
-                    + "STREAM_CLOSED: Netty's decoder reads it as trailers and refuses the pseudo-header fields in them before it "
-                    + "looks at the stream's state (the frame never reaches the proxy's stream, whose own check would say STREAM_CLOSED)",
-            "http2/5.1/12", "HEADERS on a stream that has closed gets RST_STREAM STREAM_CLOSED, a stream error, where RFC 9113 5.1 asks "
-                    + "for a connection error: Netty keeps no record of closed streams, so it cannot tell this stream from one it "
-                    + "reset itself (for which a stream error is right)",
-            "http2/5.1.1/2", "HEADERS on stream 3 after stream 5 is not a connection error PROTOCOL_ERROR: Netty treats every id below "
-                    + "the highest it has seen as a stream that may have existed and closed (DefaultHttp2Connection.streamMayHaveExisted), "
-                    + "so the frame is refused or ignored as one for a closed stream");
-
     /** Every case, each on its own connection, in h2spec's order, after one ordinary request (a cold process is slow to answer its first). */
     public List<Result> run() {
         warmUp();
@@ -113,10 +98,9 @@ public final class H2Conformance {
         }
     }
 
-    /** Passed, or failed only where Netty deviates (documented), and at least 140 passed. */
+    /** Every MUST case passed (only the one SHOULD, {@code http2/6.10/1}, may fail). */
     public static boolean acceptable(List<Result> results) {
-        long passed = results.stream().filter(Result::passed).count();
-        return passed >= 140 && results.stream().noneMatch(r -> !r.passed() && r.must() && !NETTY_DEVIATIONS.containsKey(r.id()));
+        return results.stream().noneMatch(r -> !r.passed() && r.must());
     }
 
     public int size() {
