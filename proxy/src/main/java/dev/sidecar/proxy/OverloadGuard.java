@@ -102,9 +102,12 @@ final class OverloadGuard {
     static Usage sampleJvm() {
         long netty = Math.max(0, PlatformDependent.usedDirectMemory()); // -1 when Netty leaves the counting to the JDK
         long nio = DIRECT_POOL == null ? 0 : Math.max(0, DIRECT_POOL.getMemoryUsed());
-        MemoryUsage heap = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage();
+        MemoryUsage heap = MEMORY.getHeapMemoryUsage();
         return new Usage(netty + nio, PlatformDependent.maxDirectMemory(), heap.getUsed(), heap.getMax());
     }
+
+    /** Looked up once: the lookup walks the platform beans through a stream, ten times a second otherwise. */
+    private static final java.lang.management.MemoryMXBean MEMORY = ManagementFactory.getMemoryMXBean();
 
     private static final BufferPoolMXBean DIRECT_POOL = ManagementFactory.getPlatformMXBeans(BufferPoolMXBean.class).stream()
             .filter(b -> b.getName().equals("direct"))
