@@ -45,6 +45,9 @@ final class DownstreamHandler extends ChannelInboundHandlerAdapter {
     private long waitingSince;
     private boolean closed;
     private boolean aborted;
+    /** The exchanges' route and stream idle timer (see {@link Exchange}); outlives an exchange on HTTP/1.1. */
+    private ScheduledFuture<?> exchangeTimer;
+    private final Runnable exchangeTimerTask = this::exchangeTimerFired;
 
     DownstreamHandler(ConnectionHandler connection, boolean h2) {
         this.connection = connection;
@@ -148,6 +151,35 @@ final class DownstreamHandler extends ChannelInboundHandlerAdapter {
         ctx.writeAndFlush(res).addListener(ChannelFutureListener.CLOSE);
     }
 
+    /**
+     * Makes sure the exchange timer fires within {@code delayNanos}: a pending one that fires
+     * sooner is kept (the exchange re-arms when it fires early), a later one is replaced.
+     */
+    void armExchangeTimer(long delayNanos) {
+        ScheduledFuture<?> t = exchangeTimer;
+        if (t != null) {
+            if (t.getDelay(TimeUnit.NANOSECONDS) <= delayNanos) {
+                return;
+            }
+            t.cancel(false);
+        }
+        exchangeTimer = ctx.executor().schedule(exchangeTimerTask, delayNanos, TimeUnit.NANOSECONDS);
+    }
+
+    private void exchangeTimerFired() {
+        exchangeTimer = null;
+        if (exchange != null) {
+            exchange.onTimer();
+        }
+    }
+
+    private void cancelExchangeTimer() {
+        if (exchangeTimer != null) {
+            exchangeTimer.cancel(false);
+            exchangeTimer = null;
+        }
+    }
+
     /** The exchange wants more of its request body. */
     void readRequest() {
         ctx.read();
@@ -166,6 +198,7 @@ final class DownstreamHandler extends ChannelInboundHandlerAdapter {
     void exchangeFinished(boolean keepAlive) {
         exchange = null;
         if (h2) {
+            cancelExchangeTimer(); // the stream's handler ends with its one exchange
             if (!keepAlive) {
                 ctx.close();
             }
@@ -218,6 +251,7 @@ final class DownstreamHandler extends ChannelInboundHandlerAdapter {
      */
     void upgraded(UpstreamStream s, long idleNanos) {
         exchange = null;
+        cancelExchangeTimer();
         Channel upstream = s.channel;
         ChannelPipeline up = upstream.pipeline();
         HttpClientCodec codec = up.get(HttpClientCodec.class);
@@ -267,6 +301,7 @@ final class DownstreamHandler extends ChannelInboundHandlerAdapter {
         if (headersTimer != null) {
             headersTimer.cancel(false);
         }
+        cancelExchangeTimer();
         if (exchange != null) {
             exchange.onDownstreamClosed();
         }
@@ -281,6 +316,7 @@ final class DownstreamHandler extends ChannelInboundHandlerAdapter {
             if (headersTimer != null) {
                 headersTimer.cancel(false);
             }
+            cancelExchangeTimer();
             releaseQueued();
             ctx.pipeline().replace(this, "sink", new ConnectionHandler.Sink());
         }

@@ -118,7 +118,6 @@ final class Exchange implements UpstreamPools.Acquirer {
     private boolean done;
     private int status;
     /** The route timeout and the stream idle timeout, whichever comes first. */
-    private ScheduledFuture<?> timer;
     /** The route's timeout for the whole exchange (or grpc-timeout, if shorter); 0 for none. */
     private long routeTimeoutNanos;
     private ScheduledFuture<?> perTry;
@@ -785,10 +784,13 @@ final class Exchange implements UpstreamPools.Acquirer {
     }
 
     /**
-     * One timer per request serves the route timeout and the stream idle timeout (no bytes
-     * either way for that long: a stalled upstream, a client that stopped sending its body): it
-     * fires at the earlier of the two and re-arms for what is left, instead of being reset on
-     * every chunk.
+     * One timer serves the route timeout and the stream idle timeout (no bytes either way for
+     * that long: a stalled upstream, a client that stopped sending its body): it fires at the
+     * earlier of the two and re-arms for what is left, instead of being reset on every chunk. The
+     * timer is the downstream connection's ({@link DownstreamHandler#armExchangeTimer}): an
+     * exchange that ends leaves it pending, and the next one on a keep-alive connection keeps it
+     * while it fires no later than that exchange needs, so requests do not schedule and cancel
+     * a task each.
      */
     private void armTimer(long now) {
         if (done) {
@@ -803,11 +805,12 @@ final class Exchange implements UpstreamPools.Acquirer {
             delay = Math.min(delay, idle - (now - lastActivity));
         }
         if (delay != Long.MAX_VALUE) {
-            timer = dctx.executor().schedule(this::onTimer, Math.max(0, delay), TimeUnit.NANOSECONDS);
+            down.armExchangeTimer(Math.max(0, delay));
         }
     }
 
-    private void onTimer() {
+    /** The connection's exchange timer fired (perhaps early, or set by an earlier exchange): checks and re-arms. */
+    void onTimer() {
         if (done) {
             return;
         }
@@ -1068,7 +1071,6 @@ final class Exchange implements UpstreamPools.Acquirer {
             return false;
         }
         done = true;
-        cancel(timer);
         cancel(perTry);
         releasePending();
         releaseReplay();

@@ -318,6 +318,55 @@ class HttpProxyTest {
     }
 
     @Test
+    void a_keep_alive_request_gets_its_whole_route_timeout_after_an_earlier_request_armed_the_timer() throws Exception {
+        HttpUpstream up = upstream("up");
+        Sidecar p = start("""
+                server: { workers: 1 }
+                listeners:
+                  - name: web
+                    address: 127.0.0.1:0
+                    protocol: http
+                    route_config:
+                      virtual_hosts:
+                        - { name: all, domains: ["*"], routes: [{ match: { prefix: / }, route: { cluster: app, timeout: 600ms } }] }
+                clusters: [{ name: app, endpoints: [{ address: %s }] }]
+                """.formatted(up.address()));
+        int port = p.listenerPort("web");
+        try (java.net.Socket s = new java.net.Socket("127.0.0.1", port)) {
+            s.setSoTimeout(10_000);
+            java.io.InputStream in = s.getInputStream();
+            // the first request leaves the connection's timer set for 600 ms after it began
+            s.getOutputStream().write("GET /delay/300 HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            assertTrue(readHead(in).startsWith("HTTP/1.1 200"));
+            // the second starts about 300 ms in: that timer fires half-way through its 600 ms
+            long start = System.nanoTime();
+            s.getOutputStream().write("GET /delay/5000 HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            String second = readHead(in);
+            long elapsedMs = (System.nanoTime() - start) / 1_000_000;
+            assertTrue(second.startsWith("HTTP/1.1 504"), second);
+            assertTrue(elapsedMs >= 600, "timed out after " + elapsedMs + " ms, before its own 600 ms");
+        }
+        assertEquals(1, p.httpListenerStats("web").accepted(), "both requests on one connection");
+    }
+
+    /** Reads a response head and its Content-Length body; returns the head. */
+    private static String readHead(java.io.InputStream in) throws java.io.IOException {
+        StringBuilder head = new StringBuilder();
+        while (!head.toString().endsWith("\r\n\r\n")) {
+            int b = in.read();
+            if (b < 0) {
+                throw new java.io.IOException("closed after " + head);
+            }
+            head.append((char) b);
+        }
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?i)content-length: *(\\d+)").matcher(head);
+        if (m.find()) {
+            in.readNBytes(Integer.parseInt(m.group(1)));
+        }
+        return head.toString();
+    }
+
+    @Test
     void retries_go_to_another_endpoint_and_timeouts_answer_504() throws Exception {
         HttpUpstream good = upstream("good");
         Sidecar p = start("""
