@@ -78,11 +78,13 @@ final class EndpointPool {
             return;
         }
         UpstreamStream s;
+        ClientTls tls = pools.upstreamTls(cluster.name());
         while (!acquirer.wantsFreshConnection() && (s = pollIdle()) != null) {
-            if (s.channel.isActive()) {
+            if (s.channel.isActive() && s.tls == tls) {
                 acquirer.acquired(s, true);
                 return;
             }
+            s.channel.close(); // closed by the upstream, or made before the cluster's TLS changed
         }
         connectHttp1(acquirer);
     }
@@ -121,7 +123,7 @@ final class EndpointPool {
                     ch.pipeline().addLast(tls.newHandler(ch.alloc(), endpoint.address().host(), endpoint.address().port()));
                 }
                 ch.pipeline().addLast(new HttpClientCodec(4096, HttpProxy.MAX_UPSTREAM_HEADER_BYTES, 64 * 1024));
-                ch.pipeline().addLast(new UpstreamStream(ch, EndpointPool.this, null));
+                ch.pipeline().addLast(new UpstreamStream(ch, EndpointPool.this, null, tls));
             }
         });
         ChannelFuture f = b.connect(endpoint.socketAddress());
@@ -172,7 +174,8 @@ final class EndpointPool {
     void offerIdle(UpstreamStream s) {
         int max = config.httpPool().maxIdleConnections();
         int maxUses = config.httpPool().maxRequestsPerConnection();
-        if (retired || idle.size() >= max || (maxUses > 0 && s.uses >= maxUses) || pools.closing()) {
+        if (retired || idle.size() >= max || (maxUses > 0 && s.uses >= maxUses) || pools.closing()
+                || s.tls != pools.upstreamTls(cluster.name())) {
             s.channel.close();
             return;
         }
@@ -255,11 +258,25 @@ final class EndpointPool {
     // ---- HTTP/2 ----
 
     private void acquireStream(UpstreamPools.Acquirer acquirer) {
+        ClientTls tls = pools.upstreamTls(cluster.name());
+        H2Connection room = null;
+        List<H2Connection> stale = null;
         for (H2Connection c : connections) {
-            if (c.hasRoom()) {
-                c.open(acquirer);
-                return;
+            if (c.tls != tls) {
+                if (stale == null) {
+                    stale = new ArrayList<>(1);
+                }
+                stale.add(c); // made before the cluster's TLS changed
+            } else if (room == null && c.hasRoom()) {
+                room = c;
             }
+        }
+        if (stale != null) {
+            stale.forEach(H2Connection::retire); // a close takes the connection off the list
+        }
+        if (room != null) {
+            room.open(acquirer);
+            return;
         }
         if (!admitConnection(acquirer)) {
             return;
@@ -281,6 +298,8 @@ final class EndpointPool {
         private long idleSince;
         private boolean idleCheckScheduled;
         private final Runnable idleCheck = this::idleCheck;
+        /** The cluster's TLS when the connection was made (null: plaintext). */
+        ClientTls tls;
 
         /**
          * Streams are handed out while the connection is still being made (they wait for it), so
@@ -298,6 +317,7 @@ final class EndpointPool {
                     .validateHeaders(true)
                     .build();
             ClientTls tls = pools.upstreamTls(cluster.name());
+            this.tls = tls;
             Bootstrap b = bootstrap(true).handler(new ChannelInitializer<>() {
                 @Override
                 protected void initChannel(Channel ch) {
@@ -348,7 +368,7 @@ final class EndpointPool {
                         @Override
                         protected void initChannel(Http2StreamChannel ch) {
                             ch.pipeline().addLast(new Http2StreamFrameToHttpObjectCodec(false, true));
-                            ch.pipeline().addLast(new UpstreamStream(ch, EndpointPool.this, H2Connection.this));
+                            ch.pipeline().addLast(new UpstreamStream(ch, EndpointPool.this, H2Connection.this, tls));
                         }
                     })
                     .open()
@@ -360,6 +380,14 @@ final class EndpointPool {
                             acquirer.failed(f.cause(), false);
                         }
                     });
+        }
+
+        /** Takes no new streams and closes once its last stream ends. */
+        void retire() {
+            goingAway = true;
+            if (streams == 0 && channel != null) {
+                channel.close();
+            }
         }
 
         void streamEnded() {

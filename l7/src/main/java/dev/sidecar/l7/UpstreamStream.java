@@ -31,11 +31,15 @@ final class UpstreamStream extends ChannelInboundHandlerAdapter {
     /** The upstream's GOAWAY named a last stream below this one: it never processed it. */
     boolean refusedByGoAway;
 
-    UpstreamStream(Channel channel, EndpointPool pool, EndpointPool.H2Connection connection) {
+    /** The cluster's TLS when this connection was made (null: plaintext); a connection made with other TLS is not reused. */
+    final dev.sidecar.tls.ClientTls tls;
+
+    UpstreamStream(Channel channel, EndpointPool pool, EndpointPool.H2Connection connection, dev.sidecar.tls.ClientTls tls) {
         this.channel = channel;
         this.pool = pool;
         this.h2 = connection != null;
         this.connection = connection;
+        this.tls = tls;
     }
 
     void attach(Exchange e) {

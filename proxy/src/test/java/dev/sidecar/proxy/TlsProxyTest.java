@@ -316,6 +316,36 @@ class TlsProxyTest {
         }
     }
 
+    @ParameterizedTest(name = "upstream_protocol {0}")
+    @ValueSource(strings = {"http1", "h2c"})
+    void pooled_connections_made_before_a_cluster_turned_to_tls_are_not_reused(String protocol) throws Exception {
+        dev.sidecar.testkit.HttpUpstream plain = closer.add(new dev.sidecar.testkit.HttpUpstream("plain"));
+        Path ca = CA.write(dir.resolve("ca.pem"));
+        String yaml = """
+                server: { workers: 1 }
+                admin: { address: 127.0.0.1:0 }
+                listeners: [{ name: web, address: 127.0.0.1:0, protocol: http, cluster: app }]
+                clusters:
+                  - name: app
+                    upstream_protocol: %s
+                    endpoints: [{ address: %s }]
+                """.formatted(protocol, plain.address());
+        Sidecar proxy = start(yaml);
+        int port = proxy.listenerPort("web");
+        assertEquals(200, httpGet(port, "/a"), "plaintext, and the connection stays pooled");
+        proxy.apply(ConfigLoader.parse(yaml.replace("    endpoints:", "    tls: { trusted_ca_file: " + ca + " }\n    endpoints:")), "test");
+        // the upstream speaks plaintext only: a TLS connection to it fails, and the old one must not carry the request
+        assertEquals(503, httpGet(port, "/b"));
+        assertTrue(plain.received().stream().noneMatch(r -> r.uri().equals("/b")), "nothing went over the connection made without TLS");
+        assertEquals(1, plain.received().stream().filter(r -> r.uri().equals("/a")).count());
+    }
+
+    private static int httpGet(int port, String path) throws Exception {
+        return java.net.http.HttpClient.newBuilder().version(java.net.http.HttpClient.Version.HTTP_1_1).build()
+                .send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + port + path)).build(),
+                        java.net.http.HttpResponse.BodyHandlers.discarding()).statusCode();
+    }
+
     @Test
     void without_san_matchers_the_certificate_must_cover_the_endpoint_host_name() throws Exception {
         TcpUpstream upstream = closer.add(TcpUpstream.tlsEcho(CA.issue("localhost").dns("localhost.localdomain", "localhost").build().context(CA)));
