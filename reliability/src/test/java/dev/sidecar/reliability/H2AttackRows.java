@@ -52,7 +52,7 @@ final class H2AttackRows {
         // one upstream thread
         try (HttpUpstream up = new HttpUpstream("up");
              HttpUpstream attacked = new HttpUpstream("attacked");
-             ProxyProcess proxy = ProxyProcess.run(dir, """
+             ProxyProcess proxy = ProxyProcess.run(dir, List.of(), List.of(ScorecardTest.LATENCY_LEAK_DETECTION), """
                      admin: { address: 127.0.0.1:0 }
                      listeners:
                        - name: web
