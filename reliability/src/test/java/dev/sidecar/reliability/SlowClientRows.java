@@ -97,18 +97,18 @@ final class SlowClientRows {
                 List<String> tries = new ArrayList<>();
                 boolean fast = false;
                 for (int attempt = 0; attempt < ScorecardTest.LATENCY_ATTEMPTS && !fast; attempt++) {
-                    // baseline: the same attack against the sink, 4 s of the good client
+                    // baseline: the same attack against the sink, 3 s of the good client
                     Process toSink = slowhttptest(dir, m, "http://" + sink.address(), 500, 6);
                     good.measure();
-                    java.util.concurrent.locks.LockSupport.parkNanos(4_000_000_000L); // the baseline's length: 400 requests
+                    java.util.concurrent.locks.LockSupport.parkNanos(3_000_000_000L); // the baseline's length: 300 requests
                     GoodClient.Latencies baseline = good.measure();
                     toSink.destroy();
                     toSink.waitFor(10, TimeUnit.SECONDS);
-                    // under attack: its first 5 s, which hold the opening of all 500 connections and
-                    // their timeouts (2 s to 4 s)
+                    // under attack: its first 4 s, which hold the opening of all 500 connections (about
+                    // 2 s) and their timeouts (2 s to 4 s after each opened)
                     Process again = slowhttptest(dir, m, slowUrl, 500, 14);
                     good.measure();
-                    java.util.concurrent.locks.LockSupport.parkNanos(5_000_000_000L); // the window's length: 500 requests
+                    java.util.concurrent.locks.LockSupport.parkNanos(4_000_000_000L); // the window's length: 400 requests
                     GoodClient.Latencies under = good.measure();
                     again.destroy();
                     again.waitFor(10, TimeUnit.SECONDS);
