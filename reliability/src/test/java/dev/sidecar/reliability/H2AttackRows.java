@@ -91,14 +91,16 @@ final class H2AttackRows {
                     attack(k, sinkPort, proxy);
                     GoodClient.Latencies baseline = good.measure();
                     int forwardedBefore = attacked.requestCount();
+                    int connectionsBefore = attacked.connections();
                     Outcome o = attack(k, port, proxy);
                     int forwarded = attacked.requestCount() - forwardedBefore;
+                    int upstreamConnections = attacked.connections() - connectionsBefore;
                     GoodClient.Latencies under = good.measure();
                     fast = ScorecardTest.withinLatencyTarget(under.p99(), baseline.p99()) && under.allAnswered() && baseline.allAnswered();
                     // closing the attackers and bounding memory are no matter of noise: every attempt
                     contained &= o.connections() > 0 && o.ended() == o.connections() && o.peakDirect() < MEMORY_BOUND;
-                    tries.add(String.format("%s vs %s; %d/%d; %d MiB; %d attack requests forwarded upstream", under.describe(), baseline.describe(),
-                            o.ended(), o.connections(), Math.round(o.peakDirect() / (1 << 20)), forwarded));
+                    tries.add(String.format("%s vs %s; %d/%d; %d MiB; upstream: %d connections, %d whole requests", under.describe(),
+                            baseline.describe(), o.ended(), o.connections(), Math.round(o.peakDirect() / (1 << 20)), upstreamConnections, forwarded));
                 }
                 String ended = k.name().equals("HPACK bomb") ? "refused" : "closed by the proxy";
                 rows.add(new ScorecardTest.Row("h2 " + k.name() + ": good client (HTTP/2, own connection, 50 req/s) p99 under attack vs baseline"
