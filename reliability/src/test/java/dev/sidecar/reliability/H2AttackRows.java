@@ -77,7 +77,7 @@ final class H2AttackRows {
             // process that has been running: one connection of each
             good.start();
             for (Kind k : KINDS) {
-                once(port, k, null);
+                once(port, k, null, true);
             }
             for (Kind k : KINDS) {
                 List<String> tries = new ArrayList<>();
@@ -88,11 +88,11 @@ final class H2AttackRows {
                     // server (Netty's codec with its defaults, in this process): the attacker's CPU and a
                     // server's answer to it weigh on both sides, and the comparison isolates the proxy
                     good.measure();
-                    attack(k, sinkPort, proxy);
+                    attack(k, sinkPort, proxy, false);
                     GoodClient.Latencies baseline = good.measure();
                     int forwardedBefore = attacked.requestCount();
                     int connectionsBefore = attacked.connections();
-                    Outcome o = attack(k, port, proxy);
+                    Outcome o = attack(k, port, proxy, true);
                     int forwarded = attacked.requestCount() - forwardedBefore;
                     int upstreamConnections = attacked.connections() - connectionsBefore;
                     GoodClient.Latencies under = good.measure();
@@ -116,15 +116,18 @@ final class H2AttackRows {
 
     /**
      * {@code k} for {@link #ATTACK}, a new connection to {@code port} as soon as the last has
-     * ended, while the proxy's direct memory is sampled.
+     * ended, while the proxy's direct memory is sampled. Against the plain server
+     * ({@code awaitClose} false) the attacker does not wait for the server to end a connection,
+     * which it may never do, but closes it after its frames and opens the next: the attacker
+     * then keeps as busy as against the proxy, whose limits end each connection within moments.
      */
-    private static Outcome attack(Kind k, int port, ProxyProcess proxy) throws Exception {
+    private static Outcome attack(Kind k, int port, ProxyProcess proxy, boolean awaitClose) throws Exception {
         AtomicReference<RawH2> current = new AtomicReference<>();
         AtomicBoolean cutOff = new AtomicBoolean();
         int[] counts = new int[2];
         CompletableFuture<Void> attacker = CompletableFuture.runAsync(() -> {
             while (!cutOff.get()) {
-                boolean ended = once(port, k, current);
+                boolean ended = once(port, k, current, awaitClose);
                 if (cutOff.get()) {
                     break; // cut off by the window's end, not ended by the server: not counted
                 }
@@ -154,17 +157,17 @@ final class H2AttackRows {
      * One attacker connection: true when the proxy ended it within 10 s (for the HPACK bomb,
      * which a server may refuse per stream: when the bomb was refused and never answered 200).
      */
-    private static boolean once(int port, Kind k, AtomicReference<RawH2> current) {
+    private static boolean once(int port, Kind k, AtomicReference<RawH2> current, boolean awaitClose) {
         try (RawH2 a = k.reads() ? new RawH2(port) : new RawH2(port, 4096)) {
             if (current != null) {
                 current.set(a);
             }
             if (k.name().equals("HPACK bomb")) {
                 k.attack().run(a, k.rounds());
-                RawH2.Frame f = a.await(x -> x.stream() == 1 || x.type() == RawH2.GOAWAY, Duration.ofSeconds(2));
+                RawH2.Frame f = a.await(x -> x.stream() == 1 || x.type() == RawH2.GOAWAY, Duration.ofSeconds(awaitClose ? 2 : 0));
                 return f != null && (f.type() != RawH2.HEADERS || a.status(f) >= 400);
             }
-            return H2Attacks.runUntilClosed(a, k.attack(), k.rounds(), Duration.ofSeconds(10));
+            return H2Attacks.runUntilClosed(a, k.attack(), k.rounds(), awaitClose ? Duration.ofSeconds(10) : Duration.ZERO);
         } catch (IOException e) {
             return false; // could not connect, or cut off
         } catch (InterruptedException e) {
