@@ -26,7 +26,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 abstract class GoodClient implements AutoCloseable {
     /** What a stretch of requests produced: latencies in nanoseconds, sorted; requests sent and failed. */
-    record Latencies(long[] sorted, int sent, int failed) {
+    record Latencies(long[] sorted, int sent, int failed, java.util.List<String> failures) {
         long p99() {
             return sorted.length == 0 ? 0 : sorted[Math.min(sorted.length - 1, (int) Math.ceil(sorted.length * 0.99) - 1)];
         }
@@ -36,7 +36,8 @@ abstract class GoodClient implements AutoCloseable {
         }
 
         String describe() {
-            return String.format("%.1f ms, %d requests, %s", p99() / 1e6, sent, allAnswered() ? "all answered" : (sent - sorted.length + failed) + " failed");
+            return String.format("%.1f ms, %d requests, %s", p99() / 1e6, sent, allAnswered() ? "all answered"
+                    : (sent - sorted.length) + " failed" + (failures.isEmpty() ? "" : " " + failures));
         }
     }
 
@@ -49,6 +50,7 @@ abstract class GoodClient implements AutoCloseable {
     private volatile ConcurrentLinkedQueue<Long> latencies;
     private volatile AtomicInteger sent;
     private volatile AtomicInteger failed;
+    private volatile ConcurrentLinkedQueue<String> failures;
     private final ConcurrentLinkedQueue<CompletableFuture<?>> pending = new ConcurrentLinkedQueue<>();
 
     GoodClient(int perSecond) {
@@ -91,7 +93,7 @@ abstract class GoodClient implements AutoCloseable {
                         return;
                     }
                     // every HEADERS block is decoded, in order, to keep the HPACK state in step
-                    int status = f.type() == RawH2.HEADERS ? c.status(f) : -1;
+                    int status = f.type() == RawH2.HEADERS ? c.status(f) : -1000 - f.errorCode();
                     CompletableFuture<Integer> p = open.remove(f.stream());
                     if (p != null) {
                         p.complete(status);
@@ -134,7 +136,7 @@ abstract class GoodClient implements AutoCloseable {
         };
     }
 
-    /** One request; completes with its status (-1 when it got none). */
+    /** One request; completes with its status (-1 when it got none, -1000 - code for an HTTP/2 reset). */
     abstract CompletableFuture<Integer> send();
 
     /** Starts sending (or starts a new stretch of measurements if already sending). */
@@ -146,6 +148,7 @@ abstract class GoodClient implements AutoCloseable {
         latencies = l;
         sent = s;
         failed = f;
+        failures = new ConcurrentLinkedQueue<>();
         if (first) {
             timer.scheduleAtFixedRate(this::fire, 0, 1_000_000 / perSecond, TimeUnit.MICROSECONDS);
         }
@@ -155,12 +158,16 @@ abstract class GoodClient implements AutoCloseable {
         ConcurrentLinkedQueue<Long> l = latencies;
         AtomicInteger s = sent;
         AtomicInteger f = failed;
+        ConcurrentLinkedQueue<String> why = failures;
         s.incrementAndGet();
         long t0 = System.nanoTime();
         CompletableFuture<?> p = send().handle((status, e) -> {
             long took = System.nanoTime() - t0;
             if (e != null || status != 200) {
-                f.incrementAndGet();
+                if (f.incrementAndGet() <= 3) {
+                    Throwable cause = e instanceof java.util.concurrent.CompletionException && e.getCause() != null ? e.getCause() : e;
+                    why.add((e != null ? String.valueOf(cause) : status <= -1000 ? "RST_STREAM " + (-1000 - status) : status < 0 ? "GOAWAY or closed" : "status " + status) + " after " + took / 1_000_000 + " ms");
+                }
             } else {
                 l.add(took);
             }
@@ -175,6 +182,7 @@ abstract class GoodClient implements AutoCloseable {
         ConcurrentLinkedQueue<Long> l = latencies;
         AtomicInteger s = sent;
         AtomicInteger f = failed;
+        ConcurrentLinkedQueue<String> why = failures;
         start(); // later requests count towards the next stretch
         try {
             CompletableFuture.allOf(pending.toArray(CompletableFuture[]::new)).get(15, TimeUnit.SECONDS);
@@ -183,7 +191,7 @@ abstract class GoodClient implements AutoCloseable {
         }
         long[] sorted = l.stream().mapToLong(Long::longValue).toArray();
         Arrays.sort(sorted);
-        return new Latencies(sorted, s.get(), f.get());
+        return new Latencies(sorted, s.get(), f.get(), java.util.List.copyOf(why));
     }
 
     @Override
