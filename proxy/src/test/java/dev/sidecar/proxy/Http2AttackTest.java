@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.sidecar.testkit.Closer;
+import dev.sidecar.testkit.H2Attacks;
 import dev.sidecar.testkit.HttpUpstream;
 import dev.sidecar.testkit.RawH2;
 import java.io.IOException;
@@ -106,107 +107,58 @@ class Http2AttackTest {
 
     @Test
     void rapid_reset_streams_opened_and_cancelled_at_once_end_the_connection() throws Exception {
-        RawH2 attacker = underAttack(a -> {
-            byte[] block = a.requestBlock("GET", "/delay/2000");
-            for (int i = 0, stream = 1; i < ROUNDS && a.goAway() == null; i++, stream += 2) {
-                a.headers(stream, RawH2.END_STREAM | RawH2.END_HEADERS, block);
-                a.rst(stream, 0x8); // CANCEL
-                a.flush();
-            }
-        });
+        RawH2 attacker = underAttack(a -> H2Attacks.rapidReset(a, ROUNDS));
         assertCalm(attacker);
         assertTrue(up.requestCount() <= 300, "requests that reached the upstream stay near the reset limit: " + up.requestCount());
     }
 
     @Test
     void made_you_reset_frames_that_make_the_proxy_reset_streams_end_the_connection() throws Exception {
-        RawH2 attacker = underAttack(a -> {
-            byte[] block = a.requestBlock("POST", "/echo");
-            for (int i = 0, stream = 1; i < ROUNDS && a.goAway() == null; i++, stream += 2) {
-                a.headers(stream, RawH2.END_HEADERS, block);
-                a.windowUpdate(stream, 0); // a stream error: the proxy must reset the stream
-                a.flush();
-            }
-        });
+        RawH2 attacker = underAttack(a -> H2Attacks.madeYouReset(a, ROUNDS));
         assertCalm(attacker);
     }
 
     @Test
     void a_continuation_flood_ends_the_connection() throws Exception {
-        RawH2 attacker = underAttack(a -> {
-            a.headers(1, 0, a.requestBlock("GET", "/never"));
-            for (int i = 0; i < ROUNDS && a.goAway() == null; i++) {
-                a.frame(RawH2.CONTINUATION, 0, 1, new byte[0]);
-                a.flush();
-            }
-        });
+        RawH2 attacker = underAttack(a -> H2Attacks.continuationFlood(a, ROUNDS));
         assertNotNull(attacker.goAway(), "a GOAWAY before the close");
         assertEquals(0, up.requestCount() - countGood(), "the endless header block never became a request");
     }
 
     @Test
     void consecutive_empty_data_frames_end_the_connection() throws Exception {
-        RawH2 attacker = underAttack(a -> {
-            a.headers(1, RawH2.END_HEADERS, a.requestBlock("POST", "/echo"));
-            for (int i = 0; i < ROUNDS && a.goAway() == null; i++) {
-                a.frame(RawH2.DATA, 0, 1, new byte[0]);
-                a.flush();
-            }
-        });
+        RawH2 attacker = underAttack(a -> H2Attacks.emptyDataFlood(a, ROUNDS));
         assertCalm(attacker);
     }
 
     @Test
     void a_settings_flood_from_a_client_that_does_not_read_ends_the_connection() throws Exception {
-        floodWithoutReading(RawH2.SETTINGS, 0, new byte[0]);
+        floodWithoutReading(H2Attacks::settingsFlood);
     }
 
     @Test
     void a_ping_flood_from_a_client_that_does_not_read_ends_the_connection() throws Exception {
-        floodWithoutReading(RawH2.PING, 0, new byte[8]);
+        floodWithoutReading(H2Attacks::pingFlood);
     }
 
     /**
      * Each frame obliges an acknowledgement; a client that never reads them makes them queue. The
      * proxy stops at its queued-control-frame limit instead of buffering without end.
      */
-    private void floodWithoutReading(int type, int flags, byte[] payload) throws Exception {
+    private void floodWithoutReading(H2Attacks.Attack flood) throws Exception {
         GoodClient good = new GoodClient();
-        long frames = 0;
         boolean ended;
         try (RawH2 attacker = new RawH2(port, 4096)) {
-            try {
-                for (; frames < 4_000_000; frames++) {
-                    attacker.frame(type, flags, 0, payload);
-                }
-                attacker.flush();
-            } catch (IOException e) {
-                // the proxy has already closed the connection
-            }
-            ended = attacker.readUntilClosed(Duration.ofSeconds(20));
+            ended = H2Attacks.runUntilClosed(attacker, flood, 4_000_000, Duration.ofSeconds(20));
         }
         good.finish();
-        assertTrue(ended, "the proxy ended the connection of a client that sent " + frames + " frames and read none");
+        assertTrue(ended, "the proxy ended the connection of a client that sent up to 4,000,000 frames and read none");
     }
 
     @Test
     void an_hpack_bomb_is_refused_without_expanding_past_the_header_list_limit() throws Exception {
         RawH2 attacker = closer.add(new RawH2(port));
-        // one 4,000-byte header entered into the dynamic table, then referenced 1,000 times: 4 MB decoded from 5 KB
-        java.io.ByteArrayOutputStream block = new java.io.ByteArrayOutputStream();
-        block.writeBytes(attacker.requestBlock("GET", "/bomb"));
-        block.write(0x40); // literal with incremental indexing, new name
-        block.write(6);
-        block.writeBytes("x-bomb".getBytes());
-        block.write(0x7f); // value length 4000 = 127 + 3873
-        block.write(0x80 | (3873 & 0x7f));
-        block.write(3873 >>> 7);
-        block.writeBytes("a".repeat(4000).getBytes());
-        for (int i = 0; i < 1000; i++) {
-            block.write(0x80 | 62); // the newest dynamic table entry
-        }
-        attacker.headers(1, RawH2.END_STREAM | RawH2.END_HEADERS, block.toByteArray());
-        attacker.flush();
+        H2Attacks.hpackBomb(attacker, 1);
         RawH2.Frame answer = attacker.await(f -> f.stream() == 1 || f.type() == RawH2.GOAWAY, Duration.ofSeconds(10));
         assertNotNull(answer, "the proxy answers the stream or the connection");
         assertEquals(0, up.requestCount(), "nothing reached the upstream");

@@ -41,13 +41,12 @@ public final class ProxyProcess implements AutoCloseable {
     /**
      * {@code prefix} runs the JVM (e.g. {@code prlimit --nofile=256:256}, or
      * {@code ip netns exec NAME}); {@code jvmOptions} come after the defaults, so they may
-     * override {@code -Xmx}.
+     * override {@code -Xmx} and the leak-detection level.
      */
     private ProxyProcess(List<String> prefix, List<String> jvmOptions, String mainClass, List<String> args) {
         List<String> command = new ArrayList<>(prefix);
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         command.add("-Xmx256m");
-        command.addAll(jvmOptions);
         for (String p : List.of("io.netty.leakDetection.level", "io.netty.customResourceLeakDetector",
                 "io.netty.leakDetection.targetRecords")) {
             String v = System.getProperty(p);
@@ -55,6 +54,7 @@ public final class ProxyProcess implements AutoCloseable {
                 command.add("-D" + p + "=" + v);
             }
         }
+        command.addAll(jvmOptions);
         command.add("-cp");
         command.add(System.getProperty("java.class.path"));
         command.add(mainClass);

@@ -56,6 +56,7 @@ public final class RawH2 implements AutoCloseable {
     private int recorded;
     private final CompletableFuture<Void> closed = new CompletableFuture<>();
     private volatile Frame goAway;
+    private final boolean reads;
 
     /** Connects, sends the preface and empty SETTINGS, and starts reading. */
     public RawH2(int port) throws IOException {
@@ -92,7 +93,8 @@ public final class RawH2 implements AutoCloseable {
         out.write(PREFACE);
         frame(SETTINGS, 0, 0, new byte[0]);
         flush();
-        if (receiveBuffer <= 0) {
+        reads = receiveBuffer <= 0;
+        if (reads) {
             Thread reader = new Thread(this::readLoop, "raw-h2-reader");
             reader.setDaemon(true);
             reader.start();
@@ -323,6 +325,11 @@ public final class RawH2 implements AutoCloseable {
         } finally {
             buf.release();
         }
+    }
+
+    /** Whether a reader thread takes the server's frames (false for a slow reader, {@link #RawH2(int, int)}). */
+    public boolean reads() {
+        return reads;
     }
 
     /** The GOAWAY the server sent, if any. */
