@@ -230,6 +230,33 @@ final class ConnectionHandler extends ChannelDuplexHandler {
         }, LINGER_NANOS, TimeUnit.NANOSECONDS);
     }
 
+    /** HTTP/2 streams whose request waits for the end of the read that brought its headers. */
+    private java.util.ArrayList<DownstreamHandler> deferredStarts;
+
+    /**
+     * An HTTP/2 request starts when the connection's read that brought its headers is over (see
+     * {@link DownstreamHandler#startDeferred}). The streams' own read-complete events do not
+     * serve: a stream channel that reads on demand completes each read with its one frame.
+     */
+    void deferStart(DownstreamHandler stream) {
+        if (deferredStarts == null) {
+            deferredStarts = new java.util.ArrayList<>(4);
+        }
+        deferredStarts.add(stream);
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+        ctx.fireChannelReadComplete();
+        java.util.ArrayList<DownstreamHandler> starts = deferredStarts;
+        if (starts != null && !starts.isEmpty()) {
+            deferredStarts = null; // a start may read again, and defer more
+            for (DownstreamHandler d : starts) {
+                d.startDeferred();
+            }
+        }
+    }
+
     void requestStarted() {
         activeRequests++;
         proxy.stats().activeRequests.incrementAndGet();

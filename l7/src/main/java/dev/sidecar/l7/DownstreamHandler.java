@@ -21,6 +21,8 @@ import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2Exception;
+import io.netty.handler.codec.http2.Http2Stream;
+import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
@@ -103,6 +105,15 @@ final class DownstreamHandler extends ChannelInboundHandlerAdapter {
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         if (!(msg instanceof HttpObject o) || closed) {
             ReferenceCountUtil.release(msg);
+            return;
+        }
+        if (h2 && exchange == null && queued.isEmpty() && o instanceof HttpRequest) {
+            // An HTTP/2 request starts when the connection's read that brought its headers is
+            // over, not at once: a stream the client resets in the same read (Rapid Reset sends
+            // HEADERS and RST_STREAM together, stream after stream) closes before anything is
+            // done for it upstream, where an upstream connection could otherwise be opened for each.
+            queued.add(o);
+            connection.deferStart(this);
             return;
         }
         if (exchange != null || !queued.isEmpty()) {
@@ -287,6 +298,29 @@ final class DownstreamHandler extends ChannelInboundHandlerAdapter {
         }
     }
 
+    /** The read that brought this HTTP/2 stream's headers is over: its request starts if the stream is still open. */
+    void startDeferred() {
+        if (closed || exchange != null || !(queued.peek() instanceof HttpRequest)) {
+            return;
+        }
+        if (ctx.channel() instanceof Http2StreamChannel sc && sc.stream().state() == Http2Stream.State.CLOSED) {
+            // reset by the client in that read: a stream channel that reads on demand learns of
+            // the end only when it reads, so it is closed here, before the request starts
+            releaseQueued();
+            closed = true;
+            ctx.close();
+            return;
+        }
+        handle(queued.poll());
+        while (exchange != null && !exchange.requestComplete() && queued.peek() instanceof HttpContent c) {
+            queued.poll();
+            exchange.onRequestContent(c);
+        }
+        if (exchange != null) {
+            exchange.onRequestReadComplete();
+        }
+    }
+
     @Override
     public void channelWritabilityChanged(ChannelHandlerContext ctx) throws Exception {
         if (exchange != null && ctx.channel().isWritable()) {
@@ -337,6 +371,13 @@ final class DownstreamHandler extends ChannelInboundHandlerAdapter {
         // the codec counts such resets (MadeYouReset) and ends a connection that provokes too many.
         Http2Error code = h2 && ctx.channel().isActive() ? streamErrorCode(cause) : null;
         if (code != null) {
+            // the stream is over from here, though the channel closes only once the reset is
+            // written: a request still waiting to start (MadeYouReset's HEADERS, then a frame
+            // that obliges the reset, in one read) must not start
+            closed = true;
+            if (exchange == null) {
+                releaseQueued();
+            }
             ctx.writeAndFlush(new DefaultHttp2ResetFrame(code)).addListener(ChannelFutureListener.CLOSE);
             return;
         }

@@ -10,6 +10,7 @@ import dev.sidecar.testkit.HttpUpstream;
 import dev.sidecar.testkit.RawH2;
 import java.io.IOException;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -103,6 +104,30 @@ class Http2AttackTest {
         RawH2.Frame goAway = attacker.goAway();
         assertNotNull(goAway, "a GOAWAY before the close");
         assertEquals(RawH2.ENHANCE_YOUR_CALM, goAway.errorCode());
+    }
+
+    @Test
+    void streams_reset_in_the_read_that_opened_them_cost_no_upstream_connection() throws Exception {
+        HttpUpstream h1 = closer.add(new HttpUpstream("h1"));
+        Sidecar p = closer.add(Sidecar.start(ConfigLoader.parse("""
+                server: { workers: 1 }
+                listeners: [{ name: web, address: 127.0.0.1:0, protocol: http, cluster: app }]
+                clusters: [{ name: app, endpoints: [{ address: %s }] }]
+                """.formatted(h1.address()))));
+        int rounds = 60; // well below the reset limit (MadeYouReset counts each reset twice), so every round counts
+        RawH2 rapid = closer.add(new RawH2(p.listenerPort("web")));
+        H2Attacks.rapidReset(rapid, rounds);
+        RawH2 madeYou = closer.add(new RawH2(p.listenerPort("web")));
+        H2Attacks.madeYouReset(madeYou, rounds);
+        // a request after them on each connection: once it is answered, both floods have been read
+        for (RawH2 c : List.of(rapid, madeYou)) {
+            c.headers(2 * rounds + 1, RawH2.END_STREAM | RawH2.END_HEADERS, c.requestBlock("GET", "/after"));
+            c.flush();
+            assertEquals(200, c.awaitStatus(2 * rounds + 1, Duration.ofSeconds(10)), "goaway " + c.goAway() + " on " + (c == rapid ? "rapid" : "madeYou"));
+        }
+        // each round's HEADERS and reset arrive in one write; only a pair split between two reads
+        // can start a request (each an HTTP/1.1 connection here), against one per round before
+        assertTrue(h1.connections() <= 2 + rounds / 10, "upstream connections: " + h1.connections());
     }
 
     @Test
