@@ -132,7 +132,7 @@ final class HeaderPolicy {
         List<CharSequence> others = null;
         for (Iterator<Map.Entry<CharSequence, CharSequence>> it = h.iteratorCharSequence(); it.hasNext(); ) {
             CharSequence name = it.next().getKey();
-            if (name.length() > NETTY_EXTENSION_PREFIX.length() && AsciiString.regionMatches(name, true, 0, NETTY_EXTENSION_PREFIX, 0, 8)) {
+            if (name.length() >= NETTY_EXTENSION_PREFIX.length() && AsciiString.regionMatches(name, true, 0, NETTY_EXTENSION_PREFIX, 0, 8)) {
                 if (others == null) {
                     others = new java.util.ArrayList<>(2);
                 }

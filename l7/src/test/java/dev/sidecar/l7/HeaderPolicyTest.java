@@ -50,6 +50,7 @@ class HeaderPolicyTest {
         h.add("x-http2-scheme", "http");
         h.add("x-http2-stream-id", "3");
         h.add("X-HTTP2-Made-Up", "1");
+        h.add("x-http2-", "the bare prefix goes too");
         h.add("x-http2", "kept: not the prefix plus a name");
         h.add("x-kept", "1");
         HeaderPolicy.stripExtensions(h);
