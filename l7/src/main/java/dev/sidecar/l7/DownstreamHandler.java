@@ -244,10 +244,7 @@ final class DownstreamHandler extends ChannelInboundHandlerAdapter {
             releaseQueued(); // a queued request was shed and the connection is closing
             return;
         }
-        while (exchange != null && !exchange.requestComplete() && queued.peek() instanceof HttpContent c) {
-            queued.poll();
-            exchange.onRequestContent(c);
-        }
+        feedQueuedBody();
         if (exchange == null) {
             armHeadersTimer();
             ctx.read();
@@ -298,6 +295,14 @@ final class DownstreamHandler extends ChannelInboundHandlerAdapter {
         }
     }
 
+    /** Hands the started exchange the body of its request that was read and queued before it started. */
+    private void feedQueuedBody() {
+        while (exchange != null && !exchange.requestComplete() && queued.peek() instanceof HttpContent c) {
+            queued.poll();
+            exchange.onRequestContent(c);
+        }
+    }
+
     /** The read that brought this HTTP/2 stream's headers is over: its request starts if the stream is still open. */
     void startDeferred() {
         if (closed || exchange != null || !(queued.peek() instanceof HttpRequest)) {
@@ -312,10 +317,7 @@ final class DownstreamHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         handle(queued.poll());
-        while (exchange != null && !exchange.requestComplete() && queued.peek() instanceof HttpContent c) {
-            queued.poll();
-            exchange.onRequestContent(c);
-        }
+        feedQueuedBody();
         if (exchange != null) {
             exchange.onRequestReadComplete();
         }
