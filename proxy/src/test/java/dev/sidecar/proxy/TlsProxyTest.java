@@ -332,18 +332,12 @@ class TlsProxyTest {
                 """.formatted(protocol, plain.address());
         Sidecar proxy = start(yaml);
         int port = proxy.listenerPort("web");
-        assertEquals(200, httpGet(port, "/a"), "plaintext, and the connection stays pooled");
+        assertEquals(200, HttpProxyTest.get(port, "/a").statusCode(), "plaintext, and the connection stays pooled");
         proxy.apply(ConfigLoader.parse(yaml.replace("    endpoints:", "    tls: { trusted_ca_file: " + ca + " }\n    endpoints:")), "test");
         // the upstream speaks plaintext only: a TLS connection to it fails, and the old one must not carry the request
-        assertEquals(503, httpGet(port, "/b"));
+        assertEquals(503, HttpProxyTest.get(port, "/b").statusCode());
         assertTrue(plain.received().stream().noneMatch(r -> r.uri().equals("/b")), "nothing went over the connection made without TLS");
         assertEquals(1, plain.received().stream().filter(r -> r.uri().equals("/a")).count());
-    }
-
-    private static int httpGet(int port, String path) throws Exception {
-        return java.net.http.HttpClient.newBuilder().version(java.net.http.HttpClient.Version.HTTP_1_1).build()
-                .send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + port + path)).build(),
-                        java.net.http.HttpResponse.BodyHandlers.discarding()).statusCode();
     }
 
     @Test
