@@ -25,9 +25,7 @@ for tool in nginx haproxy h2load; do
 done
 "$root/sidecar" version >/dev/null   # builds the proxy now if it is missing or older than its sources
 run=$(mktemp -d /tmp/grpc-run.XXXXXX)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$run"; }
-trap cleanup EXIT
+. "$(dirname "$0")/lib.sh"
 chmod 755 "$run"
 mkdir -p "$run/tmp" "$OUT"
 message=$(head -c 100 /dev/zero | tr '\0' 'x')
@@ -104,7 +102,6 @@ clusters:
     endpoints: [{ address: 127.0.0.1:18091 }, { address: 127.0.0.1:18092 }]
 EOF
 
-wait_port() { local i; for i in $(seq 300); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; return 1; }
 taskset -c 1 nginx -c "$run/upstream.conf" -p "$run/" -e "$run/upstream.err" -g 'daemon off;' & pids+=($!)
 taskset -c 1 haproxy -f "$run/haproxy.cfg" -db >"$run/haproxy.log" 2>&1 & haproxy_pid=$!; pids+=($!)
 taskset -c 1 nginx -c "$run/nginx.conf" -p "$run/" -e "$run/nginx.err" -g 'daemon off;' & pids+=($!)

@@ -23,9 +23,7 @@ PROXY_CPU=${PROXY_CPU:-1}
 SIDECAR_JAVA_OPTS=${SIDECAR_JAVA_OPTS:-}
 OUT=${OUT:-$(mktemp -d /tmp/l4-figures.XXXXXX)}
 run=$(mktemp -d /tmp/l4-run.XXXXXX)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$run"; }
-trap cleanup EXIT
+. "$(dirname "$0")/lib.sh"
 
 for tool in haproxy nginx wrk iperf3 python3; do
   command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install -y haproxy nginx wrk iperf3)" >&2; exit 1; }
@@ -78,13 +76,12 @@ taskset -c "$PROXY_CPU" iperf3 -s -B 127.0.0.1 -p 19201 >"$run/iperf3.log" 2>&1 
 sleep 1
 
 rss_kb() { awk '/^VmRSS/{print $2}' "/proc/$1/status"; }
-wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.1; done; return 1; }
 
 start_peer() {  # name -> sets PEER_PID
   case $1 in
-    haproxy) taskset -c "$PROXY_CPU" haproxy -f "$run/haproxy.cfg" -db >"$run/haproxy.log" 2>&1 & PEER_PID=$!; wait_port 19181 ;;
+    haproxy) taskset -c "$PROXY_CPU" haproxy -f "$run/haproxy.cfg" -db >"$run/haproxy.log" 2>&1 & PEER_PID=$!; wait_port 19181 100 ;;
     sidecar-*) taskset -c "$PROXY_CPU" java $SIDECAR_JAVA_OPTS -jar "$root/proxy/target/sidecar.jar" run -c "$run/sidecar.yaml" \
-                 --transport "${1#sidecar-}" >"$run/$1.log" 2>&1 & PEER_PID=$!; wait_port 19281 ;;
+                 --transport "${1#sidecar-}" >"$run/$1.log" 2>&1 & PEER_PID=$!; wait_port 19281 100 ;;
   esac
 }
 stop_peer() { kill "$PEER_PID" 2>/dev/null || true; wait "$PEER_PID" 2>/dev/null || true; }

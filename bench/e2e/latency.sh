@@ -21,15 +21,12 @@ done
 "$root/sidecar" version >/dev/null   # builds the proxy now if it is missing or older than its sources
 [ -f "$root/bench/target/benchmarks.jar" ] || (cd "$root" && ./mvnw -q -B -DskipTests -pl bench -am package)
 run=$(mktemp -d /tmp/latency-run.XXXXXX)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$run"; }
-trap cleanup EXIT
+. "$(dirname "$0")/lib.sh"
 chmod 755 "$run"
 mkdir -p "$run/tmp" "$run/www"
 head -c 16384 /dev/urandom >"$run/www/16k"
 cp "$PEERS_DIR"/conf/upstream.nginx.conf "$PEERS_DIR"/conf/nginx.conf "$PEERS_DIR"/conf/haproxy.cfg "$run/"
 
-wait_port() { local i; for i in $(seq 300); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; return 1; }
 taskset -c 1 nginx -c "$run/upstream.nginx.conf" -p "$run/" -e "$run/upstream.err" -g 'daemon off;' & pids+=($!)
 taskset -c 1 haproxy -f "$run/haproxy.cfg" -db >"$run/haproxy.log" 2>&1 & pids+=($!)
 taskset -c 1 nginx -c "$run/nginx.conf" -p "$run/" -e "$run/nginx.err" -g 'daemon off;' & pids+=($!)

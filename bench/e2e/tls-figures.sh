@@ -28,9 +28,7 @@ PROXY_CPU=${PROXY_CPU:-1}
 SIDECAR_JAVA_OPTS=${SIDECAR_JAVA_OPTS:--XX:+UseSerialGC -Xms64m -Xmx256m}
 OUT=${OUT:-$(mktemp -d /tmp/tls-figures.XXXXXX)}
 run=$(mktemp -d /tmp/tls-run.XXXXXX)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$run"; }
-trap cleanup EXIT
+. "$(dirname "$0")/lib.sh"
 
 for tool in haproxy nginx wrk openssl python3; do
   command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install -y haproxy nginx wrk openssl)" >&2; exit 1; }
@@ -110,7 +108,6 @@ done
 taskset -c "$PROXY_CPU" nginx -c "$run/nginx.conf" -g 'daemon off;' & pids+=($!)
 sleep 1
 
-wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.1; done; return 1; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 tck=$(getconf CLK_TCK)
 
@@ -120,7 +117,7 @@ start_peer() {  # name -> sets PEER_PID and BASE (first of the ec, rsa, plain po
     sidecar-*) taskset -c "$PROXY_CPU" java $SIDECAR_JAVA_OPTS -jar "$root/proxy/target/sidecar.jar" run -c "$run/$1.yaml" \
                  --log-level warn >"$run/$1.log" 2>&1 & PEER_PID=$!; BASE=19581 ;;
   esac
-  wait_port "$BASE"; wait_port $((BASE + 2))
+  wait_port "$BASE" 100; wait_port $((BASE + 2)) 100
 }
 stop_peer() { kill "$PEER_PID" 2>/dev/null || true; wait "$PEER_PID" 2>/dev/null || true; }
 
