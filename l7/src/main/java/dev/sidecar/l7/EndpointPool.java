@@ -86,7 +86,7 @@ final class EndpointPool {
             }
             s.channel.close(); // closed by the upstream, or made before the cluster's TLS changed
         }
-        connectHttp1(acquirer);
+        connectHttp1(acquirer, tls);
     }
 
     int idleConnections() {
@@ -110,11 +110,11 @@ final class EndpointPool {
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.max(1, Math.min(Integer.MAX_VALUE, config.connectTimeout().toMillis())));
     }
 
-    private void connectHttp1(UpstreamPools.Acquirer acquirer) {
+    /** @param tls the cluster's TLS now (null: plaintext), as {@link #acquire} looked it up */
+    private void connectHttp1(UpstreamPools.Acquirer acquirer, ClientTls tls) {
         if (!admitConnection(acquirer)) {
             return;
         }
-        ClientTls tls = pools.upstreamTls(cluster.name());
         Bootstrap b = bootstrap(false).handler(new ChannelInitializer<>() {
             @Override
             protected void initChannel(Channel ch) {
