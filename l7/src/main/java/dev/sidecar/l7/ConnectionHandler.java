@@ -18,7 +18,6 @@ import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPromise;
 import io.netty.channel.socket.DuplexChannel;
@@ -31,11 +30,8 @@ import io.netty.handler.codec.http2.Http2CodecUtil;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
-import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2ServerUpgradeCodec;
 import io.netty.handler.codec.http2.Http2Settings;
-import io.netty.handler.codec.http2.Http2StreamChannel;
-import io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.ssl.SslHandshakeCompletionEvent;
 import io.netty.util.AsciiString;
@@ -230,33 +226,6 @@ final class ConnectionHandler extends ChannelDuplexHandler {
         }, LINGER_NANOS, TimeUnit.NANOSECONDS);
     }
 
-    /** HTTP/2 streams whose request waits for the end of the read that brought its headers. */
-    private java.util.ArrayList<DownstreamHandler> deferredStarts;
-
-    /**
-     * An HTTP/2 request starts when the connection's read that brought its headers is over (see
-     * {@link DownstreamHandler#startDeferred}). The streams' own read-complete events do not
-     * serve: a stream channel that reads on demand completes each read with its one frame.
-     */
-    void deferStart(DownstreamHandler stream) {
-        if (deferredStarts == null) {
-            deferredStarts = new java.util.ArrayList<>(4);
-        }
-        deferredStarts.add(stream);
-    }
-
-    @Override
-    public void channelReadComplete(ChannelHandlerContext ctx) {
-        ctx.fireChannelReadComplete();
-        java.util.ArrayList<DownstreamHandler> starts = deferredStarts;
-        if (starts != null && !starts.isEmpty()) {
-            deferredStarts = null; // a start may read again, and defer more
-            for (DownstreamHandler d : starts) {
-                d.startDeferred();
-            }
-        }
-    }
-
     void requestStarted() {
         activeRequests++;
         proxy.stats().activeRequests.incrementAndGet();
@@ -306,7 +275,7 @@ final class ConnectionHandler extends ChannelDuplexHandler {
         Http2FrameCodec codec = http2Codec();
         at.pipeline().addAfter(at.name(), "h2-states", new StreamStateCheck(codec));
         at.pipeline().addAfter("h2-states", "h2", codec);
-        at.pipeline().addAfter("h2", "h2-streams", http2Streams());
+        at.pipeline().addAfter("h2", "h2-streams", new Http2Streams(this, codec, false));
         at.pipeline().addAfter("h2-streams", "sink", new Sink());
         at.channel().config().setAutoRead(true); // streams apply backpressure through their windows
         // One read (at most 64 KiB, the adaptive buffer's largest) per turn of the event loop
@@ -334,19 +303,6 @@ final class ConnectionHandler extends ChannelDuplexHandler {
                 .decoderEnforceMaxSmallContinuationFrames(s.maxContinuationFrames())
                 .encoderEnforceMaxQueuedControlFrames(s.maxQueuedControlFrames())
                 .build();
-    }
-
-    private Http2MultiplexHandler http2Streams() {
-        return new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
-            @Override
-            protected void initChannel(Http2StreamChannel ch) {
-                ch.config().setAutoRead(false);
-                ch.config().setOption(ChannelOption.WRITE_BUFFER_WATER_MARK, HttpProxy.WATER_MARK);
-                ch.pipeline().addLast(new RequestFrameCheck());
-                ch.pipeline().addLast(new Http2StreamFrameToHttpObjectCodec(true, true));
-                ch.pipeline().addLast(new DownstreamHandler(ConnectionHandler.this, true));
-            }
-        });
     }
 
     /** RFC 9113 starts the connection window at 65,535 whatever SETTINGS say; grow it to the configured size. */
@@ -380,7 +336,7 @@ final class ConnectionHandler extends ChannelDuplexHandler {
             }, s.bufferLimit()));
             last = "h2c-upgrade";
         }
-        at.pipeline().addAfter(last, "request", new DownstreamHandler(this, false));
+        at.pipeline().addAfter(last, "request", new DownstreamHandler(this));
     }
 
     /**
@@ -396,7 +352,7 @@ final class ConnectionHandler extends ChannelDuplexHandler {
 
         H2cUpgrade(Http2FrameCodec frameCodec) {
             this.frameCodec = frameCodec;
-            this.codec = new Http2ServerUpgradeCodec(frameCodec, http2Streams());
+            this.codec = new Http2ServerUpgradeCodec(frameCodec, new Http2Streams(ConnectionHandler.this, frameCodec, true));
         }
 
         @Override

@@ -1,12 +1,13 @@
 package dev.sidecar.l7;
 
+import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelPipeline;
-import io.netty.handler.codec.DecoderException;
+import io.netty.channel.EventLoop;
 import io.netty.handler.codec.http.HttpClientCodec;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.FullHttpResponse;
@@ -18,11 +19,7 @@ import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpServerUpgradeHandler;
 import io.netty.handler.codec.http.HttpVersion;
-import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
 import io.netty.handler.codec.http2.Http2Error;
-import io.netty.handler.codec.http2.Http2Exception;
-import io.netty.handler.codec.http2.Http2Stream;
-import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
@@ -30,15 +27,13 @@ import java.util.ArrayDeque;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The downstream end of requests: on an HTTP/1.1 connection, one request after another (a
- * pipelined request waits, decoded, until the one before it is answered); on an HTTP/2 stream
- * channel, its one request. Each request becomes an {@link Exchange}. Reads are explicit
- * (AUTO_READ off): the exchange asks for more of the request body only while its upstream is
- * writable.
+ * The downstream end of an HTTP/1.1 connection's requests: one after another (a pipelined
+ * request waits, decoded, until the one before it is answered). Each request becomes an
+ * {@link Exchange}. Reads are explicit (AUTO_READ off): the exchange asks for more of the
+ * request body only while its upstream is writable. HTTP/2 streams are {@link Http2Streams}'.
  */
-final class DownstreamHandler extends ChannelInboundHandlerAdapter {
+final class DownstreamHandler extends ChannelInboundHandlerAdapter implements Downstream {
     final ConnectionHandler connection;
-    final boolean h2;
     ChannelHandlerContext ctx;
     private Exchange exchange;
     private final ArrayDeque<HttpObject> queued = new ArrayDeque<>(2);
@@ -51,17 +46,44 @@ final class DownstreamHandler extends ChannelInboundHandlerAdapter {
     private ScheduledFuture<?> exchangeTimer;
     private final Runnable exchangeTimerTask = this::exchangeTimerFired;
 
-    DownstreamHandler(ConnectionHandler connection, boolean h2) {
+    DownstreamHandler(ConnectionHandler connection) {
         this.connection = connection;
-        this.h2 = h2;
+    }
+
+    @Override
+    public ConnectionHandler connection() {
+        return connection;
+    }
+
+    @Override
+    public EventLoop eventLoop() {
+        return ctx.channel().eventLoop();
+    }
+
+    @Override
+    public ByteBufAllocator alloc() {
+        return ctx.alloc();
+    }
+
+    @Override
+    public void write(HttpObject msg) {
+        ctx.write(msg, ctx.voidPromise());
+    }
+
+    @Override
+    public void flush() {
+        ctx.flush();
+    }
+
+    @Override
+    public boolean isWritable() {
+        return ctx.channel().isWritable();
     }
 
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
         this.ctx = ctx;
-        if (!h2) {
-            armHeadersTimer();
-        }
+        armHeadersTimer();
         if (ctx.channel().isActive()) {
             ctx.read();
         }
@@ -107,15 +129,6 @@ final class DownstreamHandler extends ChannelInboundHandlerAdapter {
             ReferenceCountUtil.release(msg);
             return;
         }
-        if (h2 && exchange == null && queued.isEmpty() && o instanceof HttpRequest) {
-            // An HTTP/2 request starts when the connection's read that brought its headers is
-            // over, not at once: a stream the client resets in the same read (Rapid Reset sends
-            // HEADERS and RST_STREAM together, stream after stream) closes before anything is
-            // done for it upstream, where an upstream connection could otherwise be opened for each.
-            queued.add(o);
-            connection.deferStart(this);
-            return;
-        }
         if (exchange != null || !queued.isEmpty()) {
             if (exchange != null && queued.isEmpty() && o instanceof HttpContent c && !exchange.requestComplete()) {
                 exchange.onRequestContent(c);
@@ -143,18 +156,13 @@ final class DownstreamHandler extends ChannelInboundHandlerAdapter {
 
     /**
      * The process is short of memory: the request is refused before anything is allocated for
-     * it. HTTP/2 refuses the stream (REFUSED_STREAM tells the client that nothing was processed,
-     * so it may retry, RFC 9113 section 8.7); HTTP/1.1 answers 503 and closes, since the rest of
-     * a request body would have to be read to keep the connection.
+     * it, with a 503, and the connection closes, since the rest of a request body would have to
+     * be read to keep it.
      */
     private void shed(OverloadState overload, HttpRequest request) {
         overload.requestShed();
         ReferenceCountUtil.release(request);
         closed = true;
-        if (h2) {
-            ctx.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.REFUSED_STREAM)).addListener(ChannelFutureListener.CLOSE);
-            return;
-        }
         FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.SERVICE_UNAVAILABLE, Unpooled.EMPTY_BUFFER);
         res.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, 0);
         res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
@@ -162,11 +170,8 @@ final class DownstreamHandler extends ChannelInboundHandlerAdapter {
         ctx.writeAndFlush(res).addListener(ChannelFutureListener.CLOSE);
     }
 
-    /**
-     * Makes sure the exchange timer fires within {@code delayNanos}: a pending one that fires
-     * sooner is kept (the exchange re-arms when it fires early), a later one is replaced.
-     */
-    void armExchangeTimer(long delayNanos) {
+    @Override
+    public void armExchangeTimer(long delayNanos) {
         ScheduledFuture<?> t = exchangeTimer;
         if (t != null) {
             if (t.getDelay(TimeUnit.NANOSECONDS) <= delayNanos) {
@@ -191,30 +196,24 @@ final class DownstreamHandler extends ChannelInboundHandlerAdapter {
         }
     }
 
-    /** The exchange wants more of its request body. */
-    void readRequest() {
+    @Override
+    public void readRequest() {
         ctx.read();
     }
 
-    /**
-     * The exchange is over. On HTTP/1.1, the next queued request starts, or the connection reads
-     * for one, or it closes ({@code keepAlive} false, or draining); on HTTP/2 the stream channel
-     * has ended with the response, or is reset here if the request had not.
-     */
-    /** The exchange cut its response off (a reset); the connection ends without waiting to flush. */
-    void aborted() {
+    /** The exchange cut its response off: the connection ends without waiting to flush. */
+    @Override
+    public void reset(Http2Error code) {
         aborted = true;
     }
 
-    void exchangeFinished(boolean keepAlive) {
+    /**
+     * The exchange is over: the next queued request starts, or the connection reads for one, or
+     * it closes ({@code keepAlive} false, or draining).
+     */
+    @Override
+    public void exchangeFinished(boolean keepAlive) {
         exchange = null;
-        if (h2) {
-            cancelExchangeTimer(); // the stream's handler ends with its one exchange
-            if (!keepAlive) {
-                ctx.close();
-            }
-            return;
-        }
         if (!keepAlive || connection.draining()) {
             closed = true;
             releaseQueued();
@@ -257,7 +256,8 @@ final class DownstreamHandler extends ChannelInboundHandlerAdapter {
      * handed on), a {@link Tunnel} joins the two, and the stream idle timeout bounds quiet. The
      * connection counts as one active request until it closes, so a drain lets it finish.
      */
-    void upgraded(UpstreamStream s, long idleNanos) {
+    @Override
+    public void upgraded(UpstreamStream s, long idleNanos) {
         exchange = null;
         cancelExchangeTimer();
         Channel upstream = s.channel;
@@ -300,26 +300,6 @@ final class DownstreamHandler extends ChannelInboundHandlerAdapter {
         while (exchange != null && !exchange.requestComplete() && queued.peek() instanceof HttpContent c) {
             queued.poll();
             exchange.onRequestContent(c);
-        }
-    }
-
-    /** The read that brought this HTTP/2 stream's headers is over: its request starts if the stream is still open. */
-    void startDeferred() {
-        if (closed || exchange != null || !(queued.peek() instanceof HttpRequest)) {
-            return;
-        }
-        if (ctx.channel() instanceof Http2StreamChannel sc && sc.stream().state() == Http2Stream.State.CLOSED) {
-            // reset by the client in that read: a stream channel that reads on demand learns of
-            // the end only when it reads, so it is closed here, before the request starts
-            releaseQueued();
-            closed = true;
-            ctx.close();
-            return;
-        }
-        handle(queued.poll());
-        feedQueuedBody();
-        if (exchange != null) {
-            exchange.onRequestReadComplete();
         }
     }
 
@@ -368,30 +348,6 @@ final class DownstreamHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        // A stream error the client caused (handed over by the multiplexer, or a request the
-        // HTTP/2-to-HTTP conversion found malformed) is answered with its own code, not CANCEL:
-        // the codec counts such resets (MadeYouReset) and ends a connection that provokes too many.
-        Http2Error code = h2 && ctx.channel().isActive() ? streamErrorCode(cause) : null;
-        if (code != null) {
-            // the stream is over from here, though the channel closes only once the reset is
-            // written: a request still waiting to start (MadeYouReset's HEADERS, then a frame
-            // that obliges the reset, in one read) must not start
-            closed = true;
-            if (exchange == null) {
-                releaseQueued();
-            }
-            ctx.writeAndFlush(new DefaultHttp2ResetFrame(code)).addListener(ChannelFutureListener.CLOSE);
-            return;
-        }
         ctx.close();
-    }
-
-    private static Http2Error streamErrorCode(Throwable cause) {
-        for (Throwable c = cause; c != null; c = c.getCause()) {
-            if (c instanceof Http2Exception e) {
-                return e.error();
-            }
-        }
-        return cause instanceof DecoderException ? Http2Error.PROTOCOL_ERROR : null;
     }
 }

@@ -12,7 +12,6 @@ import dev.sidecar.upstream.PickContext;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
-import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.DecoderResult;
 import io.netty.handler.codec.TooLongFrameException;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
@@ -36,7 +35,6 @@ import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.netty.handler.codec.http.cookie.ServerCookieDecoder;
-import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
@@ -62,9 +60,8 @@ final class Exchange implements UpstreamPools.Acquirer {
     private static final int GRPC_DEADLINE_EXCEEDED = 4;
     private static final int GRPC_RESOURCE_EXHAUSTED = 8;
 
-    private final DownstreamHandler down;
+    private final Downstream down;
     private final ConnectionHandler conn;
-    private final ChannelHandlerContext dctx;
     private final HttpProxy proxy;
     private final HttpSettings http;
     private HttpRequest head;
@@ -137,10 +134,9 @@ final class Exchange implements UpstreamPools.Acquirer {
     /** A sticky-session cookie the response sets, or null. */
     private String setCookie;
 
-    Exchange(DownstreamHandler down, HttpRequest request) {
+    Exchange(Downstream down, HttpRequest request) {
         this.down = down;
-        this.conn = down.connection;
-        this.dctx = down.ctx;
+        this.conn = down.connection();
         this.proxy = conn.proxy;
         this.http = conn.settings.http();
         this.head = request;
@@ -311,7 +307,8 @@ final class Exchange implements UpstreamPools.Acquirer {
         largeBody = chunkedBody || HttpUtil.getContentLength(head, 0L) > http.bufferLimit();
         if (!conn.h2() && HttpUtil.is100ContinueExpected(head)) {
             // answered here, as Envoy does: the body is on its way before an upstream is even picked
-            dctx.writeAndFlush(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE, Unpooled.EMPTY_BUFFER));
+            down.write(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE, Unpooled.EMPTY_BUFFER));
+            down.flush();
         }
         h.remove(HttpHeaderNames.EXPECT);
         upgrade = conn.h2() || clusterConfig.upstreamProtocol() == UpstreamProtocol.H2C ? null : HeaderPolicy.upgradeRequested(h);
@@ -442,7 +439,7 @@ final class Exchange implements UpstreamPools.Acquirer {
         waiting = true;
         UpstreamProtocol p = clusterConfig.upstreamProtocol();
         boolean h2 = upgrade == null && (p == UpstreamProtocol.H2C || (p == UpstreamProtocol.SAME_AS_DOWNSTREAM && conn.h2()));
-        proxy.pools().acquire(dctx.channel().eventLoop(), cluster, clusterConfig, e, h2, conn, this);
+        proxy.pools().acquire(down.eventLoop(), cluster, clusterConfig, e, h2, conn, this);
     }
 
     private boolean wasTried(Endpoint e) {
@@ -482,7 +479,7 @@ final class Exchange implements UpstreamPools.Acquirer {
         wantFresh = false;
         s.attach(this);
         if (route.retry.perTryTimeoutNanos > 0) {
-            perTry = dctx.executor().schedule(this::onPerTryTimeout, route.retry.perTryTimeoutNanos, TimeUnit.NANOSECONDS);
+            perTry = down.eventLoop().schedule(this::onPerTryTimeout, route.retry.perTryTimeoutNanos, TimeUnit.NANOSECONDS);
         }
         s.channel.write(head, s.channel.voidPromise());
         HttpContent c;
@@ -649,7 +646,7 @@ final class Exchange implements UpstreamPools.Acquirer {
             if (r instanceof HttpContent c) {
                 bytesOut += c.content().readableBytes();
             }
-            dctx.write(r, dctx.voidPromise());
+            down.write(r);
             if (r instanceof LastHttpContent) {
                 responseDone();
             }
@@ -662,7 +659,7 @@ final class Exchange implements UpstreamPools.Acquirer {
         if (o instanceof HttpContent c) {
             bytesOut += c.content().readableBytes();
         }
-        dctx.write(o, dctx.voidPromise());
+        down.write(o);
         if (o instanceof LastHttpContent) {
             responseDone();
         }
@@ -719,8 +716,8 @@ final class Exchange implements UpstreamPools.Acquirer {
         if (s != up) {
             return;
         }
-        dctx.flush();
-        if (!responseComplete && dctx.channel().isWritable()) {
+        down.flush();
+        if (!responseComplete && down.isWritable()) {
             s.channel.read();
         }
     }
@@ -787,7 +784,7 @@ final class Exchange implements UpstreamPools.Acquirer {
      * One timer serves the route timeout and the stream idle timeout (no bytes either way for
      * that long: a stalled upstream, a client that stopped sending its body): it fires at the
      * earlier of the two and re-arms for what is left, instead of being reset on every chunk. The
-     * timer is the downstream connection's ({@link DownstreamHandler#armExchangeTimer}): an
+     * timer is the downstream connection's ({@link Downstream#armExchangeTimer}): an
      * exchange that ends leaves it pending, and the next one on a keep-alive connection keeps it
      * while it fires no later than that exchange needs, so requests do not schedule and cancel
      * a task each.
@@ -886,7 +883,7 @@ final class Exchange implements UpstreamPools.Acquirer {
         retriesDone++;
         proxy.stats().retries.increment();
         long delay = route.retry.backoffNanos(retriesDone);
-        dctx.executor().schedule(() -> {
+        down.eventLoop().schedule(() -> {
             if (!done) {
                 refillFromReplay();
                 attempt();
@@ -953,17 +950,12 @@ final class Exchange implements UpstreamPools.Acquirer {
             LastHttpContent trailers = new DefaultLastHttpContent();
             trailers.trailingHeaders().setInt(HeaderPolicy.GRPC_STATUS, GRPC_UNAVAILABLE);
             trailers.trailingHeaders().set(HeaderPolicy.GRPC_MESSAGE, "upstream%20closed%20mid-stream");
-            dctx.write(trailers);
+            down.write(trailers);
             responseComplete = true;
             finish(conn.h2() && requestComplete);
             return;
         }
-        if (conn.h2()) {
-            dctx.write(new DefaultHttp2ResetFrame(Http2Error.INTERNAL_ERROR));
-        }
-        if (!conn.h2()) {
-            down.aborted();
-        }
+        down.reset(Http2Error.INTERNAL_ERROR);
         finish(false);
     }
 
@@ -1007,7 +999,7 @@ final class Exchange implements UpstreamPools.Acquirer {
                 res.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, 0);
             }
         } else {
-            ByteBuf body = message.isEmpty() ? Unpooled.EMPTY_BUFFER : ByteBufUtil.writeUtf8(dctx.alloc(), message + "\n");
+            ByteBuf body = message.isEmpty() ? Unpooled.EMPTY_BUFFER : ByteBufUtil.writeUtf8(down.alloc(), message + "\n");
             res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(code), body);
             if (body.isReadable()) {
                 res.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/plain; charset=utf-8");
@@ -1033,7 +1025,7 @@ final class Exchange implements UpstreamPools.Acquirer {
         responseComplete = true;
         status = res.status().code();
         bytesOut += res.content().readableBytes();
-        dctx.write(res);
+        down.write(res);
         finish(conn.h2() ? requestComplete : keepAliveDownstream);
     }
 
@@ -1050,16 +1042,16 @@ final class Exchange implements UpstreamPools.Acquirer {
         responseComplete = true;
         status = 101;
         up = null; // the connection is the tunnel's now, never the pool's
-        dctx.write(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.SWITCHING_PROTOCOLS,
+        down.write(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.SWITCHING_PROTOCOLS,
                 Unpooled.EMPTY_BUFFER, h, EmptyHttpHeaders.INSTANCE));
         settle();
-        dctx.flush();
+        down.flush();
         down.upgraded(s, http.streamIdleTimeout().toNanos());
     }
 
     private void finish(boolean keepAlive) {
         if (settle()) {
-            dctx.flush();
+            down.flush();
             down.exchangeFinished(keepAlive);
             conn.requestEnded();
         }

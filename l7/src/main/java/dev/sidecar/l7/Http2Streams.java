@@ -1,0 +1,628 @@
+package dev.sidecar.l7;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.DefaultChannelPromise;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelPromise;
+import io.netty.channel.EventLoop;
+import io.netty.channel.VoidChannelPromise;
+import io.netty.handler.codec.http.DefaultHttpContent;
+import io.netty.handler.codec.http.DefaultLastHttpContent;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpObject;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.codec.http2.Http2Connection;
+import io.netty.handler.codec.http2.Http2ConnectionEncoder;
+import io.netty.handler.codec.http2.Http2DataFrame;
+import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2Exception;
+import io.netty.handler.codec.http2.Http2FrameCodec;
+import io.netty.handler.codec.http2.Http2FrameStream;
+import io.netty.handler.codec.http2.Http2FrameStreamEvent;
+import io.netty.handler.codec.http2.Http2FrameStreamException;
+import io.netty.handler.codec.http2.Http2Headers;
+import io.netty.handler.codec.http2.Http2HeadersFrame;
+import io.netty.handler.codec.http2.Http2ResetFrame;
+import io.netty.handler.codec.http2.Http2Stream;
+import io.netty.handler.codec.http2.HttpConversionUtil;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.collection.IntObjectHashMap;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The requests of an HTTP/2 connection, right after Netty's {@link Http2FrameCodec}: each stream
+ * is a small {@link Stream} object that is the {@link Downstream} of its one {@link Exchange},
+ * with no channel or pipeline of its own. Request frames become HTTP/1.x objects for the
+ * exchange; the response the exchange writes goes to the codec's encoder as frames, without
+ * frame objects in between.
+ *
+ * <p>Flow control: the client's DATA is handed to the exchange as it arrives, and its bytes are
+ * given back to the client's window only when the exchange asks for more of its body (its
+ * upstream is writable), so a stream holds at most one window of request body. On the response
+ * side a stream is writable while less than {@link #HIGH_WATER} of what it wrote waits to go
+ * out, held back by the client's window or by the socket: the exchange reads that far ahead of
+ * a slow client, and no further.
+ *
+ * <p>A request starts when the connection's read that brought its headers is over, not at once:
+ * a stream the client resets in the same read (Rapid Reset sends HEADERS and RST_STREAM
+ * together, stream after stream), or that it makes the proxy reset (MadeYouReset), ends before
+ * anything is done for it upstream.
+ */
+final class Http2Streams extends ChannelInboundHandlerAdapter {
+    /** Response bytes a stream may have waiting to go out before its exchange stops reading its upstream. */
+    static final int HIGH_WATER = HttpProxy.WATER_MARK.high();
+    /** ... and below which it reads again. */
+    static final int LOW_WATER = HttpProxy.WATER_MARK.low();
+
+    private final ConnectionHandler connection;
+    private final Http2FrameCodec codec;
+    /** Stream 1 came from an h2c upgrade: its request body came over HTTP/1.1, outside flow control. */
+    private final boolean upgraded;
+    private final IntObjectHashMap<Stream> streams = new IntObjectHashMap<>();
+    private ChannelHandlerContext ctx;
+    private ChannelHandlerContext codecCtx;
+    private Http2ConnectionEncoder encoder;
+    private Http2Connection h2;
+    /** For the encoder's writes: a failed one (a stream reset meanwhile) is not an error of the connection. */
+    private ChannelPromise quiet;
+    /** Inside a read of the connection: flushes wait for the codec's, at the end of the read. */
+    private boolean reading;
+    /** Streams that got request frames in the current read, to start or to flush up when it is over. */
+    private ArrayList<Stream> touched;
+
+    Http2Streams(ConnectionHandler connection, Http2FrameCodec codec, boolean upgraded) {
+        this.connection = connection;
+        this.codec = codec;
+        this.upgraded = upgraded;
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        this.ctx = ctx;
+        this.quiet = new VoidChannelPromise(ctx.channel(), false);
+    }
+
+    /** The codec's context, found once the codec is in the pipeline (an h2c upgrade adds both together). */
+    private void bind() {
+        if (codecCtx == null) {
+            codecCtx = ctx.pipeline().context(codec);
+            encoder = codec.encoder();
+            h2 = codec.connection();
+        }
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        reading = true;
+        bind();
+        if (msg instanceof Http2HeadersFrame f) {
+            onHeaders(f);
+        } else if (msg instanceof Http2DataFrame f) {
+            onData(f);
+        } else {
+            if (msg instanceof Http2ResetFrame f) {
+                Stream s = streams.get(f.stream().id());
+                if (s != null) {
+                    s.closed();
+                }
+            }
+            // SETTINGS, PING, GOAWAY, PRIORITY, WINDOW_UPDATE: the codec has acted on them
+            ReferenceCountUtil.release(msg);
+        }
+    }
+
+    private void onHeaders(Http2HeadersFrame f) {
+        Http2FrameStream fs = f.stream();
+        int id = fs.id();
+        Stream s = streams.get(id);
+        if (s == null) {
+            Http2Stream stream = h2.stream(id);
+            if (stream == null) {
+                return; // gone already (the connection is closing)
+            }
+            s = new Stream(fs, stream);
+            streams.put(id, s);
+            s.ended = f.isEndStream();
+            String problem = problem(f.headers());
+            if (problem != null) {
+                // RFC 9113 8.3.1: malformed, a stream error of type PROTOCOL_ERROR
+                s.refuse(Http2Error.PROTOCOL_ERROR);
+                return;
+            }
+            HttpRequest request;
+            try {
+                request = HttpConversionUtil.toHttpRequest(id, f.headers(), true);
+            } catch (Http2Exception e) {
+                // a Host that conflicts with :authority, a connection-specific header, ...
+                s.refuse(e.error());
+                return;
+            }
+            if (!f.isEndStream() && !HttpUtil.isContentLengthSet(request)) {
+                request.headers().add(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED);
+            }
+            s.request = request;
+            if (f.isEndStream()) {
+                s.queue(LastHttpContent.EMPTY_LAST_CONTENT);
+            }
+            touch(s);
+            return;
+        }
+        if (s.over) {
+            return;
+        }
+        if (s.ended || !f.isEndStream()) {
+            // after the client ended the stream (half-closed (remote), RFC 9113 5.1), or a
+            // second HEADERS that is not trailers
+            s.refuse(s.ended ? Http2Error.STREAM_CLOSED : Http2Error.PROTOCOL_ERROR);
+            return;
+        }
+        s.ended = true;
+        LastHttpContent trailers = new DefaultLastHttpContent(Unpooled.EMPTY_BUFFER);
+        try {
+            HttpConversionUtil.addHttp2ToHttpHeaders(id, f.headers(), trailers.trailingHeaders(), HttpVersion.HTTP_1_1, true, true);
+        } catch (Http2Exception e) {
+            s.refuse(e.error());
+            return;
+        }
+        s.onContent(trailers);
+        touch(s);
+    }
+
+    private void onData(Http2DataFrame f) {
+        Stream s = streams.get(f.stream().id());
+        int bytes = f.initialFlowControlledBytes();
+        if (s == null || s.over) {
+            f.release();
+            if (s != null) {
+                s.owed += bytes;
+                s.giveBack();
+            }
+            return;
+        }
+        s.owed += bytes;
+        if (s.ended) {
+            f.release();
+            s.refuse(Http2Error.STREAM_CLOSED);
+            return;
+        }
+        s.ended = f.isEndStream();
+        ByteBuf content = f.content();
+        s.onContent(f.isEndStream() ? new DefaultLastHttpContent(content) : new DefaultHttpContent(content));
+        touch(s);
+    }
+
+    private void touch(Stream s) {
+        if (!s.touched) {
+            s.touched = true;
+            if (touched == null) {
+                touched = new ArrayList<>(4);
+            }
+            touched.add(s);
+        }
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+        ArrayList<Stream> t = touched;
+        if (t != null) {
+            touched = null; // a start may lead to another read of this connection's streams
+            for (int i = 0; i < t.size(); i++) {
+                t.get(i).readComplete();
+            }
+        }
+        reading = false;
+        ctx.fireChannelReadComplete(); // the codec flushes once this returns
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt instanceof Http2FrameStreamEvent e) {
+            Stream s = streams.get(e.stream().id());
+            if (s != null) {
+                if (e.type() == Http2FrameStreamEvent.Type.State) {
+                    if (e.stream().state() == Http2Stream.State.CLOSED) {
+                        s.closed();
+                    }
+                }
+            }
+            return;
+        }
+        ctx.fireUserEventTriggered(evt);
+    }
+
+    /**
+     * A stream error: one the codec found (reported here before it would reset the stream, which
+     * it leaves to this handler), answered with its own code, not CANCEL, so that the codec
+     * counts the resets a client provokes (MadeYouReset) and ends a connection that provokes too
+     * many.
+     */
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        if (cause instanceof Http2FrameStreamException e) {
+            bind();
+            Stream s = streams.get(e.stream().id());
+            if (s != null) {
+                s.refuse(e.error());
+            } else {
+                encoder.writeRstStream(codecCtx, e.stream().id(), e.error().code(), quiet);
+                flushUnlessReading();
+            }
+            return;
+        }
+        ctx.fireExceptionCaught(cause);
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+        if (!streams.isEmpty()) {
+            for (Stream s : new ArrayList<>(streams.values())) {
+                s.closed();
+            }
+        }
+        super.channelInactive(ctx);
+    }
+
+    private void flushUnlessReading() {
+        if (!reading) {
+            ctx.flush(); // through the codec, which writes what flow control held back
+        }
+    }
+
+    /** Why a request head is malformed (RFC 9113 8.3.1), or null. */
+    static String problem(Http2Headers h) {
+        CharSequence method = h.method();
+        if (method == null) {
+            return "no :method";
+        }
+        if (!isToken(method)) {
+            return ":method is not a token";
+        }
+        if (HttpMethod.CONNECT.asciiName().contentEquals(method)) {
+            return h.authority() == null ? "CONNECT without :authority" : null;
+        }
+        if (h.scheme() == null) {
+            return "no :scheme";
+        }
+        CharSequence path = h.path();
+        if (path == null || path.length() == 0) {
+            return "no :path";
+        }
+        return null;
+    }
+
+    /** RFC 9110 section 5.6.2: 1*tchar. */
+    private static boolean isToken(CharSequence s) {
+        if (s.length() == 0) {
+            return false;
+        }
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            boolean tchar = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || "!#$%&'*+-.^_`|~".indexOf(c) >= 0;
+            if (!tchar) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** The promise of a DATA write, with its size. */
+    private static final class Sent extends DefaultChannelPromise {
+        final int bytes;
+
+        Sent(ChannelHandlerContext ctx, int bytes) {
+            super(ctx.channel(), ctx.executor());
+            this.bytes = bytes;
+        }
+    }
+
+    /** One request stream: the downstream end of its exchange. Event loop only. */
+    final class Stream implements Downstream, Runnable, ChannelFutureListener {
+        private final Http2FrameStream frameStream;
+        private final Http2Stream stream;
+        private final int id;
+        /** The request head, until its exchange starts. */
+        private HttpRequest request;
+        /** Request body read before the exchange could take it; made on first use. */
+        private ArrayDeque<HttpContent> body;
+        private Exchange exchange;
+        /** The client ended its side (END_STREAM). */
+        private boolean ended;
+        /** Nothing more is started or read for this stream: refused, reset, or closed. */
+        private boolean over;
+        /** Its resources are released and it is out of the connection's map. */
+        private boolean released;
+        private boolean resetSent;
+        private boolean touched;
+        /** Request bytes the client sent that have not been given back to its windows. */
+        private int owed;
+        /** Response bytes written to the encoder that have not gone out yet. */
+        private int unsent;
+        /** {@link #unsent} rose to the high-water mark and has not fallen below the low one since. */
+        private boolean full;
+        private ScheduledFuture<?> timer;
+
+        Stream(Http2FrameStream frameStream, Http2Stream stream) {
+            this.frameStream = frameStream;
+            this.stream = stream;
+            this.id = frameStream.id();
+        }
+
+        void queue(HttpContent c) {
+            if (body == null) {
+                body = new ArrayDeque<>(2);
+            }
+            body.add(c);
+        }
+
+        void onContent(HttpContent c) {
+            Exchange e = exchange;
+            if (e != null && (body == null || body.isEmpty()) && !e.requestComplete()) {
+                e.onRequestContent(c);
+            } else {
+                queue(c);
+            }
+        }
+
+        /** The read that brought frames of this stream is over. */
+        void readComplete() {
+            touched = false;
+            if (over) {
+                return;
+            }
+            if (request != null) {
+                start();
+            }
+            if (exchange != null) {
+                exchange.onRequestReadComplete();
+            }
+        }
+
+        private void start() {
+            HttpRequest r = request;
+            request = null;
+            if (stream.state() == Http2Stream.State.CLOSED) {
+                ReferenceCountUtil.release(r);
+                closed(); // reset by the client in the read that opened it
+                return;
+            }
+            OverloadState overload = connection.proxy.overload();
+            if (overload.shedding()) {
+                // short of memory: refused before anything is allocated for it. REFUSED_STREAM
+                // tells the client nothing was processed, so it may retry (RFC 9113 section 8.7)
+                overload.requestShed();
+                ReferenceCountUtil.release(r);
+                refuse(Http2Error.REFUSED_STREAM);
+                return;
+            }
+            // the body read with the head goes in first, so that the exchange starts knowing
+            // whether its request is whole (a local answer to a whole request keeps the stream)
+            Exchange e = new Exchange(this, r);
+            exchange = e;
+            HttpContent c;
+            while (!e.requestComplete() && body != null && (c = body.poll()) != null) {
+                e.onRequestContent(c);
+            }
+            e.start();
+        }
+
+        /** A stream error: reset with {@code code}; what the stream still had is dropped. */
+        void refuse(Http2Error code) {
+            over = true;
+            request = null;
+            releaseBody();
+            reset(code);
+            flushUnlessReading();
+        }
+
+        /** The stream is closed (both sides ended, or reset either way, or the connection went). */
+        void closed() {
+            over = true;
+            if (released) {
+                return;
+            }
+            released = true;
+            streams.remove(id);
+            request = null;
+            releaseBody();
+            if (timer != null) {
+                timer.cancel(false);
+                timer = null;
+            }
+            Exchange e = exchange;
+            if (e != null) {
+                e.onDownstreamClosed();
+            }
+        }
+
+        private void releaseBody() {
+            HttpContent c;
+            while (body != null && (c = body.poll()) != null) {
+                c.release();
+            }
+        }
+
+        /** Gives the request bytes read so far back to the client's stream and connection windows. */
+        void giveBack() {
+            int n = owed;
+            if (n == 0 || (upgraded && id == 1)) {
+                return;
+            }
+            owed = 0;
+            if (stream.state() == Http2Stream.State.CLOSED) {
+                return; // the codec gave the connection its bytes back when the stream closed
+            }
+            try {
+                if (h2.local().flowController().consumeBytes(stream, n)) {
+                    flushUnlessReading();
+                }
+            } catch (Http2Exception e) {
+                // the stream ended meanwhile
+            }
+        }
+
+        @Override
+        public ConnectionHandler connection() {
+            return connection;
+        }
+
+        @Override
+        public EventLoop eventLoop() {
+            return ctx.channel().eventLoop();
+        }
+
+        @Override
+        public ByteBufAllocator alloc() {
+            return ctx.alloc();
+        }
+
+        @Override
+        public void write(HttpObject msg) {
+            if (released || resetSent) {
+                ReferenceCountUtil.release(msg);
+                return;
+            }
+            if (msg instanceof HttpResponse r) {
+                Http2Headers headers = HttpConversionUtil.toHttp2Headers(r, true);
+                boolean end = r instanceof FullHttpResponse full && !full.content().isReadable() && full.trailingHeaders().isEmpty();
+                encoder.writeHeaders(codecCtx, id, headers, 0, end, quiet);
+                if (end || !(msg instanceof HttpContent)) {
+                    ReferenceCountUtil.release(msg);
+                    return;
+                }
+            }
+            if (msg instanceof LastHttpContent last) {
+                boolean trailers = !last.trailingHeaders().isEmpty();
+                ByteBuf content = last.content();
+                if (content.isReadable() || (!trailers && !(msg instanceof FullHttpResponse))) {
+                    writeData(content, !trailers);
+                } else {
+                    content.release();
+                }
+                if (trailers) {
+                    encoder.writeHeaders(codecCtx, id, HttpConversionUtil.toHttp2Headers(last.trailingHeaders(), true), 0, true, quiet);
+                }
+            } else if (msg instanceof HttpContent c) {
+                ByteBuf content = c.content();
+                if (content.isReadable()) {
+                    writeData(content, false);
+                } else {
+                    content.release();
+                }
+            }
+        }
+
+        private void writeData(ByteBuf content, boolean end) {
+            int n = content.readableBytes();
+            if (n == 0) {
+                encoder.writeData(codecCtx, id, content, 0, end, quiet);
+                return;
+            }
+            unsent += n;
+            if (unsent >= HIGH_WATER) {
+                full = true;
+            }
+            Sent promise = new Sent(ctx, n);
+            promise.addListener(this);
+            encoder.writeData(codecCtx, id, content, 0, end, promise);
+        }
+
+        /** A DATA write went out (or failed with the stream): its bytes no longer wait. */
+        @Override
+        public void operationComplete(ChannelFuture f) {
+            unsent -= ((Sent) f).bytes;
+            if (full && unsent < LOW_WATER) {
+                full = false;
+                if (exchange != null) {
+                    exchange.onDownstreamWritable();
+                }
+            }
+        }
+
+        @Override
+        public void flush() {
+            flushUnlessReading();
+        }
+
+        @Override
+        public boolean isWritable() {
+            return !released && !full;
+        }
+
+        @Override
+        public void readRequest() {
+            giveBack();
+        }
+
+        @Override
+        public void armExchangeTimer(long delayNanos) {
+            ScheduledFuture<?> t = timer;
+            if (t != null) {
+                if (t.getDelay(TimeUnit.NANOSECONDS) <= delayNanos) {
+                    return;
+                }
+                t.cancel(false);
+            }
+            timer = ctx.executor().schedule(this, delayNanos, TimeUnit.NANOSECONDS);
+        }
+
+        /** The exchange timer. */
+        @Override
+        public void run() {
+            timer = null;
+            if (exchange != null) {
+                exchange.onTimer();
+            }
+        }
+
+        @Override
+        public void reset(Http2Error code) {
+            if (resetSent || released) {
+                return;
+            }
+            resetSent = true;
+            encoder.writeRstStream(codecCtx, id, code.code(), quiet);
+        }
+
+        @Override
+        public void exchangeFinished(boolean keepAlive) {
+            exchange = null;
+            if (timer != null) {
+                timer.cancel(false);
+                timer = null;
+            }
+            if (!keepAlive) {
+                // the response went out before the request was whole, or was cut off
+                over = true;
+                releaseBody();
+                reset(Http2Error.CANCEL);
+                flushUnlessReading();
+            }
+        }
+
+        @Override
+        public void upgraded(UpstreamStream s, long idleNanos) {
+            throw new UnsupportedOperationException("HTTP/2 streams do not upgrade");
+        }
+
+        @Override
+        public String toString() {
+            return "stream " + frameStream.id();
+        }
+    }
+}
