@@ -29,7 +29,6 @@ import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
 import io.netty.handler.codec.http2.Http2CodecUtil;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2FrameCodec;
-import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2ServerUpgradeCodec;
 import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.ssl.SslHandler;
@@ -289,20 +288,7 @@ final class ConnectionHandler extends ChannelDuplexHandler {
     }
 
     private Http2FrameCodec http2Codec() {
-        HttpSettings s = settings.http();
-        int windowSeconds = (int) Math.max(1, s.resetWindow().toSeconds());
-        return Http2FrameCodecBuilder.forServer()
-                .initialSettings(Http2Settings.defaultSettings()
-                        .maxConcurrentStreams(s.maxConcurrentStreams())
-                        .initialWindowSize(s.initialStreamWindow())
-                        .maxHeaderListSize(s.maxHeaderListSize()))
-                .validateHeaders(true)
-                .decoderEnforceMaxRstFramesPerWindow(s.maxResetsPerWindow(), windowSeconds)
-                .encoderEnforceMaxRstFramesPerWindow(s.maxResetsPerWindow(), windowSeconds)
-                .decoderEnforceMaxConsecutiveEmptyDataFrames(s.maxConsecutiveEmptyFrames())
-                .decoderEnforceMaxSmallContinuationFrames(s.maxContinuationFrames())
-                .encoderEnforceMaxQueuedControlFrames(s.maxQueuedControlFrames())
-                .build();
+        return ServerHttp2Codec.build(settings.http(), () -> lingering);
     }
 
     /** RFC 9113 starts the connection window at 65,535 whatever SETTINGS say; grow it to the configured size. */
