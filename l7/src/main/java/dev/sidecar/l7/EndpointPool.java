@@ -18,12 +18,35 @@ import io.netty.handler.codec.http.HttpClientCodec;
 import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2GoAwayFrame;
-import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.codec.http2.Http2SettingsFrame;
-import io.netty.handler.codec.http2.Http2StreamChannel;
-import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
-import io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec;
+import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
+import io.netty.handler.codec.http2.Http2ChannelDuplexHandler;
+import io.netty.handler.codec.http2.Http2DataFrame;
+import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2Exception;
+import io.netty.handler.codec.http2.Http2FrameStream;
+import io.netty.handler.codec.http2.Http2FrameStreamEvent;
+import io.netty.handler.codec.http2.Http2FrameStreamException;
+import io.netty.handler.codec.http2.Http2Headers;
+import io.netty.handler.codec.http2.Http2HeadersFrame;
+import io.netty.handler.codec.http2.Http2ResetFrame;
+import io.netty.handler.codec.http2.Http2Stream;
+import io.netty.handler.codec.http2.HttpConversionUtil;
+import io.netty.handler.codec.http.DefaultHttpContent;
+import io.netty.handler.codec.http.DefaultLastHttpContent;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpObject;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelPromise;
+import io.netty.channel.DefaultChannelPromise;
+import io.netty.channel.VoidChannelPromise;
+import io.netty.util.collection.IntObjectHashMap;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
@@ -300,6 +323,10 @@ final class EndpointPool {
         private final Runnable idleCheck = this::idleCheck;
         /** The cluster's TLS when the connection was made (null: plaintext). */
         ClientTls tls;
+        private Http2FrameCodec codec;
+        private final Frames frames = new Frames();
+        /** Its streams by id, once their HEADERS went out. */
+        private final IntObjectHashMap<Stream> byId = new IntObjectHashMap<>();
 
         /**
          * Streams are handed out while the connection is still being made (they wait for it), so
@@ -312,7 +339,7 @@ final class EndpointPool {
         void connect(UpstreamPools.Acquirer first) {
             streams++;
             waiting.add(first);
-            Http2FrameCodec codec = Http2FrameCodecBuilder.forClient()
+            codec = Http2FrameCodecBuilder.forClient()
                     .initialSettings(Http2Settings.defaultSettings().pushEnabled(false).initialWindowSize(HttpProxy.UPSTREAM_STREAM_WINDOW))
                     .validateHeaders(true)
                     .build();
@@ -326,8 +353,7 @@ final class EndpointPool {
                         ch.pipeline().addLast(tls.newHandler(ch.alloc(), endpoint.address().host(), endpoint.address().port()));
                     }
                     ch.pipeline().addLast(codec);
-                    ch.pipeline().addLast(new Http2MultiplexHandler(new ChannelInboundHandlerAdapter()));
-                    ch.pipeline().addLast(new ConnectionEvents());
+                    ch.pipeline().addLast(frames);
                 }
             });
             ChannelFuture f = b.connect(endpoint.socketAddress());
@@ -362,24 +388,12 @@ final class EndpointPool {
                 waiting.add(acquirer);
                 return;
             }
-            new Http2StreamChannelBootstrap(channel)
-                    .option(ChannelOption.AUTO_READ, false)
-                    .handler(new ChannelInitializer<Http2StreamChannel>() {
-                        @Override
-                        protected void initChannel(Http2StreamChannel ch) {
-                            ch.pipeline().addLast(new Http2StreamFrameToHttpObjectCodec(false, true));
-                            ch.pipeline().addLast(new UpstreamStream(ch, EndpointPool.this, H2Connection.this, tls));
-                        }
-                    })
-                    .open()
-                    .addListener((Future<Http2StreamChannel> f) -> {
-                        if (f.isSuccess()) {
-                            acquirer.acquired(f.getNow().pipeline().get(UpstreamStream.class), false);
-                        } else {
-                            streams--;
-                            acquirer.failed(f.cause(), false);
-                        }
-                    });
+            if (!channel.isActive()) {
+                streams--;
+                acquirer.failed(new java.nio.channels.ClosedChannelException(), false);
+                return;
+            }
+            acquirer.acquired(new Stream(), false);
         }
 
         /** Takes no new streams and closes once its last stream ends. */
@@ -423,24 +437,394 @@ final class EndpointPool {
             }
         }
 
-        /** Connection-level frames the multiplexer passes up: the peer's limits and its GOAWAY. */
-        private final class ConnectionEvents extends ChannelInboundHandlerAdapter {
+        /**
+         * After the codec: the responses of this connection's streams, turned into HTTP/1.x
+         * objects for their exchanges, and the peer's limits and GOAWAY.
+         */
+        private final class Frames extends Http2ChannelDuplexHandler {
+            private ChannelHandlerContext ctx;
+            private ChannelHandlerContext codecCtx;
+            private ChannelPromise quiet;
+            /** Streams that got response frames in the current read. */
+            private ArrayList<Stream> touched;
+
+            @Override
+            protected void handlerAdded0(ChannelHandlerContext ctx) {
+                this.ctx = ctx;
+                this.codecCtx = ctx.pipeline().context(codec);
+                this.quiet = new VoidChannelPromise(ctx.channel(), false);
+            }
+
             @Override
             public void channelRead(ChannelHandlerContext ctx, Object msg) {
-                if (msg instanceof Http2SettingsFrame s && s.settings().maxConcurrentStreams() != null) {
-                    maxStreams = (int) Math.min(Integer.MAX_VALUE, s.settings().maxConcurrentStreams());
-                } else if (msg instanceof Http2GoAwayFrame) {
-                    goingAway = true;
-                    if (streams == 0) {
-                        ctx.close();
+                if (msg instanceof Http2DataFrame f) {
+                    onData(f); // its content goes on, or is released
+                    return;
+                }
+                try {
+                    if (msg instanceof Http2HeadersFrame f) {
+                        onHeaders(f);
+                    } else if (msg instanceof Http2ResetFrame f) {
+                        Stream st = byId.get(f.stream().id());
+                        if (st != null) {
+                            st.resetCode = Http2Error.valueOf(f.errorCode());
+                        }
+                    } else if (msg instanceof Http2SettingsFrame f && f.settings().maxConcurrentStreams() != null) {
+                        maxStreams = (int) Math.min(Integer.MAX_VALUE, f.settings().maxConcurrentStreams());
+                    } else if (msg instanceof Http2GoAwayFrame f) {
+                        goingAway = true;
+                        // streams above its last id were never processed: Netty closes them next
+                        for (Stream st : byId.values()) {
+                            if (st.id > f.lastStreamId()) {
+                                st.refusedByGoAway = true;
+                            }
+                        }
+                        if (streams == 0) {
+                            ctx.close();
+                        }
+                    }
+                } finally {
+                    ReferenceCountUtil.release(msg);
+                }
+            }
+
+            private void onHeaders(Http2HeadersFrame f) {
+                Stream st = byId.get(f.stream().id());
+                if (st == null || st.exchange() == null) {
+                    return;
+                }
+                Http2Headers h = f.headers();
+                CharSequence status = h.status();
+                HttpObject o;
+                try {
+                    if (status == null) {
+                        if (!f.isEndStream()) {
+                            throw Http2Exception.streamError(st.id, Http2Error.PROTOCOL_ERROR, "a HEADERS without :status or END_STREAM");
+                        }
+                        LastHttpContent trailers = new DefaultLastHttpContent(Unpooled.EMPTY_BUFFER);
+                        HttpConversionUtil.addHttp2ToHttpHeaders(st.id, h, trailers.trailingHeaders(), HttpVersion.HTTP_1_1, true, false);
+                        o = trailers;
+                    } else if (status.length() == 3 && status.charAt(0) == '1' && !f.isEndStream()) {
+                        return; // informational: the proxy answers 100-continue itself, and drops the rest
+                    } else if (f.isEndStream()) {
+                        o = HttpConversionUtil.toFullHttpResponse(st.id, h, Unpooled.EMPTY_BUFFER, true);
+                    } else {
+                        o = HttpConversionUtil.toHttpResponse(st.id, h, true);
+                    }
+                } catch (Http2Exception e) {
+                    // a response the conversion refuses: the stream is over for the exchange
+                    st.reset(e.error());
+                    st.closed();
+                    return;
+                }
+                st.exchange().onResponse(st, o);
+                touch(st);
+            }
+
+            private void onData(Http2DataFrame f) {
+                Stream st = byId.get(f.stream().id());
+                if (st == null) {
+                    f.release();
+                    return;
+                }
+                st.owed += f.initialFlowControlledBytes();
+                Exchange e = st.exchange();
+                if (e == null) {
+                    f.release();
+                    st.giveBack();
+                    return;
+                }
+                ByteBuf content = f.content();
+                e.onResponse(st, f.isEndStream() ? new DefaultLastHttpContent(content) : new DefaultHttpContent(content));
+                touch(st);
+            }
+
+            private void touch(Stream st) {
+                if (!st.touched) {
+                    st.touched = true;
+                    if (touched == null) {
+                        touched = new ArrayList<>(4);
+                    }
+                    touched.add(st);
+                }
+            }
+
+            @Override
+            public void channelReadComplete(ChannelHandlerContext ctx) {
+                ArrayList<Stream> t = touched;
+                if (t != null) {
+                    touched = null;
+                    for (int i = 0; i < t.size(); i++) {
+                        Stream st = t.get(i);
+                        st.touched = false;
+                        Exchange e = st.exchange();
+                        if (e != null) {
+                            e.onUpstreamReadComplete(st);
+                        }
                     }
                 }
-                ReferenceCountUtil.release(msg);
+                ctx.fireChannelReadComplete();
+            }
+
+            @Override
+            public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+                if (evt instanceof Http2FrameStreamEvent e) {
+                    if (e.type() == Http2FrameStreamEvent.Type.State && e.stream().state() == Http2Stream.State.CLOSED) {
+                        Stream st = byId.get(e.stream().id());
+                        if (st != null) {
+                            st.closed();
+                        }
+                    }
+                    return;
+                }
+                ctx.fireUserEventTriggered(evt);
             }
 
             @Override
             public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+                if (cause instanceof Http2FrameStreamException e) {
+                    // the upstream broke the protocol on one stream: reset it, its exchange sees it end
+                    Stream st = byId.get(e.stream().id());
+                    if (st != null) {
+                        st.reset(e.error());
+                        st.closed();
+                    } else {
+                        codec.encoder().writeRstStream(codecCtx, e.stream().id(), e.error().code(), quiet);
+                        ctx.flush();
+                    }
+                    return;
+                }
                 ctx.close();
+            }
+
+            @Override
+            public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+                if (!byId.isEmpty()) {
+                    for (Stream st : new ArrayList<>(byId.values())) {
+                        st.closed();
+                    }
+                }
+                super.channelInactive(ctx);
+            }
+        }
+
+        /** The promise of a DATA write, with its size. */
+        private final class Sent extends DefaultChannelPromise {
+            final int bytes;
+
+            Sent(int bytes) {
+                super(channel, channel.eventLoop());
+                this.bytes = bytes;
+            }
+        }
+
+        /**
+         * One request stream of this connection. Its request goes to the codec's encoder as
+         * frames (a request head with no body as one HEADERS frame with END_STREAM); response
+         * bytes go back to the upstream's windows when the exchange asks for more of the
+         * response, so the stream holds at most one window of it; its request side is
+         * writable while less than the write high-water mark waits to go out.
+         */
+        final class Stream extends UpstreamStream implements ChannelFutureListener {
+            private final Http2FrameStream frameStream;
+            private Http2Stream stream;
+            int id;
+            /** The request head, held until the first body part or flush says whether it ends the stream. */
+            private HttpRequest head;
+            private int owed;
+            private int unsent;
+            private boolean full;
+            private boolean touched;
+            private boolean resetSent;
+            /** Closed, reset, or never sent: nothing more goes out or comes in. */
+            private boolean over;
+            private boolean ended;
+
+            Stream() {
+                super(H2Connection.this.channel, EndpointPool.this, H2Connection.this, H2Connection.this.tls);
+                this.frameStream = frames.newStream();
+            }
+
+            @Override
+            void write(HttpObject msg) {
+                if (over) {
+                    ReferenceCountUtil.release(msg);
+                    return;
+                }
+                if (msg instanceof HttpRequest r) {
+                    head = r;
+                    if (!(msg instanceof HttpContent)) {
+                        return;
+                    }
+                }
+                if (head != null) {
+                    boolean endsWithHead = msg instanceof LastHttpContent last && !last.content().isReadable()
+                            && last.trailingHeaders().isEmpty();
+                    writeHead(endsWithHead);
+                    if (endsWithHead || over) {
+                        ReferenceCountUtil.release(msg);
+                        return;
+                    }
+                }
+                if (msg instanceof LastHttpContent last) {
+                    boolean trailers = !last.trailingHeaders().isEmpty();
+                    ByteBuf content = last.content();
+                    if (content.isReadable() || !trailers) {
+                        writeData(content, !trailers);
+                    } else {
+                        content.release();
+                    }
+                    if (trailers) {
+                        codec.encoder().writeHeaders(frames.codecCtx, id, HttpConversionUtil.toHttp2Headers(last.trailingHeaders(), true),
+                                0, true, frames.quiet);
+                    }
+                } else if (msg instanceof HttpContent c) {
+                    ByteBuf content = c.content();
+                    if (content.isReadable()) {
+                        writeData(content, false);
+                    } else {
+                        content.release();
+                    }
+                }
+            }
+
+            private void writeHead(boolean end) {
+                HttpRequest r = head;
+                head = null;
+                r.headers().set(HttpConversionUtil.ExtensionHeaderNames.SCHEME.text(), tls != null ? "https" : "http");
+                Http2Headers headers = HttpConversionUtil.toHttp2Headers(r, true);
+                ReferenceCountUtil.release(r);
+                ChannelPromise promise = frames.ctx.newPromise();
+                // through the codec, which gives the new stream its id
+                frames.ctx.write(new DefaultHttp2HeadersFrame(headers, end).stream(frameStream), promise);
+                id = frameStream.id();
+                boolean failed = promise.isDone() && !promise.isSuccess();
+                if (!failed && id > 0) {
+                    stream = codec.connection().stream(id);
+                }
+                if (failed || stream == null) {
+                    // not sent (the connection is going away, or out of stream ids): never processed
+                    refusedByGoAway = true;
+                    over = true;
+                    channel.eventLoop().execute(this::closed);
+                    return;
+                }
+                byId.put(id, this);
+                promise.addListener(f -> {
+                    if (!f.isSuccess()) {
+                        refusedByGoAway = true;
+                        closed();
+                    }
+                });
+            }
+
+            private void writeData(ByteBuf content, boolean end) {
+                int n = content.readableBytes();
+                ChannelPromise promise;
+                if (n == 0) {
+                    promise = frames.quiet;
+                } else {
+                    unsent += n;
+                    if (unsent >= HttpProxy.WATER_MARK.high()) {
+                        full = true;
+                    }
+                    Sent sent = new Sent(n);
+                    sent.addListener(this);
+                    promise = sent;
+                }
+                codec.encoder().writeData(frames.codecCtx, id, content, 0, end, promise);
+            }
+
+            /** A DATA write went out (or failed with the stream): its bytes no longer wait. */
+            @Override
+            public void operationComplete(ChannelFuture f) {
+                unsent -= ((Sent) f).bytes;
+                if (full && unsent < HttpProxy.WATER_MARK.low()) {
+                    full = false;
+                    Exchange e = exchange();
+                    if (e != null) {
+                        e.onUpstreamWritable(this);
+                    }
+                }
+            }
+
+            @Override
+            void flush() {
+                if (head != null && !over) {
+                    writeHead(false);
+                }
+                frames.ctx.flush();
+            }
+
+            @Override
+            void read() {
+                giveBack();
+            }
+
+            void giveBack() {
+                int n = owed;
+                if (n == 0 || stream == null || stream.state() == Http2Stream.State.CLOSED) {
+                    owed = 0;
+                    return;
+                }
+                owed = 0;
+                try {
+                    if (codec.connection().local().flowController().consumeBytes(stream, n)) {
+                        frames.ctx.flush();
+                    }
+                } catch (Http2Exception e) {
+                    // the stream ended meanwhile
+                }
+            }
+
+            @Override
+            boolean isWritable() {
+                return !over && !full;
+            }
+
+            void reset(Http2Error code) {
+                if (resetSent || stream == null || stream.state() == Http2Stream.State.CLOSED) {
+                    return;
+                }
+                resetSent = true;
+                codec.encoder().writeRstStream(frames.codecCtx, id, code.code(), frames.quiet);
+            }
+
+            /** The stream is closed, reset, or was never sent: its exchange learns of it once. */
+            void closed() {
+                over = true;
+                if (id > 0) {
+                    byId.remove(id);
+                }
+                if (head != null) {
+                    ReferenceCountUtil.release(head);
+                    head = null;
+                }
+                Exchange e = exchange();
+                if (e != null) {
+                    e.onUpstreamClosed(this);
+                }
+            }
+
+            /** The exchange is done with the stream: one that has not ended is reset; it leaves the connection's count. */
+            @Override
+            void release(boolean reusable) {
+                detach();
+                if (ended) {
+                    return;
+                }
+                ended = true;
+                if (head != null) {
+                    ReferenceCountUtil.release(head);
+                    head = null;
+                }
+                over = true;
+                reset(Http2Error.CANCEL);
+                frames.ctx.flush();
+                if (id > 0) {
+                    byId.remove(id);
+                }
+                streamEnded();
             }
         }
     }

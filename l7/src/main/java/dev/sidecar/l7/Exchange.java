@@ -481,14 +481,14 @@ final class Exchange implements UpstreamPools.Acquirer {
         if (route.retry.perTryTimeoutNanos > 0) {
             perTry = down.eventLoop().schedule(this::onPerTryTimeout, route.retry.perTryTimeoutNanos, TimeUnit.NANOSECONDS);
         }
-        s.channel.write(head, s.channel.voidPromise());
+        s.write(head);
         HttpContent c;
         while (pending != null && (c = pending.poll()) != null) {
-            s.channel.write(c, s.channel.voidPromise());
+            s.write(c);
         }
-        s.channel.flush();
-        s.channel.read();
-        if (!requestComplete && s.channel.isWritable()) {
+        s.flush();
+        s.read();
+        if (!requestComplete && s.isWritable()) {
             down.readRequest();
         }
     }
@@ -558,7 +558,7 @@ final class Exchange implements UpstreamPools.Acquirer {
             }
         }
         if (up != null) {
-            up.channel.write(c, up.channel.voidPromise());
+            up.write(c);
         } else {
             pend(c);
         }
@@ -574,15 +574,15 @@ final class Exchange implements UpstreamPools.Acquirer {
     void onRequestReadComplete() {
         UpstreamStream s = up;
         if (s != null) {
-            s.channel.flush();
-            if (!requestComplete && s.channel.isWritable()) {
+            s.flush();
+            if (!requestComplete && s.isWritable()) {
                 down.readRequest();
             }
         }
     }
 
     void onUpstreamWritable(UpstreamStream s) {
-        if (s == up && !requestComplete && s.channel.isWritable()) {
+        if (s == up && !requestComplete && s.isWritable()) {
             down.readRequest();
         }
     }
@@ -718,14 +718,14 @@ final class Exchange implements UpstreamPools.Acquirer {
         }
         down.flush();
         if (!responseComplete && down.isWritable()) {
-            s.channel.read();
+            s.read();
         }
     }
 
     void onDownstreamWritable() {
         UpstreamStream s = up;
         if (s != null && !responseComplete) {
-            s.channel.read();
+            s.read();
         }
     }
 

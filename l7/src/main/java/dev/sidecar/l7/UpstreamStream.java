@@ -5,17 +5,17 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http2.Http2Error;
-import io.netty.handler.codec.http2.Http2GoAwayFrame;
-import io.netty.handler.codec.http2.Http2ResetFrame;
 import io.netty.util.ReferenceCountUtil;
 
 /**
- * The proxy's end of one upstream request channel: a pooled HTTP/1.1 connection (one request at
- * a time) or one HTTP/2 stream. It hands what the upstream sends to the {@link Exchange} that
- * holds it, and anything arriving with no exchange attached (a stray response on an idle
- * connection) ends the channel.
+ * The proxy's end of one upstream request: a pooled HTTP/1.1 connection (one request at a time,
+ * this handler at the end of its pipeline) or one HTTP/2 stream ({@link EndpointPool.H2Connection}'s
+ * subclass, with no channel of its own). It hands what the upstream sends to the
+ * {@link Exchange} that holds it, and anything arriving with no exchange attached (a stray
+ * response on an idle connection) ends the channel.
  */
-final class UpstreamStream extends ChannelInboundHandlerAdapter {
+class UpstreamStream extends ChannelInboundHandlerAdapter {
+    /** The HTTP/1.1 connection; for an HTTP/2 stream, its connection's channel. */
     final Channel channel;
     final EndpointPool pool;
     final boolean h2;
@@ -54,18 +54,37 @@ final class UpstreamStream extends ChannelInboundHandlerAdapter {
         return exchange;
     }
 
+    /** Writes a part of the request (not flushed); the message is the stream's from here. */
+    void write(HttpObject msg) {
+        channel.write(msg, channel.voidPromise());
+    }
+
+    void flush() {
+        channel.flush();
+    }
+
+    /** The exchange wants more of the response. */
+    void read() {
+        channel.read();
+    }
+
+    /** False while the request written has not drained below the limit. */
+    boolean isWritable() {
+        return channel.isWritable();
+    }
+
     /**
      * The exchange is done with this channel. A clean HTTP/1.1 connection goes back to the pool;
      * anything else is closed (an HTTP/2 stream that has not ended is reset by the close).
      */
+    /** The exchange lets go of the stream. */
+    void detach() {
+        exchange = null;
+    }
+
     void release(boolean reusable) {
         exchange = null;
-        if (h2) {
-            if (channel.isActive()) {
-                channel.close();
-            }
-            connection.streamEnded();
-        } else if (reusable && channel.isActive()) {
+        if (reusable && channel.isActive()) {
             pool.offerIdle(this);
         } else {
             channel.close();
@@ -79,9 +98,7 @@ final class UpstreamStream extends ChannelInboundHandlerAdapter {
             e.onResponse(this, o);
         } else {
             ReferenceCountUtil.release(msg);
-            if (!h2) {
-                ctx.close(); // an idle HTTP/1.1 connection has nothing to say: it is broken
-            }
+            ctx.close(); // an idle HTTP/1.1 connection has nothing to say: it is broken
         }
     }
 
@@ -103,24 +120,12 @@ final class UpstreamStream extends ChannelInboundHandlerAdapter {
     }
 
     @Override
-    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-        if (evt instanceof Http2ResetFrame reset) {
-            resetCode = Http2Error.valueOf(reset.errorCode());
-        } else if (evt instanceof Http2GoAwayFrame) {
-            refusedByGoAway = true; // delivered only to streams above the GOAWAY's last stream id
-        }
-        ReferenceCountUtil.release(evt);
-    }
-
-    @Override
     public void channelInactive(ChannelHandlerContext ctx) {
         Exchange e = exchange;
         if (e != null) {
             e.onUpstreamClosed(this);
         }
-        if (!h2) {
-            pool.closed(this);
-        }
+        pool.closed(this);
     }
 
     @Override
