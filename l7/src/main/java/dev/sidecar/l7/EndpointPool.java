@@ -693,7 +693,6 @@ final class EndpointPool {
                 head = null;
                 r.headers().set(HttpConversionUtil.ExtensionHeaderNames.SCHEME.text(), tls != null ? "https" : "http");
                 Http2Headers headers = HttpConversionUtil.toHttp2Headers(r, true);
-                ReferenceCountUtil.release(r);
                 ChannelPromise promise = frames.ctx.newPromise();
                 // through the codec, which gives the new stream its id
                 frames.ctx.write(new DefaultHttp2HeadersFrame(headers, end).stream(frameStream), promise);

@@ -268,6 +268,68 @@ class Http2AttackTest {
         }
     }
 
+    /**
+     * A client that uploads as fast as its windows let it, to an upstream that never reads: the
+     * proxy gives the client's window back only as its upstream connection takes the bytes, so
+     * the upload stops at what the kernel buffers and one window hold, and the proxy's memory
+     * with it. Giving the window back on arrival instead would let the client send without end,
+     * into the upstream connection's outbound buffer.
+     */
+    @Test
+    void an_upload_to_an_upstream_that_never_reads_is_held_by_the_stream_window() throws Exception {
+        dev.sidecar.testkit.TcpUpstream stuck = closer.add(dev.sidecar.testkit.TcpUpstream.neverReads());
+        Sidecar held = closer.add(Sidecar.start(ConfigLoader.parse("""
+                admin: { address: 127.0.0.1:0 }
+                listeners: [{ name: web, address: 127.0.0.1:0, protocol: http, cluster: stuck, http: { route_timeout: 0s } }]
+                clusters:
+                  - { name: stuck, endpoints: [{ address: %s }] }
+                """.formatted(stuck.address()))));
+        long before = held.usedDirectMemory();
+        long peak = before;
+        long sent = 0;
+        long limit = 256L << 20;
+        byte[] chunk = new byte[16 * 1024];
+        try (RawH2 c = new RawH2(held.listenerPort("web"))) {
+            c.headers(1, RawH2.END_HEADERS, c.requestBlock("POST", "/upload"));
+            long streamWindow = 65_535; // the default: this client does not acknowledge the proxy's SETTINGS
+            long connectionWindow = 65_535;
+            int seen = 0;
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            long quietSince = System.nanoTime();
+            while (sent < limit && System.nanoTime() < deadline) {
+                List<RawH2.Frame> frames = c.received();
+                for (; seen < frames.size(); seen++) {
+                    RawH2.Frame f = frames.get(seen);
+                    if (f.type() == RawH2.WINDOW_UPDATE) {
+                        long increment = new java.math.BigInteger(1, f.payload()).longValue() & 0x7fffffffL;
+                        if (f.stream() == 0) {
+                            connectionWindow += increment;
+                        } else if (f.stream() == 1) {
+                            streamWindow += increment;
+                        }
+                        quietSince = System.nanoTime();
+                    }
+                    assertTrue(f.type() != RawH2.RST_STREAM && f.type() != RawH2.GOAWAY, () -> "the upload was cut off: " + f.type() + " " + f.errorCode() + " after " + frames.stream().map(x -> x.type() + "/" + x.stream() + "/" + x.payload().length).toList());
+                }
+                long credit = Math.min(streamWindow, connectionWindow) - sent;
+                if (credit >= chunk.length) {
+                    c.frame(RawH2.DATA, 0, 1, chunk);
+                    c.flush();
+                    sent += chunk.length;
+                    continue;
+                }
+                peak = Math.max(peak, held.usedDirectMemory());
+                if (System.nanoTime() - quietSince > TimeUnit.SECONDS.toNanos(2)) {
+                    break; // no window given back for 2 s: the upload is held
+                }
+                java.util.concurrent.locks.LockSupport.parkNanos(10_000_000);
+            }
+        }
+        assertTrue(sent < 64L << 20, "the client sent " + sent + " bytes to an upstream that reads none");
+        assertTrue(peak - before < 16L << 20, "proxy direct memory grew by " + (peak - before) + " bytes");
+        assertTrue(sent >= 65_536, "the first window was taken: " + sent);
+    }
+
     private int countGood() {
         return (int) up.received().stream().filter(r -> r.uri().equals("/good")).count();
     }
