@@ -47,7 +47,7 @@ public record HttpSettings(
 
     public static final HttpSettings DEFAULT = new HttpSettings(
             32 * 1024, 100, 64 * 1024, 1024 * 1024, 60 * 1024, 100, 8 * 1024,
-            200, Duration.ofSeconds(30), 16, 10_000, 2,
+            200, Duration.ofSeconds(30), 16, 1_000, 2,
             Duration.ofSeconds(10), Duration.ofMinutes(5), Duration.ofSeconds(15), true);
 
     public HttpSettings {

@@ -4,6 +4,9 @@ import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.EventLoop;
 import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http2.Http2Error;
+import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The client's end of one {@link Exchange}, as the exchange sees it: an HTTP/1.1 connection
@@ -35,6 +38,17 @@ interface Downstream {
      * sooner is kept (the exchange re-arms when it fires early), a later one is replaced.
      */
     void armExchangeTimer(long delayNanos);
+
+    /** {@link #armExchangeTimer}'s rule: the timer to keep, {@code current} or a new one. */
+    static ScheduledFuture<?> rearm(ScheduledFuture<?> current, EventExecutor executor, Runnable task, long delayNanos) {
+        if (current != null) {
+            if (current.getDelay(TimeUnit.NANOSECONDS) <= delayNanos) {
+                return current;
+            }
+            current.cancel(false);
+        }
+        return executor.schedule(task, delayNanos, TimeUnit.NANOSECONDS);
+    }
 
     /** The response was cut off after it began: the client learns it from the end of the stream or connection. */
     void reset(Http2Error code);

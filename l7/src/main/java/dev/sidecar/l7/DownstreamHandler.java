@@ -172,14 +172,7 @@ final class DownstreamHandler extends ChannelInboundHandlerAdapter implements Do
 
     @Override
     public void armExchangeTimer(long delayNanos) {
-        ScheduledFuture<?> t = exchangeTimer;
-        if (t != null) {
-            if (t.getDelay(TimeUnit.NANOSECONDS) <= delayNanos) {
-                return;
-            }
-            t.cancel(false);
-        }
-        exchangeTimer = ctx.executor().schedule(exchangeTimerTask, delayNanos, TimeUnit.NANOSECONDS);
+        exchangeTimer = Downstream.rearm(exchangeTimer, ctx.executor(), exchangeTimerTask, delayNanos);
     }
 
     private void exchangeTimerFired() {

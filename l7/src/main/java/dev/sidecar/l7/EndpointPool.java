@@ -608,16 +608,6 @@ final class EndpointPool {
             }
         }
 
-        /** The promise of a DATA write, with its size. */
-        private final class Sent extends DefaultChannelPromise {
-            final int bytes;
-
-            Sent(int bytes) {
-                super(channel, channel.eventLoop());
-                this.bytes = bytes;
-            }
-        }
-
         /**
          * One request stream of this connection. Its request goes to the codec's encoder as
          * frames (a request head with no body as one HEADERS frame with END_STREAM); response
@@ -625,15 +615,14 @@ final class EndpointPool {
          * response, so the stream holds at most one window of it; its request side is
          * writable while less than the write high-water mark waits to go out.
          */
-        final class Stream extends UpstreamStream implements ChannelFutureListener {
+        final class Stream extends UpstreamStream implements H2Outbound.Owner {
             private final Http2FrameStream frameStream;
             private Http2Stream stream;
             int id;
             /** The request head, held until the first body part or flush says whether it ends the stream. */
             private HttpRequest head;
             private int owed;
-            private int unsent;
-            private boolean full;
+            private final H2Outbound out;
             private boolean touched;
             private boolean resetSent;
             /** Closed, reset, or never sent: nothing more goes out or comes in. */
@@ -643,6 +632,7 @@ final class EndpointPool {
             Stream() {
                 super(H2Connection.this.channel, EndpointPool.this, H2Connection.this, H2Connection.this.tls);
                 this.frameStream = frames.newStream();
+                this.out = new H2Outbound(this, codec.encoder(), frames.codecCtx, frames.quiet);
             }
 
             @Override
@@ -657,34 +647,19 @@ final class EndpointPool {
                         return;
                     }
                 }
+                boolean headEnded = false;
                 if (head != null) {
-                    boolean endsWithHead = msg instanceof LastHttpContent last && !last.content().isReadable()
-                            && last.trailingHeaders().isEmpty();
-                    writeHead(endsWithHead);
-                    if (endsWithHead || over) {
+                    headEnded = msg instanceof LastHttpContent last && !last.content().isReadable() && last.trailingHeaders().isEmpty();
+                    writeHead(headEnded);
+                    if (over) {
                         ReferenceCountUtil.release(msg);
                         return;
                     }
                 }
-                if (msg instanceof LastHttpContent last) {
-                    boolean trailers = !last.trailingHeaders().isEmpty();
-                    ByteBuf content = last.content();
-                    if (content.isReadable() || !trailers) {
-                        writeData(content, !trailers);
-                    } else {
-                        content.release();
-                    }
-                    if (trailers) {
-                        codec.encoder().writeHeaders(frames.codecCtx, id, HttpConversionUtil.toHttp2Headers(last.trailingHeaders(), true),
-                                0, true, frames.quiet);
-                    }
-                } else if (msg instanceof HttpContent c) {
-                    ByteBuf content = c.content();
-                    if (content.isReadable()) {
-                        writeData(content, false);
-                    } else {
-                        content.release();
-                    }
+                if (msg instanceof HttpContent c) {
+                    out.write(id, c, headEnded);
+                } else {
+                    ReferenceCountUtil.release(msg);
                 }
             }
 
@@ -717,33 +692,12 @@ final class EndpointPool {
                 });
             }
 
-            private void writeData(ByteBuf content, boolean end) {
-                int n = content.readableBytes();
-                ChannelPromise promise;
-                if (n == 0) {
-                    promise = frames.quiet;
-                } else {
-                    unsent += n;
-                    if (unsent >= HttpProxy.WATER_MARK.high()) {
-                        full = true;
-                    }
-                    Sent sent = new Sent(n);
-                    sent.addListener(this);
-                    promise = sent;
-                }
-                codec.encoder().writeData(frames.codecCtx, id, content, 0, end, promise);
-            }
-
-            /** A DATA write went out (or failed with the stream): its bytes no longer wait. */
+            /** Its request drained below the low-water mark after reaching the high one. */
             @Override
-            public void operationComplete(ChannelFuture f) {
-                unsent -= ((Sent) f).bytes;
-                if (full && unsent < HttpProxy.WATER_MARK.low()) {
-                    full = false;
-                    Exchange e = exchange();
-                    if (e != null) {
-                        e.onUpstreamWritable(this);
-                    }
+            public void drained() {
+                Exchange e = exchange();
+                if (e != null) {
+                    e.onUpstreamWritable(this);
                 }
             }
 
@@ -778,7 +732,7 @@ final class EndpointPool {
 
             @Override
             boolean isWritable() {
-                return !over && !full;
+                return !over && !out.full();
             }
 
             void reset(Http2Error code) {

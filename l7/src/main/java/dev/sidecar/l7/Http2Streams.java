@@ -55,9 +55,9 @@ import java.util.concurrent.TimeUnit;
  * <p>Flow control: the client's DATA is handed to the exchange as it arrives, and its bytes are
  * given back to the client's window only when the exchange asks for more of its body (its
  * upstream is writable), so a stream holds at most one window of request body. On the response
- * side a stream is writable while less than {@link #HIGH_WATER} of what it wrote waits to go
- * out, held back by the client's window or by the socket: the exchange reads that far ahead of
- * a slow client, and no further.
+ * side a stream is writable while less than the write high-water mark of what it wrote waits
+ * to go out ({@link H2Outbound}), held back by the client's window or by the socket: the
+ * exchange reads that far ahead of a slow client, and no further.
  *
  * <p>A request starts when the connection's read that brought its headers is over, not at once:
  * a stream the client resets in the same read (Rapid Reset sends HEADERS and RST_STREAM
@@ -65,11 +65,6 @@ import java.util.concurrent.TimeUnit;
  * anything is done for it upstream.
  */
 final class Http2Streams extends ChannelInboundHandlerAdapter {
-    /** Response bytes a stream may have waiting to go out before its exchange stops reading its upstream. */
-    static final int HIGH_WATER = HttpProxy.WATER_MARK.high();
-    /** ... and below which it reads again. */
-    static final int LOW_WATER = HttpProxy.WATER_MARK.low();
-
     private final ConnectionHandler connection;
     private final Http2FrameCodec codec;
     /** Stream 1 came from an h2c upgrade: its request body came over HTTP/1.1, outside flow control. */
@@ -321,18 +316,8 @@ final class Http2Streams extends ChannelInboundHandlerAdapter {
         return true;
     }
 
-    /** The promise of a DATA write, with its size. */
-    private static final class Sent extends DefaultChannelPromise {
-        final int bytes;
-
-        Sent(ChannelHandlerContext ctx, int bytes) {
-            super(ctx.channel(), ctx.executor());
-            this.bytes = bytes;
-        }
-    }
-
     /** One request stream: the downstream end of its exchange. Event loop only. */
-    final class Stream implements Downstream, Runnable, ChannelFutureListener {
+    final class Stream implements Downstream, Runnable, H2Outbound.Owner {
         private final Http2FrameStream frameStream;
         private final Http2Stream stream;
         private final int id;
@@ -351,16 +336,14 @@ final class Http2Streams extends ChannelInboundHandlerAdapter {
         private boolean touched;
         /** Request bytes the client sent that have not been given back to its windows. */
         private int owed;
-        /** Response bytes written to the encoder that have not gone out yet. */
-        private int unsent;
-        /** {@link #unsent} rose to the high-water mark and has not fallen below the low one since. */
-        private boolean full;
+        private final H2Outbound out;
         private ScheduledFuture<?> timer;
 
         Stream(Http2FrameStream frameStream, Http2Stream stream) {
             this.frameStream = frameStream;
             this.stream = stream;
             this.id = frameStream.id();
+            this.out = new H2Outbound(this, encoder, codecCtx, quiet);
         }
 
         void queue(HttpContent c) {
@@ -501,56 +484,23 @@ final class Http2Streams extends ChannelInboundHandlerAdapter {
                 Http2Headers headers = HttpConversionUtil.toHttp2Headers(r, true);
                 boolean end = r instanceof FullHttpResponse full && !full.content().isReadable() && full.trailingHeaders().isEmpty();
                 encoder.writeHeaders(codecCtx, id, headers, 0, end, quiet);
-                if (end || !(msg instanceof HttpContent)) {
-                    ReferenceCountUtil.release(msg);
-                    return;
+                if (msg instanceof HttpContent c) {
+                    out.write(id, c, true); // a full response: its body and trailers, if the head did not end it
                 }
-            }
-            if (msg instanceof LastHttpContent last) {
-                boolean trailers = !last.trailingHeaders().isEmpty();
-                ByteBuf content = last.content();
-                if (content.isReadable() || (!trailers && !(msg instanceof FullHttpResponse))) {
-                    writeData(content, !trailers);
-                } else {
-                    content.release();
-                }
-                if (trailers) {
-                    encoder.writeHeaders(codecCtx, id, HttpConversionUtil.toHttp2Headers(last.trailingHeaders(), true), 0, true, quiet);
-                }
-            } else if (msg instanceof HttpContent c) {
-                ByteBuf content = c.content();
-                if (content.isReadable()) {
-                    writeData(content, false);
-                } else {
-                    content.release();
-                }
-            }
-        }
-
-        private void writeData(ByteBuf content, boolean end) {
-            int n = content.readableBytes();
-            if (n == 0) {
-                encoder.writeData(codecCtx, id, content, 0, end, quiet);
                 return;
             }
-            unsent += n;
-            if (unsent >= HIGH_WATER) {
-                full = true;
+            if (msg instanceof HttpContent c) {
+                out.write(id, c, false);
+            } else {
+                ReferenceCountUtil.release(msg);
             }
-            Sent promise = new Sent(ctx, n);
-            promise.addListener(this);
-            encoder.writeData(codecCtx, id, content, 0, end, promise);
         }
 
-        /** A DATA write went out (or failed with the stream): its bytes no longer wait. */
+        /** Its response drained below the low-water mark after reaching the high one. */
         @Override
-        public void operationComplete(ChannelFuture f) {
-            unsent -= ((Sent) f).bytes;
-            if (full && unsent < LOW_WATER) {
-                full = false;
-                if (exchange != null) {
-                    exchange.onDownstreamWritable();
-                }
+        public void drained() {
+            if (exchange != null) {
+                exchange.onDownstreamWritable();
             }
         }
 
@@ -561,7 +511,7 @@ final class Http2Streams extends ChannelInboundHandlerAdapter {
 
         @Override
         public boolean isWritable() {
-            return !released && !full;
+            return !released && !out.full();
         }
 
         @Override
@@ -571,14 +521,7 @@ final class Http2Streams extends ChannelInboundHandlerAdapter {
 
         @Override
         public void armExchangeTimer(long delayNanos) {
-            ScheduledFuture<?> t = timer;
-            if (t != null) {
-                if (t.getDelay(TimeUnit.NANOSECONDS) <= delayNanos) {
-                    return;
-                }
-                t.cancel(false);
-            }
-            timer = ctx.executor().schedule(this, delayNanos, TimeUnit.NANOSECONDS);
+            timer = Downstream.rearm(timer, ctx.executor(), this, delayNanos);
         }
 
         /** The exchange timer. */

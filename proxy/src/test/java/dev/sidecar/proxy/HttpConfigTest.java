@@ -282,7 +282,7 @@ class HttpConfigTest {
                       max_resets_per_window: 100
                       reset_window: 10s
                       max_continuation_frames: 8
-                      max_queued_control_frames: 1000
+                      max_queued_control_frames: 500
                       max_consecutive_empty_frames: 1
                       request_headers_timeout: 5s
                       stream_idle_timeout: 0s
@@ -294,7 +294,7 @@ class HttpConfigTest {
                     http_pool: { idle_timeout: 2s, max_idle_connections: 8, max_requests_per_connection: 1000 }
                     endpoints: [{ address: 127.0.0.1:8081 }]
                 """);
-        assertEquals(new HttpSettings(65536, 50, 131072, 2097152, 32768, 64, 4096, 100, Duration.ofSeconds(10), 8, 1000, 1,
+        assertEquals(new HttpSettings(65536, 50, 131072, 2097152, 32768, 64, 4096, 100, Duration.ofSeconds(10), 8, 500, 1,
                 Duration.ofSeconds(5), Duration.ZERO, Duration.ofSeconds(30), false), c.listeners().get(0).http());
         ClusterConfig cl = c.clusters().get(0);
         assertEquals(UpstreamProtocol.H2C, cl.upstreamProtocol());
