@@ -4,6 +4,7 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
+import java.util.List;
 import java.util.logging.ConsoleHandler;
 import java.util.logging.Formatter;
 import java.util.logging.Level;
@@ -27,6 +28,19 @@ final class LogFormat extends Formatter {
         this.json = json;
     }
 
+    /**
+     * Netty's loggers that write at info for what a client does, per connection or per frame: a
+     * control-frame flood ended (with a stack trace), a frame for a stream already reset, a bad
+     * h2c upgrade. A client could fill the log with them, and the event loop writes each one
+     * before it serves anything else. At info they are left out; they show from debug on.
+     * Held here: the logging keeps only weak references to its loggers, and a collected logger
+     * would come back at the root's level.
+     */
+    private static final List<Logger> CLIENT_CAUSED = List.of(
+            Logger.getLogger("io.netty.handler.codec.http2.Http2ControlFrameLimitEncoder"),
+            Logger.getLogger("io.netty.handler.codec.http2.DefaultHttp2ConnectionDecoder"),
+            Logger.getLogger("io.netty.handler.codec.http2.Http2ServerUpgradeCodec"));
+
     static void install(Level level, boolean json) {
         LogManager.getLogManager().reset();
         Logger root = Logger.getLogger("");
@@ -35,6 +49,9 @@ final class LogFormat extends Formatter {
         handler.setLevel(Level.ALL);
         root.addHandler(handler);
         root.setLevel(level);
+        for (Logger l : CLIENT_CAUSED) {
+            l.setLevel(level.intValue() >= Level.INFO.intValue() ? Level.WARNING : null);
+        }
     }
 
     @Override

@@ -254,6 +254,28 @@ class ProcessTest {
         }
     }
 
+    /** A client that floods SETTINGS and never reads is closed without a log line of its own (Netty's is at info, with a stack trace). */
+    @Test
+    void a_control_frame_flood_is_closed_without_a_log_line() throws Exception {
+        Path file = Files.writeString(dir.resolve("c.yaml"), """
+                admin: { address: 127.0.0.1:0 }
+                listeners: [{ name: web, address: 127.0.0.1:0, protocol: http, cluster: up }]
+                clusters: [{ name: up, endpoints: [{ address: 127.0.0.1:9 }] }]
+                """);
+        try (ProxyProcess p = ProxyProcess.start("run", "-c", file.toString())) {
+            Await.until("the ready line", () -> p.output().contains("ready"));
+            String before = p.output();
+            try (dev.sidecar.testkit.RawH2 flood = new dev.sidecar.testkit.RawH2(p.listenerPort("web"), 4096)) {
+                assertTrue(dev.sidecar.testkit.H2Attacks.runUntilClosed(flood, dev.sidecar.testkit.H2Attacks::settingsFlood, 200_000,
+                        Duration.ofSeconds(10)), "the flood was closed");
+            }
+            String after = p.output().substring(before.length());
+            assertTrue(!after.contains("control frames") && !after.contains("Exception"), "logged:\n" + after);
+            p.terminate();
+            assertEquals(0, p.waitForExit(Duration.ofSeconds(15)));
+        }
+    }
+
     @Test
     void json_logs_are_one_object_per_line() throws Exception {
         Path file = Files.writeString(dir.resolve("c.yaml"), """
