@@ -10,7 +10,6 @@ import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
@@ -42,14 +41,11 @@ import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
-import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelPromise;
-import io.netty.channel.DefaultChannelPromise;
 import io.netty.channel.VoidChannelPromise;
 import io.netty.util.collection.IntObjectHashMap;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.util.ReferenceCountUtil;
-import io.netty.util.concurrent.Future;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
@@ -146,7 +142,7 @@ final class EndpointPool {
                     ch.pipeline().addLast(tls.newHandler(ch.alloc(), endpoint.address().host(), endpoint.address().port()));
                 }
                 ch.pipeline().addLast(new HttpClientCodec(4096, HttpProxy.MAX_UPSTREAM_HEADER_BYTES, 64 * 1024));
-                ch.pipeline().addLast(new UpstreamStream(ch, EndpointPool.this, null, tls));
+                ch.pipeline().addLast(new UpstreamStream(ch, EndpointPool.this, false, tls));
             }
         });
         ChannelFuture f = b.connect(endpoint.socketAddress());
@@ -627,10 +623,11 @@ final class EndpointPool {
             private boolean resetSent;
             /** Closed, reset, or never sent: nothing more goes out or comes in. */
             private boolean over;
-            private boolean ended;
+            /** The exchange let go of it, and the connection counted it out. */
+            private boolean released;
 
             Stream() {
-                super(H2Connection.this.channel, EndpointPool.this, H2Connection.this, H2Connection.this.tls);
+                super(H2Connection.this.channel, EndpointPool.this, true, H2Connection.this.tls);
                 this.frameStream = frames.newStream();
                 this.out = new H2Outbound(this, codec.encoder(), frames.codecCtx, frames.quiet);
             }
@@ -716,17 +713,9 @@ final class EndpointPool {
 
             void giveBack() {
                 int n = owed;
-                if (n == 0 || stream == null || stream.state() == Http2Stream.State.CLOSED) {
-                    owed = 0;
-                    return;
-                }
                 owed = 0;
-                try {
-                    if (codec.connection().local().flowController().consumeBytes(stream, n)) {
-                        frames.ctx.flush();
-                    }
-                } catch (Http2Exception e) {
-                    // the stream ended meanwhile
+                if (Http2Streams.giveBack(codec.connection(), stream, n)) {
+                    frames.ctx.flush();
                 }
             }
 
@@ -749,10 +738,7 @@ final class EndpointPool {
                 if (id > 0) {
                     byId.remove(id);
                 }
-                if (head != null) {
-                    ReferenceCountUtil.release(head);
-                    head = null;
-                }
+                head = null; // a head alone holds no buffer
                 Exchange e = exchange();
                 if (e != null) {
                     e.onUpstreamClosed(this);
@@ -763,14 +749,11 @@ final class EndpointPool {
             @Override
             void release(boolean reusable) {
                 detach();
-                if (ended) {
+                if (released) {
                     return;
                 }
-                ended = true;
-                if (head != null) {
-                    ReferenceCountUtil.release(head);
-                    head = null;
-                }
+                released = true;
+                head = null;
                 over = true;
                 reset(Http2Error.CANCEL);
                 frames.ctx.flush();

@@ -3,10 +3,7 @@ package dev.sidecar.l7;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.Unpooled;
-import io.netty.channel.ChannelFuture;
-import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.DefaultChannelPromise;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelPromise;
 import io.netty.channel.EventLoop;
@@ -30,7 +27,6 @@ import io.netty.handler.codec.http2.Http2DataFrame;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2Exception;
 import io.netty.handler.codec.http2.Http2FrameCodec;
-import io.netty.handler.codec.http2.Http2FrameStream;
 import io.netty.handler.codec.http2.Http2FrameStreamEvent;
 import io.netty.handler.codec.http2.Http2FrameStreamException;
 import io.netty.handler.codec.http2.Http2Headers;
@@ -43,7 +39,6 @@ import io.netty.util.collection.IntObjectHashMap;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.concurrent.TimeUnit;
 
 /**
  * The requests of an HTTP/2 connection, right after Netty's {@link Http2FrameCodec}: each stream
@@ -123,15 +118,14 @@ final class Http2Streams extends ChannelInboundHandlerAdapter {
     }
 
     private void onHeaders(Http2HeadersFrame f) {
-        Http2FrameStream fs = f.stream();
-        int id = fs.id();
+        int id = f.stream().id();
         Stream s = streams.get(id);
         if (s == null) {
             Http2Stream stream = h2.stream(id);
             if (stream == null) {
                 return; // gone already (the connection is closing)
             }
-            s = new Stream(fs, stream);
+            s = new Stream(stream);
             streams.put(id, s);
             s.ended = f.isEndStream();
             String problem = problem(f.headers());
@@ -228,12 +222,10 @@ final class Http2Streams extends ChannelInboundHandlerAdapter {
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
         if (evt instanceof Http2FrameStreamEvent e) {
-            Stream s = streams.get(e.stream().id());
-            if (s != null) {
-                if (e.type() == Http2FrameStreamEvent.Type.State) {
-                    if (e.stream().state() == Http2Stream.State.CLOSED) {
-                        s.closed();
-                    }
+            if (e.type() == Http2FrameStreamEvent.Type.State && e.stream().state() == Http2Stream.State.CLOSED) {
+                Stream s = streams.get(e.stream().id());
+                if (s != null) {
+                    s.closed();
                 }
             }
             return;
@@ -279,6 +271,22 @@ final class Http2Streams extends ChannelInboundHandlerAdapter {
         }
     }
 
+    /**
+     * Gives {@code bytes} of a peer's DATA back to its stream's and its connection's windows
+     * (both sides of the proxy do this as the other side takes the bytes): true when that wrote a
+     * WINDOW_UPDATE, which wants a flush. A closed stream's bytes went back when it closed.
+     */
+    static boolean giveBack(Http2Connection connection, Http2Stream stream, int bytes) {
+        if (bytes == 0 || stream == null || stream.state() == Http2Stream.State.CLOSED) {
+            return false;
+        }
+        try {
+            return connection.local().flowController().consumeBytes(stream, bytes);
+        } catch (Http2Exception e) {
+            return false; // the stream ended meanwhile
+        }
+    }
+
     /** Why a request head is malformed (RFC 9113 8.3.1), or null. */
     static String problem(Http2Headers h) {
         CharSequence method = h.method();
@@ -318,7 +326,6 @@ final class Http2Streams extends ChannelInboundHandlerAdapter {
 
     /** One request stream: the downstream end of its exchange. Event loop only. */
     final class Stream implements Downstream, Runnable, H2Outbound.Owner {
-        private final Http2FrameStream frameStream;
         private final Http2Stream stream;
         private final int id;
         /** The request head, until its exchange starts. */
@@ -339,10 +346,9 @@ final class Http2Streams extends ChannelInboundHandlerAdapter {
         private final H2Outbound out;
         private ScheduledFuture<?> timer;
 
-        Stream(Http2FrameStream frameStream, Http2Stream stream) {
-            this.frameStream = frameStream;
+        Stream(Http2Stream stream) {
             this.stream = stream;
-            this.id = frameStream.id();
+            this.id = stream.id();
             this.out = new H2Outbound(this, encoder, codecCtx, quiet);
         }
 
@@ -380,7 +386,6 @@ final class Http2Streams extends ChannelInboundHandlerAdapter {
             HttpRequest r = request;
             request = null;
             if (stream.state() == Http2Stream.State.CLOSED) {
-                ReferenceCountUtil.release(r);
                 closed(); // reset by the client in the read that opened it
                 return;
             }
@@ -389,7 +394,6 @@ final class Http2Streams extends ChannelInboundHandlerAdapter {
                 // short of memory: refused before anything is allocated for it. REFUSED_STREAM
                 // tells the client nothing was processed, so it may retry (RFC 9113 section 8.7)
                 overload.requestShed();
-                ReferenceCountUtil.release(r);
                 refuse(Http2Error.REFUSED_STREAM);
                 return;
             }
@@ -423,10 +427,7 @@ final class Http2Streams extends ChannelInboundHandlerAdapter {
             streams.remove(id);
             request = null;
             releaseBody();
-            if (timer != null) {
-                timer.cancel(false);
-                timer = null;
-            }
+            cancelTimer();
             Exchange e = exchange;
             if (e != null) {
                 e.onDownstreamClosed();
@@ -442,20 +443,13 @@ final class Http2Streams extends ChannelInboundHandlerAdapter {
 
         /** Gives the request bytes read so far back to the client's stream and connection windows. */
         void giveBack() {
-            int n = owed;
-            if (n == 0 || (upgraded && id == 1)) {
+            if (upgraded && id == 1) {
                 return;
             }
+            int n = owed;
             owed = 0;
-            if (stream.state() == Http2Stream.State.CLOSED) {
-                return; // the codec gave the connection its bytes back when the stream closed
-            }
-            try {
-                if (h2.local().flowController().consumeBytes(stream, n)) {
-                    flushUnlessReading();
-                }
-            } catch (Http2Exception e) {
-                // the stream ended meanwhile
+            if (Http2Streams.giveBack(h2, stream, n)) {
+                flushUnlessReading();
             }
         }
 
@@ -524,6 +518,13 @@ final class Http2Streams extends ChannelInboundHandlerAdapter {
             timer = Downstream.rearm(timer, ctx.executor(), this, delayNanos);
         }
 
+        private void cancelTimer() {
+            if (timer != null) {
+                timer.cancel(false);
+                timer = null;
+            }
+        }
+
         /** The exchange timer. */
         @Override
         public void run() {
@@ -545,10 +546,7 @@ final class Http2Streams extends ChannelInboundHandlerAdapter {
         @Override
         public void exchangeFinished(boolean keepAlive) {
             exchange = null;
-            if (timer != null) {
-                timer.cancel(false);
-                timer = null;
-            }
+            cancelTimer();
             if (!keepAlive) {
                 // the response went out before the request was whole, or was cut off
                 over = true;
@@ -565,7 +563,7 @@ final class Http2Streams extends ChannelInboundHandlerAdapter {
 
         @Override
         public String toString() {
-            return "stream " + frameStream.id();
+            return "stream " + id;
         }
     }
 }

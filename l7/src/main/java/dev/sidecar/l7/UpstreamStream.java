@@ -19,8 +19,6 @@ class UpstreamStream extends ChannelInboundHandlerAdapter {
     final Channel channel;
     final EndpointPool pool;
     final boolean h2;
-    /** The HTTP/2 connection a stream belongs to; null for HTTP/1.1. */
-    final EndpointPool.H2Connection connection;
     private Exchange exchange;
     /** Requests this channel has carried (HTTP/1.1 reuse count). */
     int uses;
@@ -34,11 +32,10 @@ class UpstreamStream extends ChannelInboundHandlerAdapter {
     /** The cluster's TLS when this connection was made (null: plaintext); a connection made with other TLS is not reused. */
     final dev.sidecar.tls.ClientTls tls;
 
-    UpstreamStream(Channel channel, EndpointPool pool, EndpointPool.H2Connection connection, dev.sidecar.tls.ClientTls tls) {
+    UpstreamStream(Channel channel, EndpointPool pool, boolean h2, dev.sidecar.tls.ClientTls tls) {
         this.channel = channel;
         this.pool = pool;
-        this.h2 = connection != null;
-        this.connection = connection;
+        this.h2 = h2;
         this.tls = tls;
     }
 
@@ -73,17 +70,17 @@ class UpstreamStream extends ChannelInboundHandlerAdapter {
         return channel.isWritable();
     }
 
-    /**
-     * The exchange is done with this channel. A clean HTTP/1.1 connection goes back to the pool;
-     * anything else is closed (an HTTP/2 stream that has not ended is reset by the close).
-     */
     /** The exchange lets go of the stream. */
     void detach() {
         exchange = null;
     }
 
+    /**
+     * The exchange is done with this connection: a clean one goes back to the pool, anything
+     * else is closed. (An HTTP/2 stream resets itself if it has not ended.)
+     */
     void release(boolean reusable) {
-        exchange = null;
+        detach();
         if (reusable && channel.isActive()) {
             pool.offerIdle(this);
         } else {
