@@ -14,9 +14,10 @@ import java.time.Duration;
 
 /**
  * The training run behind the class-data-sharing archive that the build makes
- * ({@code proxy/target/sidecar.jsa}): the JVM runs this with {@code -XX:ArchiveClassesAtExit}
- * and archives every class it loaded, so a real start maps them instead of parsing and verifying
- * them again. It starts the proxy exactly as {@code sidecar run} does, on ports the kernel picks,
+ * ({@code proxy/target/sidecar.jsa}): the JVM runs this with {@code -XX:DumpLoadedClassList},
+ * and a second JVM archives every class on that list, the JDK's own included, so a real start
+ * maps them instead of parsing and verifying them again. It parses a command line as
+ * {@code sidecar run} does, starts the proxy as that command does, on ports the kernel picks,
  * and sends what a first user sends — HTTP/1.1 and h2c requests, TCP bytes, admin calls — through
  * it to a small upstream of its own, then drains and stops. Everything it touches is loopback.
  *
@@ -33,6 +34,8 @@ final class CdsTraining {
     public static void main(String[] args) throws Exception {
         // quiet: a warning Netty logs while its io_uring loops stop is not the training's business
         LogFormat.install(java.util.logging.Level.SEVERE, false);
+        // the command line as `sidecar run` parses it: picocli builds its model by reflection
+        Main.commandLine().parseArgs("run", "--config", "sidecar.yaml", "--log-level", "warn");
         int failures = 0;
         try (ServerSocket upstream = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
             Thread t = new Thread(() -> serve(upstream), "training-upstream");

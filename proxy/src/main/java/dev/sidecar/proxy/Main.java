@@ -58,9 +58,11 @@ public final class Main implements Callable<Integer> {
     }
 
     static int execute(String... args) {
-        return new CommandLine(new Main())
-                .setCaseInsensitiveEnumValuesAllowed(true)
-                .execute(args);
+        return commandLine().execute(args);
+    }
+
+    static CommandLine commandLine() {
+        return new CommandLine(new Main()).setCaseInsensitiveEnumValuesAllowed(true);
     }
 
     @Override
@@ -98,7 +100,7 @@ public final class Main implements Callable<Integer> {
         void installLogging() {
             String format = logFormat.toLowerCase(Locale.ROOT);
             if (!format.equals("text") && !format.equals("json")) {
-                throw new CommandLine.ParameterException(new CommandLine(new Main()),
+                throw new CommandLine.ParameterException(commandLine(),
                         "--log-format: '" + logFormat + "' is not one of text | json");
             }
             LogFormat.install(level(), format.equals("json"));
