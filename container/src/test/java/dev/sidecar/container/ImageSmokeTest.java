@@ -62,6 +62,15 @@ class ImageSmokeTest {
         assertTrue(loaded.find(), load.output);
         String image = loaded.group(1);
 
+        // the class-data-sharing archive matches the image's runtime and class path: under
+        // -Xshare:on a JVM that cannot map it exits with an error instead of starting without it
+        Result shared = run(Duration.ofMinutes(1), "podman", "run", "--rm", "--runtime", "runc",
+                "--ulimit", "nofile=4096:4096", "--ulimit", "nproc=4096:4096", "--entrypoint", "/opt/java/bin/java", image,
+                "-XX:SharedArchiveFile=/app/sidecar.jsa", "-Xshare:on", "-cp", "@/app/sidecar-classpath",
+                "dev.sidecar.proxy.Main", "--version");
+        assertEquals(0, shared.code, "the image's archive: " + shared.output);
+        assertTrue(shared.output.startsWith("sidecar "), shared.output);
+
         String name = "sidecar-smoke-" + ProcessHandle.current().pid() + "-" + System.nanoTime();
         // the container's user (65532) reads the config through the mount
         Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
