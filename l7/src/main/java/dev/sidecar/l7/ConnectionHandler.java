@@ -409,7 +409,9 @@ final class ConnectionHandler extends ChannelDuplexHandler {
             if (done.isSuccess()) {
                 tls.handshakeCompleted();
                 SslHandler ssl = ctx.pipeline().get(SslHandler.class);
-                if (ssl != null) {
+                // only an mTLS listener verifies what a client presents; elsewhere asking the
+                // session would cost an exception per handshake (no peer certificate)
+                if (ssl != null && tls.config().clientValidation() != null) {
                     clientCert = PeerIdentity.of(ssl.engine().getSession()).map(PeerIdentity::xfccElement).orElse(null);
                 }
             } else {
