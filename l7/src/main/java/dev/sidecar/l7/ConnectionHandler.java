@@ -70,6 +70,11 @@ final class ConnectionHandler extends ChannelDuplexHandler {
     final String scheme;
     /** The verified client certificate as an x-forwarded-client-cert element (mTLS), else null. */
     String clientCert;
+    /**
+     * The pending idle check; cancelled when the connection closes, since until it runs it holds
+     * the whole connection (channel, pipeline, TLS engine) for up to {@code idle_timeout}.
+     */
+    private ScheduledFuture<?> idleCheck;
     /** Upstream pools for clusters that send a PROXY header; null until one is used. Event loop only. */
     private Map<Endpoint, EndpointPool[]> ownPools;
 
@@ -143,6 +148,9 @@ final class ConnectionHandler extends ChannelDuplexHandler {
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+        if (idleCheck != null) {
+            idleCheck.cancel(false);
+        }
         if (admitted) {
             proxy.stats().activeConnections.decrementAndGet();
         }
@@ -239,7 +247,7 @@ final class ConnectionHandler extends ChannelDuplexHandler {
 
     /** The connection idle timeout: closes a connection with no request in flight and no bytes either way. */
     private void scheduleIdleCheck(long delayNanos) {
-        ctx.executor().schedule(() -> {
+        idleCheck = ctx.executor().schedule(() -> {
             if (!ctx.channel().isActive()) {
                 return;
             }
