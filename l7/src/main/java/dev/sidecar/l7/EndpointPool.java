@@ -315,8 +315,8 @@ final class EndpointPool {
         private int maxStreams = ASSUMED_MAX_STREAMS;
         private final ArrayDeque<UpstreamPools.Acquirer> waiting = new ArrayDeque<>();
         private long idleSince;
-        private boolean idleCheckScheduled;
-        private final Runnable idleCheck = this::idleCheck;
+        /** The pending idle check, cancelled when the connection closes (it holds the connection). */
+        private io.netty.util.concurrent.ScheduledFuture<?> idleCheck;
         /** The cluster's TLS when the connection was made (null: plaintext). */
         ClientTls tls;
         private Http2FrameCodec codec;
@@ -357,6 +357,9 @@ final class EndpointPool {
             endpoint.track(channel);
             pools.track(channel);
             channel.closeFuture().addListener(x -> {
+                if (idleCheck != null) {
+                    idleCheck.cancel(false);
+                }
                 cluster.connectionClosed(endpoint);
                 connections.remove(this);
             });
@@ -408,7 +411,7 @@ final class EndpointPool {
                     return;
                 }
                 idleSince = System.nanoTime();
-                if (!idleCheckScheduled) {
+                if (idleCheck == null) {
                     scheduleIdleCheck(config.httpPool().idleTimeout().toNanos());
                 }
             }
@@ -416,12 +419,11 @@ final class EndpointPool {
 
         /** One timer per connection at a time, re-armed for what is left of the idle timeout. */
         private void scheduleIdleCheck(long delayNanos) {
-            idleCheckScheduled = true;
-            loop.schedule(idleCheck, delayNanos, TimeUnit.NANOSECONDS);
+            idleCheck = loop.schedule(this::idleCheck, delayNanos, TimeUnit.NANOSECONDS);
         }
 
         private void idleCheck() {
-            idleCheckScheduled = false;
+            idleCheck = null;
             if (streams != 0 || !channel.isActive()) {
                 return;
             }

@@ -754,6 +754,15 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
         return l.http().stats();
     }
 
+    /** An HTTP listener's open client connections (the proxy's side of them). */
+    synchronized ChannelGroup httpConnections(String name) {
+        Listener l = listeners.get(name);
+        if (l == null || l.http() == null) {
+            throw new IllegalArgumentException("no http listener named '" + name + "'");
+        }
+        return l.http().connections();
+    }
+
     public int adminPort() {
         return ((InetSocketAddress) adminChannel.localAddress()).getPort();
     }

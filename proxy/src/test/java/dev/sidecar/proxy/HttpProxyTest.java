@@ -738,4 +738,31 @@ class HttpProxyTest {
         assertTrue(status == 502 || status == 503, "a gateway error, got " + status);
         assertEquals(200, get(port, "/ok").statusCode(), "the proxy goes on serving");
     }
+
+    @Test
+    void a_closed_client_connection_is_not_held_until_the_listener_idle_timeout() throws Exception {
+        HttpUpstream up = upstream("a");
+        Sidecar p = start("""
+                listeners: [{ name: web, address: 127.0.0.1:0, protocol: http, cluster: app, idle_timeout: 1h }]
+                clusters:
+                """ + oneCluster("app", up.address()));
+        int port = p.listenerPort("web");
+        java.lang.ref.WeakReference<io.netty.channel.Channel> proxySide;
+        try (Socket s = new Socket("127.0.0.1", port)) {
+            s.setSoTimeout(10_000);
+            s.getOutputStream().write("GET /a HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
+            byte[] head = new byte[12];
+            assertEquals(12, s.getInputStream().readNBytes(head, 0, 12));
+            assertEquals("HTTP/1.1 200", new String(head, StandardCharsets.ISO_8859_1));
+            io.netty.channel.group.ChannelGroup open = p.httpConnections("web");
+            assertEquals(1, open.size());
+            proxySide = new java.lang.ref.WeakReference<>(open.iterator().next());
+        }
+        Await.until("the proxy's side of the connection closed", () -> p.activeConnections() == 0);
+        // a pending timer that still holds the connection would keep it reachable for the hour
+        Await.until("the closed connection collected", () -> {
+            System.gc();
+            return proxySide.get() == null;
+        });
+    }
 }
