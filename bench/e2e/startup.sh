@@ -22,13 +22,17 @@ for port in 18081 18082; do
 done
 pin=(); [ -n "$cpu" ] && pin=(taskset -c "$cpu")
 tck=$(getconf CLK_TCK)
+# Returns once the proxy answers its first 200 (bounded: 3,000 tries).
+first_200() {
+  for _ in $(seq 3000); do curl -sf -o /dev/null -m 1 http://127.0.0.1:18481/ && return; sleep 0.01; done
+}
 kib() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status"; }
 
 for rep in $(seq "$reps"); do
   t0=$(date +%s%N)
   "${pin[@]}" "$root/sidecar" run -c "$root/bench/e2e/l7-bench.yaml" --log-level warn >"$run/log" 2>&1 &
   p=$!
-  for _ in $(seq 3000); do curl -sf -o /dev/null -m 1 http://127.0.0.1:18481/ && break; sleep 0.01; done
+  first_200
   t1=$(date +%s%N)
   read -r -a st <"/proc/$p/stat"
   threads=$(for t in /proc/"$p"/task/*; do
@@ -49,7 +53,7 @@ if [ "$conns" -gt 0 ]; then
   [ "$(tail -n 1 "$root/proxy/target/.jvm-trim" 2>/dev/null)" = yes ] && opts+=" -XX:TrimNativeHeapInterval=0"
   SIDECAR_JAVA_OPTS=$opts "$root/sidecar" run -c "$root/bench/e2e/l7-bench.yaml" --log-level warn >"$run/log" 2>&1 &
   p=$!
-  for _ in $(seq 3000); do curl -sf -o /dev/null -m 1 http://127.0.0.1:18481/ && break; sleep 0.01; done
+  first_200
   sleep 2
   python3 - "$p" "$conns" <<'EOF'
 import resource, socket, subprocess, sys, time

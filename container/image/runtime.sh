@@ -78,8 +78,8 @@ if "$out/opt/java/bin/java" -XX:TrimNativeHeapInterval=5000 -version >/dev/null 
   echo "-XX:TrimNativeHeapInterval=5000" >"$out/opt/java/sidecar.args"
 fi
 
-# The class-data-sharing archive (/app/sidecar.jsa), made as proxy/target/sidecar.jsa is (a
-# training run lists the classes, -Xshare:dump archives them) but by this runtime, inside a copy
+# The class-data-sharing archive (/app/sidecar.jsa), made as proxy/target/sidecar.jsa is
+# (proxy/src/build/cds-archive.sh) but by this runtime, inside a copy
 # of the image's root where the jars sit at the paths and with the times (Jib's epoch + 1 s) they
 # have in the image: the JVM maps an archive only for the class path it was made for, file by
 # file. Jib puts the proxy's jar in /app/classpath (containerizingMode packaged) and the
@@ -99,16 +99,14 @@ touch -d @1 "$stage/app/classpath/sidecar.jar" "$stage"/app/libs/*.jar
 # (a /proc of its own: the loader resolves the launcher's $ORIGIN through /proc/self/exe)
 in_root=(unshare --mount --pid --fork --mount-proc --root="$stage")
 [ "$(id -u)" = 0 ] || in_root=(unshare --map-root-user --mount --pid --fork --mount-proc --root="$stage")
-"${in_root[@]}" /opt/java/bin/java -version >/dev/null 2>&1 || in_root=()
-if [ ${#in_root[@]} -gt 0 ] && \
-   "${in_root[@]}" /opt/java/bin/java -XX:DumpLoadedClassList=/tmp/sidecar.classlist -XX:+UseSerialGC \
-     -Djava.io.tmpdir=/tmp -cp "$classpath" dev.sidecar.proxy.CdsTraining >&2 && \
-   "${in_root[@]}" /opt/java/bin/java -Xshare:dump -XX:SharedClassListFile=/tmp/sidecar.classlist \
-     -XX:SharedArchiveFile=/tmp/sidecar.jsa -Xlog:cds=off -Xlog:cds+heap=off -cp "$classpath" >/dev/null; then
+if ! "${in_root[@]}" /opt/java/bin/java -version >/dev/null 2>&1; then
+  echo "runtime.sh: no class-data-sharing archive: cannot run the image's java in a copy of its root (unshare needs root or an unprivileged user namespace)" >&2
+elif bash "$(dirname "$0")/../../proxy/src/build/cds-archive.sh" "$classpath" /tmp/sidecar.classlist /tmp/sidecar.jsa \
+    "${in_root[@]}" /opt/java/bin/java; then
   cp "$stage/tmp/sidecar.jsa" "$out/app/sidecar.jsa"
   echo "runtime.sh: class-data-sharing archive $(du -h "$out/app/sidecar.jsa" | cut -f1)" >&2
 else
-  echo "runtime.sh: no class-data-sharing archive (needs root or an unprivileged user namespace)" >&2
+  echo "runtime.sh: no class-data-sharing archive (the step above failed)" >&2
 fi
 
 echo "runtime.sh: $(du -sh "$out" | cut -f1) in $out ($(echo "$libs" | wc -l) shared libraries)" >&2
