@@ -107,6 +107,12 @@ taskset -c 1 haproxy -f "$run/haproxy.cfg" -db >"$run/haproxy.log" 2>&1 & haprox
 taskset -c 1 nginx -c "$run/nginx.conf" -p "$run/" -e "$run/nginx.err" -g 'daemon off;' & pids+=($!)
 taskset -c 1 "$root/sidecar" run -c "$run/sidecar.yaml" --log-level warn >"$run/sidecar.log" 2>&1 & sidecar_pid=$!; pids+=($!)
 for port in 18091 18191 18291 18491; do wait_port "$port" || { echo "port $port did not open" >&2; exit 1; }; done
+# a port held by something left over from another run opens too: check that ours stay up
+alive() {
+  for p in "${pids[@]}"; do
+    kill -0 "$p" 2>/dev/null || { echo "a server of this run exited (a port taken by another process?):" >&2; cat "$run"/*.log "$run"/*.err >&2; exit 1; }
+  done
+}
 nginx_pid=$(cat "$run/nginx.pid")   # the worker does the work: measure the master's one child
 nginx_pid=$(pgrep -P "$nginx_pid" | head -1)
 
@@ -119,6 +125,7 @@ load() {   # load PORT SECONDS -> prints "requests succeeded"
 ticks() { [ -n "$1" ] && awk '{print $14+$15}' "/proc/$1/stat" || echo 0; }
 hz=$(getconf CLK_TCK)
 for peer in haproxy nginx sidecar; do load "${port[$peer]}" "$WARMUP" >/dev/null; done
+alive
 echo "peer,rep,requests_per_s,cpu_us_per_request" >"$OUT/grpc.csv"
 for rep in $(seq "$REPS"); do
   for peer in direct haproxy nginx sidecar; do
@@ -128,6 +135,7 @@ for rep in $(seq "$REPS"); do
     awk -v p="$peer" -v r="$rep" -v n="$n" -v d="$DURATION" -v t="$((t1 - t0))" -v hz="$hz" \
       'BEGIN { printf "%s,%d,%.0f,%s\n", p, r, n / d, (p == "direct" || n == 0) ? "" : sprintf("%.1f", t / hz / n * 1e6) }' >>"$OUT/grpc.csv"
   done
+  alive
 done
 python3 - "$OUT/grpc.csv" <<'EOF' | tee "$OUT/grpc.md"
 import csv, statistics, sys

@@ -317,6 +317,9 @@ final class EndpointPool {
         private long idleSince;
         /** The pending idle check, cancelled when the connection closes (it holds the connection). */
         private io.netty.util.concurrent.ScheduledFuture<?> idleCheck;
+        /** A flush is queued on the event loop ({@link #flushSoon}). */
+        private boolean flushPending;
+        private final Runnable flushTask = this::flushNow;
         /** The cluster's TLS when the connection was made (null: plaintext). */
         ClientTls tls;
         private Http2FrameCodec codec;
@@ -415,6 +418,23 @@ final class EndpointPool {
                     scheduleIdleCheck(config.httpPool().idleTimeout().toNanos());
                 }
             }
+        }
+
+        /**
+         * Flushes once the event loop is done with the I/O it is handling now: the requests its
+         * streams got in the same turn of the loop (the streams of one client read, say) go out
+         * in one write to the upstream instead of one each.
+         */
+        void flushSoon() {
+            if (!flushPending) {
+                flushPending = true;
+                loop.execute(flushTask);
+            }
+        }
+
+        private void flushNow() {
+            flushPending = false;
+            frames.ctx.flush();
         }
 
         /** One timer per connection at a time, re-armed for what is left of the idle timeout. */
@@ -705,7 +725,7 @@ final class EndpointPool {
                 if (head != null && !over) {
                     writeHead(false);
                 }
-                frames.ctx.flush();
+                flushSoon();
             }
 
             @Override
@@ -717,7 +737,7 @@ final class EndpointPool {
                 int n = owed;
                 owed = 0;
                 if (Http2Streams.giveBack(codec.connection(), stream, n)) {
-                    frames.ctx.flush();
+                    flushSoon();
                 }
             }
 
@@ -758,7 +778,7 @@ final class EndpointPool {
                 head = null;
                 over = true;
                 reset(Http2Error.CANCEL);
-                frames.ctx.flush();
+                flushSoon();
                 if (id > 0) {
                     byId.remove(id);
                 }

@@ -73,6 +73,9 @@ final class Http2Streams extends ChannelInboundHandlerAdapter {
     private ChannelPromise quiet;
     /** Inside a read of the connection: flushes wait for the codec's, at the end of the read. */
     private boolean reading;
+    /** A flush is queued on the event loop ({@link #flushUnlessReading}). */
+    private boolean flushPending;
+    private final Runnable flushTask = this::flushNow;
     /** Streams that got request frames in the current read, to start or to flush up when it is over. */
     private ArrayList<Stream> touched;
 
@@ -265,10 +268,22 @@ final class Http2Streams extends ChannelInboundHandlerAdapter {
         super.channelInactive(ctx);
     }
 
+    /**
+     * Flushes once the event loop is done with the I/O it is handling now, not at once: the
+     * responses of several streams whose upstream answers came in the same turn of the loop go
+     * out in one write to the socket instead of one each. Inside a read of this connection the
+     * codec flushes when the read is over.
+     */
     private void flushUnlessReading() {
-        if (!reading) {
-            ctx.flush(); // through the codec, which writes what flow control held back
+        if (!reading && !flushPending) {
+            flushPending = true;
+            ctx.executor().execute(flushTask);
         }
+    }
+
+    private void flushNow() {
+        flushPending = false;
+        ctx.flush(); // through the codec, which writes what flow control held back
     }
 
     /**
