@@ -79,13 +79,13 @@ if "$out/opt/java/bin/java" -XX:TrimNativeHeapInterval=5000 -version >/dev/null 
 fi
 
 # The class-data-sharing archive (/app/sidecar.jsa), made as proxy/target/sidecar.jsa is
-# (proxy/src/build/cds-archive.sh) but by this runtime, inside a copy
-# of the image's root where the jars sit at the paths and with the times (Jib's epoch + 1 s) they
-# have in the image: the JVM maps an archive only for the class path it was made for, file by
-# file. Jib puts the proxy's jar in /app/classpath (containerizingMode packaged) and the
-# libraries in /app/libs; the entrypoint's class path (/app/sidecar-classpath) lists them in the
-# order the archive was made with. Needs unshare(1) with mount and PID namespaces (as root, or
-# in an unprivileged user namespace); without them the image has no archive and starts as before.
+# (proxy/src/build/cds-archive.sh) but by this runtime, inside a copy of the image's root where
+# the jars sit at the paths and with the times (Jib's epoch + 1 s) they have in the image: the
+# JVM maps an archive only for the class path it was made for, file by file. Jib puts the
+# proxy's jar in /app/classpath (containerizingMode packaged) and the libraries in /app/libs;
+# the entrypoint's class path (/app/sidecar-classpath) lists them in the order the archive was
+# made with. Needs unshare(1) with mount and PID namespaces (as root, or in an unprivileged user
+# namespace); without them the image has no archive and starts as before.
 mkdir -p "$out/app"
 classpath=/app/classpath/sidecar.jar$(cd "$target/lib" && ls *.jar | sed 's|^|:/app/libs/|' | tr -d '\n')
 echo "$classpath" >"$out/app/sidecar-classpath"

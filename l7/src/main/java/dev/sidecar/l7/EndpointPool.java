@@ -317,9 +317,6 @@ final class EndpointPool {
         private long idleSince;
         /** The pending idle check, cancelled when the connection closes (it holds the connection). */
         private io.netty.util.concurrent.ScheduledFuture<?> idleCheck;
-        /** A flush is queued on the event loop ({@link #flushSoon}). */
-        private boolean flushPending;
-        private final Runnable flushTask = this::flushNow;
         /** The cluster's TLS when the connection was made (null: plaintext). */
         ClientTls tls;
         private Http2FrameCodec codec;
@@ -426,15 +423,7 @@ final class EndpointPool {
          * in one write to the upstream instead of one each.
          */
         void flushSoon() {
-            if (!flushPending) {
-                flushPending = true;
-                loop.execute(flushTask);
-            }
-        }
-
-        private void flushNow() {
-            flushPending = false;
-            frames.ctx.flush();
+            frames.flush.request();
         }
 
         /** One timer per connection at a time, re-armed for what is left of the idle timeout. */
@@ -462,6 +451,7 @@ final class EndpointPool {
         private final class Frames extends Http2ChannelDuplexHandler {
             private ChannelHandlerContext ctx;
             private ChannelHandlerContext codecCtx;
+            private LoopFlush flush;
             private ChannelPromise quiet;
             /** Streams that got response frames in the current read. */
             private ArrayList<Stream> touched;
@@ -469,6 +459,7 @@ final class EndpointPool {
             @Override
             protected void handlerAdded0(ChannelHandlerContext ctx) {
                 this.ctx = ctx;
+                this.flush = new LoopFlush(ctx);
                 this.codecCtx = ctx.pipeline().context(codec);
                 this.quiet = new VoidChannelPromise(ctx.channel(), false);
             }

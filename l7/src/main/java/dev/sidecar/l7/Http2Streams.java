@@ -73,9 +73,8 @@ final class Http2Streams extends ChannelInboundHandlerAdapter {
     private ChannelPromise quiet;
     /** Inside a read of the connection: flushes wait for the codec's, at the end of the read. */
     private boolean reading;
-    /** A flush is queued on the event loop ({@link #flushUnlessReading}). */
-    private boolean flushPending;
-    private final Runnable flushTask = this::flushNow;
+    /** Flushes outside a read, once per turn of the event loop ({@link #flushUnlessReading}). */
+    private LoopFlush flush;
     /** Streams that got request frames in the current read, to start or to flush up when it is over. */
     private ArrayList<Stream> touched;
 
@@ -89,6 +88,7 @@ final class Http2Streams extends ChannelInboundHandlerAdapter {
     public void handlerAdded(ChannelHandlerContext ctx) {
         this.ctx = ctx;
         this.quiet = new VoidChannelPromise(ctx.channel(), false);
+        this.flush = new LoopFlush(ctx); // through the codec, which writes what flow control held back
     }
 
     /** The codec's context, found once the codec is in the pipeline (an h2c upgrade adds both together). */
@@ -275,15 +275,9 @@ final class Http2Streams extends ChannelInboundHandlerAdapter {
      * codec flushes when the read is over.
      */
     private void flushUnlessReading() {
-        if (!reading && !flushPending) {
-            flushPending = true;
-            ctx.executor().execute(flushTask);
+        if (!reading) {
+            flush.request();
         }
-    }
-
-    private void flushNow() {
-        flushPending = false;
-        ctx.flush(); // through the codec, which writes what flow control held back
     }
 
     /**

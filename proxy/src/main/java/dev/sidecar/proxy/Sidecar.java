@@ -747,20 +747,20 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
     }
 
     public synchronized HttpListenerStats httpListenerStats(String name) {
-        Listener l = listeners.get(name);
-        if (l == null || l.http() == null) {
-            throw new IllegalArgumentException("no http listener named '" + name + "'");
-        }
-        return l.http().stats();
+        return httpListener(name).stats();
     }
 
     /** An HTTP listener's open client connections (the proxy's side of them). */
     synchronized ChannelGroup httpConnections(String name) {
+        return httpListener(name).connections();
+    }
+
+    private HttpProxy httpListener(String name) {
         Listener l = listeners.get(name);
         if (l == null || l.http() == null) {
             throw new IllegalArgumentException("no http listener named '" + name + "'");
         }
-        return l.http().connections();
+        return l.http();
     }
 
     public int adminPort() {

@@ -9,8 +9,11 @@ import dev.sidecar.testkit.Await;
 import dev.sidecar.testkit.Closer;
 import dev.sidecar.testkit.HttpUpstream;
 import dev.sidecar.testkit.TcpUpstream;
+import io.netty.channel.Channel;
+import io.netty.channel.group.ChannelGroup;
 import java.io.ByteArrayOutputStream;
 import java.io.InputStream;
+import java.lang.ref.WeakReference;
 import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -747,16 +750,16 @@ class HttpProxyTest {
                 clusters:
                 """ + oneCluster("app", up.address()));
         int port = p.listenerPort("web");
-        java.lang.ref.WeakReference<io.netty.channel.Channel> proxySide;
+        WeakReference<Channel> proxySide;
         try (Socket s = new Socket("127.0.0.1", port)) {
             s.setSoTimeout(10_000);
             s.getOutputStream().write("GET /a HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
             byte[] head = new byte[12];
             assertEquals(12, s.getInputStream().readNBytes(head, 0, 12));
             assertEquals("HTTP/1.1 200", new String(head, StandardCharsets.ISO_8859_1));
-            io.netty.channel.group.ChannelGroup open = p.httpConnections("web");
+            ChannelGroup open = p.httpConnections("web");
             assertEquals(1, open.size());
-            proxySide = new java.lang.ref.WeakReference<>(open.iterator().next());
+            proxySide = new WeakReference<>(open.iterator().next());
         }
         Await.until("the proxy's side of the connection closed", () -> p.activeConnections() == 0);
         // a pending timer that still holds the connection would keep it reachable for the hour

@@ -28,6 +28,8 @@ import org.openjdk.jmh.annotations.TearDown;
  */
 @State(Scope.Benchmark)
 public class ProxiedRequestBenchmark extends BenchmarkBase {
+    /** Requests per operation of the {@code *Http2Burst} benchmarks. */
+    private static final int BURST = 10;
     private static final byte[] REQUEST = "GET /bench HTTP/1.1\r\nHost: bench.local\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
 
     private HttpUpstream upstream;
@@ -100,8 +102,6 @@ public class ProxiedRequestBenchmark extends BenchmarkBase {
     public int proxiedHttp2Burst() throws Exception {
         return proxied2.burst(BURST);
     }
-
-    private static final int BURST = 10;
 
     /** A keep-alive HTTP/1.1 client that reuses its buffers: one request, then its whole response. */
     private static final class H1 {
