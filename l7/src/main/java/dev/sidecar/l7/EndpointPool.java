@@ -31,13 +31,11 @@ import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
 import io.netty.handler.codec.http2.Http2ResetFrame;
 import io.netty.handler.codec.http2.Http2Stream;
-import io.netty.handler.codec.http2.HttpConversionUtil;
 import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http.HttpRequest;
-import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
@@ -511,14 +509,12 @@ final class EndpointPool {
                             throw Http2Exception.streamError(st.id, Http2Error.PROTOCOL_ERROR, "a HEADERS without :status or END_STREAM");
                         }
                         LastHttpContent trailers = new DefaultLastHttpContent(Unpooled.EMPTY_BUFFER);
-                        HttpConversionUtil.addHttp2ToHttpHeaders(st.id, h, trailers.trailingHeaders(), HttpVersion.HTTP_1_1, true, false);
+                        H2Headers.trailers(st.id, h, trailers.trailingHeaders());
                         o = trailers;
                     } else if (status.length() == 3 && status.charAt(0) == '1' && !f.isEndStream()) {
                         return; // informational: the proxy answers 100-continue itself, and drops the rest
-                    } else if (f.isEndStream()) {
-                        o = HttpConversionUtil.toFullHttpResponse(st.id, h, Unpooled.EMPTY_BUFFER, true);
                     } else {
-                        o = HttpConversionUtil.toHttpResponse(st.id, h, true);
+                        o = H2Headers.response(st.id, h, f.isEndStream());
                     }
                 } catch (Http2Exception e) {
                     // a response the conversion refuses: the stream is over for the exchange
@@ -676,8 +672,7 @@ final class EndpointPool {
             private void writeHead(boolean end) {
                 HttpRequest r = head;
                 head = null;
-                r.headers().set(HttpConversionUtil.ExtensionHeaderNames.SCHEME.text(), tls != null ? "https" : "http");
-                Http2Headers headers = HttpConversionUtil.toHttp2Headers(r, true);
+                Http2Headers headers = H2Headers.request(r, tls != null);
                 ChannelPromise promise = frames.ctx.newPromise();
                 // through the codec, which gives the new stream its id
                 frames.ctx.write(new DefaultHttp2HeadersFrame(headers, end).stream(frameStream), promise);

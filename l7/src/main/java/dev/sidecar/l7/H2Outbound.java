@@ -9,7 +9,6 @@ import io.netty.channel.DefaultChannelPromise;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.codec.http2.Http2ConnectionEncoder;
-import io.netty.handler.codec.http2.HttpConversionUtil;
 
 /**
  * The body one of the proxy's HTTP/2 streams sends, on either side ({@link Http2Streams.Stream}
@@ -63,7 +62,7 @@ final class H2Outbound implements ChannelFutureListener {
                 content.release();
             }
             if (trailers) {
-                encoder.writeHeaders(codecCtx, id, HttpConversionUtil.toHttp2Headers(last.trailingHeaders(), true), 0, true, quiet);
+                encoder.writeHeaders(codecCtx, id, H2Headers.trailers(last.trailingHeaders()), 0, true, quiet);
             }
         } else if (content.isReadable()) {
             writeData(id, content, false);

@@ -19,7 +19,6 @@ import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpUtil;
-import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.codec.http2.Http2Connection;
 import io.netty.handler.codec.http2.Http2ConnectionEncoder;
@@ -33,7 +32,6 @@ import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
 import io.netty.handler.codec.http2.Http2ResetFrame;
 import io.netty.handler.codec.http2.Http2Stream;
-import io.netty.handler.codec.http2.HttpConversionUtil;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.collection.IntObjectHashMap;
 import io.netty.util.concurrent.ScheduledFuture;
@@ -139,9 +137,9 @@ final class Http2Streams extends ChannelInboundHandlerAdapter {
             }
             HttpRequest request;
             try {
-                request = HttpConversionUtil.toHttpRequest(id, f.headers(), true);
+                request = H2Headers.request(id, f.headers());
             } catch (Http2Exception e) {
-                // a Host that conflicts with :authority, a connection-specific header, ...
+                // a Host that names another authority, a value with a CR or LF, ...
                 s.refuse(e.error());
                 return;
             }
@@ -167,7 +165,7 @@ final class Http2Streams extends ChannelInboundHandlerAdapter {
         s.ended = true;
         LastHttpContent trailers = new DefaultLastHttpContent(Unpooled.EMPTY_BUFFER);
         try {
-            HttpConversionUtil.addHttp2ToHttpHeaders(id, f.headers(), trailers.trailingHeaders(), HttpVersion.HTTP_1_1, true, true);
+            H2Headers.trailers(id, f.headers(), trailers.trailingHeaders());
         } catch (Http2Exception e) {
             s.refuse(e.error());
             return;
@@ -484,7 +482,7 @@ final class Http2Streams extends ChannelInboundHandlerAdapter {
                 return;
             }
             if (msg instanceof HttpResponse r) {
-                Http2Headers headers = HttpConversionUtil.toHttp2Headers(r, true);
+                Http2Headers headers = H2Headers.response(r);
                 boolean end = r instanceof FullHttpResponse full && !full.content().isReadable() && full.trailingHeaders().isEmpty();
                 encoder.writeHeaders(codecCtx, id, headers, 0, end, quiet);
                 if (msg instanceof HttpContent c) {

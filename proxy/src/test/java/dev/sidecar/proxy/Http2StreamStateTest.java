@@ -327,6 +327,25 @@ class Http2StreamStateTest {
         }
     }
 
+    @Test
+    void a_host_naming_another_authority_or_a_value_with_crlf_resets_only_its_stream() throws Exception {
+        try (Conn k = new Conn(new RawH2(port))) {
+            RawH2 c = k.c;
+            c.headers(1, RawH2.END_STREAM | RawH2.END_HEADERS, RawH2.literalBlock(List.of(new String[] {":method", "GET"},
+                    new String[] {":scheme", "http"}, new String[] {":path", "/other-host"}, new String[] {":authority", "x"},
+                    new String[] {"host", "elsewhere"})));
+            c.headers(3, RawH2.END_STREAM | RawH2.END_HEADERS, RawH2.literalBlock(List.of(new String[] {":method", "GET"},
+                    new String[] {":scheme", "http"}, new String[] {":path", "/crlf"}, new String[] {":authority", "x"},
+                    new String[] {"x-a", "1\r\nx-injected: 2"})));
+            c.flush();
+            assertEquals(RawH2.PROTOCOL_ERROR, k.rst(1).errorCode());
+            assertEquals(RawH2.PROTOCOL_ERROR, k.rst(3).errorCode());
+            k.serves(5);
+            assertTrue(up.received().stream().noneMatch(r -> r.uri().equals("/other-host") || r.uri().equals("/crlf")),
+                    "neither went upstream");
+        }
+    }
+
     // ---- h2c upgrade and TLS ----
 
     /** An h2c upgrade of GET {@code path}; returns the client once the 101 has been read. */

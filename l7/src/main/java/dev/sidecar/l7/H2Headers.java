@@ -1,0 +1,276 @@
+package dev.sidecar.l7;
+
+import io.netty.buffer.Unpooled;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.DefaultHttpHeadersFactory;
+import io.netty.handler.codec.http.DefaultHttpRequest;
+import io.netty.handler.codec.http.DefaultHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpHeadersFactory;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http2.DefaultHttp2Headers;
+import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2Exception;
+import io.netty.handler.codec.http2.Http2Headers;
+import io.netty.util.AsciiString;
+import java.lang.reflect.Field;
+import java.lang.reflect.Modifier;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Header blocks between the proxy's HTTP/1.x messages and HTTP/2, both ways, on both sides of
+ * the proxy. Unlike Netty's {@code HttpConversionUtil}, nothing travels in {@code x-http2-*}
+ * extension headers (the scheme, the stream id) only to be stripped again, and a name the table
+ * of well-known names holds is lowercased by lookup, not by copying it: an upstream's
+ * {@code Content-Type} becomes the shared {@code content-type}, whose hash the HPACK encoder
+ * finds cached.
+ *
+ * <p>Names and values were validated where they were decoded (Netty's HTTP/1.1 decoder, its
+ * HPACK decoder), and every HTTP/1.x header map built here validates values again, so a CR, LF
+ * or NUL an HTTP/2 client put in a value never reaches an HTTP/1.1 upstream: it makes the
+ * stream malformed (PROTOCOL_ERROR).
+ */
+final class H2Headers {
+    /** HTTP/1.x headers from HTTP/2: values validated, names not (the HPACK decoder did). */
+    private static final HttpHeadersFactory HEADERS = DefaultHttpHeadersFactory.headersFactory().withNameValidation(false);
+    private static final HttpHeadersFactory TRAILERS = DefaultHttpHeadersFactory.trailersFactory();
+    private static final AsciiString HTTPS = AsciiString.cached("https");
+    private static final AsciiString HTTP = AsciiString.cached("http");
+
+    /** A well-known name, lowercase; {@code connectionSpecific}: never sent in HTTP/2 (RFC 9113 8.2.2). */
+    private record Known(AsciiString name, int hash, boolean connectionSpecific) {}
+
+    private static final Known[] TABLE;
+    private static final int MASK;
+
+    static {
+        List<AsciiString> names = new ArrayList<>();
+        for (Field f : HttpHeaderNames.class.getFields()) {
+            if (Modifier.isStatic(f.getModifiers()) && f.getType() == AsciiString.class) {
+                try {
+                    names.add((AsciiString) f.get(null));
+                } catch (IllegalAccessException e) {
+                    throw new ExceptionInInitializerError(e);
+                }
+            }
+        }
+        names.addAll(List.of(HeaderPolicy.X_FORWARDED_FOR, HeaderPolicy.X_FORWARDED_PROTO, HeaderPolicy.X_REQUEST_ID,
+                HeaderPolicy.X_FORWARDED_CLIENT_CERT, HeaderPolicy.TRACEPARENT, HeaderPolicy.GRPC_TIMEOUT, HeaderPolicy.GRPC_STATUS,
+                HeaderPolicy.GRPC_MESSAGE, HeaderPolicy.KEEP_ALIVE, HeaderPolicy.PROXY_CONNECTION, AsciiString.cached("grpc-encoding"),
+                AsciiString.cached("grpc-accept-encoding"), AsciiString.cached("tracestate"), AsciiString.cached("x-envoy-upstream-service-time")));
+        List<AsciiString> connectionSpecific = List.of(HttpHeaderNames.CONNECTION, HeaderPolicy.KEEP_ALIVE, HeaderPolicy.PROXY_CONNECTION,
+                HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderNames.UPGRADE, HttpHeaderNames.HOST, HttpHeaderNames.TE, HttpHeaderNames.TRAILER);
+        int size = Integer.highestOneBit(names.size() * 4);
+        TABLE = new Known[size];
+        MASK = size - 1;
+        for (AsciiString n : names) {
+            AsciiString lower = n.toLowerCase();
+            if (known(lower) == null) {
+                int h = lower.hashCode();
+                int i = h & MASK;
+                while (TABLE[i] != null) {
+                    i = (i + 1) & MASK;
+                }
+                TABLE[i] = new Known(lower, h, connectionSpecific.contains(lower));
+            }
+        }
+    }
+
+    private H2Headers() {}
+
+    /** The table's entry for {@code name}, in any case, or null. */
+    private static Known known(CharSequence name) {
+        int h = AsciiString.hashCode(name); // ASCII case folded, and cached by an AsciiString
+        for (int i = h & MASK; ; i = (i + 1) & MASK) {
+            Known k = TABLE[i];
+            if (k == null) {
+                return null;
+            }
+            if (k.hash == h && k.name.contentEqualsIgnoreCase(name)) {
+                return k;
+            }
+        }
+    }
+
+    /** {@code name} in lowercase: the table's own instance when it holds the name. */
+    static AsciiString lowercase(CharSequence name) {
+        Known k = known(name);
+        return k != null ? k.name : AsciiString.of(name).toLowerCase();
+    }
+
+    /** A response head for an HTTP/2 client: {@code :status} and the fields HTTP/2 carries. */
+    static Http2Headers response(HttpResponse r) {
+        HttpHeaders in = r.headers();
+        Http2Headers out = new DefaultHttp2Headers(false, in.size() + 1);
+        out.status(r.status().codeAsText());
+        fields(in, out, false);
+        return out;
+    }
+
+    /** Trailers for HTTP/2. */
+    static Http2Headers trailers(HttpHeaders in) {
+        Http2Headers out = new DefaultHttp2Headers(false, in.size());
+        fields(in, out, false);
+        return out;
+    }
+
+    /**
+     * A request head for an HTTP/2 upstream: the pseudo-header fields from the request line and
+     * Host, then the fields HTTP/2 carries. An absolute-form or authority-form target (a request
+     * sent to the proxy as to a forward proxy) is left to Netty's conversion, which parses it.
+     */
+    static Http2Headers request(HttpRequest r, boolean tls) {
+        String uri = r.uri();
+        if (uri.isEmpty() || (uri.charAt(0) != '/' && !uri.equals("*"))) {
+            return absoluteForm(r, tls);
+        }
+        HttpHeaders in = r.headers();
+        Http2Headers out = new DefaultHttp2Headers(false, in.size() + 4);
+        out.method(r.method().asciiName());
+        out.scheme(tls ? HTTPS : HTTP);
+        out.path(uri);
+        String host = in.get(HttpHeaderNames.HOST);
+        if (host != null && !host.isEmpty()) {
+            out.authority(host);
+        }
+        fields(in, out, true);
+        return out;
+    }
+
+    @SuppressWarnings("deprecation")
+    private static Http2Headers absoluteForm(HttpRequest r, boolean tls) {
+        r.headers().set(io.netty.handler.codec.http2.HttpConversionUtil.ExtensionHeaderNames.SCHEME.text(), tls ? HTTPS : HTTP);
+        return io.netty.handler.codec.http2.HttpConversionUtil.toHttp2Headers(r, false);
+    }
+
+    /**
+     * The fields of {@code in} that HTTP/2 carries, lowercased: none of the connection-specific
+     * ones, nor Host (it is {@code :authority}); TE only as {@code trailers}, in a request.
+     */
+    private static void fields(HttpHeaders in, Http2Headers out, boolean request) {
+        for (Iterator<Map.Entry<CharSequence, CharSequence>> it = in.iteratorCharSequence(); it.hasNext(); ) {
+            Map.Entry<CharSequence, CharSequence> e = it.next();
+            CharSequence name = e.getKey();
+            Known k = known(name);
+            if (k == null) {
+                out.add(AsciiString.of(name).toLowerCase(), e.getValue());
+            } else if (!k.connectionSpecific) {
+                out.add(k.name, e.getValue());
+            } else if (request && k.name == HttpHeaderNames.TE && HeaderPolicy.containsToken(e.getValue().toString(), "trailers")) {
+                out.set(HttpHeaderNames.TE, HttpHeaderValues.TRAILERS);
+            }
+        }
+    }
+
+    /**
+     * The request an HTTP/2 client's header block makes, as HTTP/1.1: the request line from
+     * {@code :method} and {@code :path} ({@code :authority} for CONNECT), Host from
+     * {@code :authority}, Cookie fields joined into one (RFC 9113 8.2.3). The block's pseudo-header
+     * fields were checked before ({@link Http2Streams#problem}). A Host field that names another
+     * authority than {@code :authority}, or a value HTTP/1.1 cannot carry, is a stream error.
+     */
+    static HttpRequest request(int id, Http2Headers in) throws Http2Exception {
+        CharSequence method = in.method();
+        CharSequence authority = in.authority();
+        boolean connect = HttpMethod.CONNECT.asciiName().contentEquals(method);
+        HttpRequest r = new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.valueOf(method.toString()),
+                (connect ? authority : in.path()).toString(), HEADERS);
+        HttpHeaders out = r.headers();
+        try {
+            if (authority != null) {
+                out.add(HttpHeaderNames.HOST, authority);
+            }
+            StringBuilder cookies = null;
+            for (Map.Entry<CharSequence, CharSequence> e : in) {
+                CharSequence name = e.getKey();
+                if (name.length() > 0 && name.charAt(0) == ':') {
+                    continue;
+                }
+                CharSequence value = e.getValue();
+                if (HttpHeaderNames.COOKIE.contentEquals(name)) {
+                    if (cookies == null) {
+                        cookies = new StringBuilder(value.length() + 16);
+                    } else {
+                        cookies.append("; ");
+                    }
+                    cookies.append(value);
+                } else if (HttpHeaderNames.HOST.contentEquals(name)) {
+                    if (authority == null) {
+                        out.add(HttpHeaderNames.HOST, value);
+                    } else if (!AsciiString.contentEqualsIgnoreCase(authority, value)) {
+                        throw Http2Exception.streamError(id, Http2Error.PROTOCOL_ERROR, "host '%s' differs from :authority '%s'", value, authority);
+                    }
+                } else if (!HttpHeaderNames.TRAILER.contentEquals(name)) {
+                    out.add(name, value);
+                }
+            }
+            if (cookies != null) {
+                out.add(HttpHeaderNames.COOKIE, cookies.toString());
+            }
+        } catch (IllegalArgumentException e) {
+            throw Http2Exception.streamError(id, Http2Error.PROTOCOL_ERROR, e, "a header HTTP/1.1 cannot carry: %s", e.getMessage());
+        }
+        return r;
+    }
+
+    /**
+     * The response an HTTP/2 upstream's header block makes, as HTTP/1.1; a whole one (no body)
+     * when {@code end}. A {@code :status} that is not three digits, or is 101, is a stream error.
+     */
+    static HttpResponse response(int id, Http2Headers in, boolean end) throws Http2Exception {
+        HttpResponseStatus status = status(id, in.status());
+        HttpResponse r = end
+                ? new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, Unpooled.EMPTY_BUFFER, HEADERS, TRAILERS)
+                : new DefaultHttpResponse(HttpVersion.HTTP_1_1, status, HEADERS);
+        copy(id, in, r.headers(), true);
+        return r;
+    }
+
+    /** Trailers from HTTP/2 into {@code out}: pseudo-header fields are a stream error there. */
+    static void trailers(int id, Http2Headers in, HttpHeaders out) throws Http2Exception {
+        copy(id, in, out, false);
+    }
+
+    private static void copy(int id, Http2Headers in, HttpHeaders out, boolean response) throws Http2Exception {
+        try {
+            for (Map.Entry<CharSequence, CharSequence> e : in) {
+                CharSequence name = e.getKey();
+                if (name.length() > 0 && name.charAt(0) == ':') {
+                    if (response && Http2Headers.PseudoHeaderName.STATUS.value().contentEquals(name)) {
+                        continue; // the status line's
+                    }
+                    throw Http2Exception.streamError(id, Http2Error.PROTOCOL_ERROR, "pseudo-header field '%s' out of place", name);
+                }
+                if (!HttpHeaderNames.TRAILER.contentEquals(name) && !HttpHeaderNames.TRANSFER_ENCODING.contentEquals(name)) {
+                    out.add(name, e.getValue());
+                }
+            }
+        } catch (IllegalArgumentException e) {
+            throw Http2Exception.streamError(id, Http2Error.PROTOCOL_ERROR, e, "a header HTTP/1.1 cannot carry: %s", e.getMessage());
+        }
+    }
+
+    private static HttpResponseStatus status(int id, CharSequence s) throws Http2Exception {
+        if (s == null || s.length() != 3 || !isDigit(s.charAt(0)) || !isDigit(s.charAt(1)) || !isDigit(s.charAt(2)) || s.charAt(0) == '0') {
+            throw Http2Exception.streamError(id, Http2Error.PROTOCOL_ERROR, "bad :status '%s'", s);
+        }
+        int code = (s.charAt(0) - '0') * 100 + (s.charAt(1) - '0') * 10 + (s.charAt(2) - '0');
+        if (code == 101) {
+            throw Http2Exception.streamError(id, Http2Error.PROTOCOL_ERROR, ":status 101 is not allowed in HTTP/2");
+        }
+        return HttpResponseStatus.valueOf(code);
+    }
+
+    private static boolean isDigit(char c) {
+        return c >= '0' && c <= '9';
+    }
+}
