@@ -15,7 +15,6 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.handler.codec.http.HttpClientCodec;
 import io.netty.handler.codec.http2.Http2FrameCodec;
-import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2GoAwayFrame;
 import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.codec.http2.Http2SettingsFrame;
@@ -333,7 +332,7 @@ final class EndpointPool {
         void connect(UpstreamPools.Acquirer first) {
             streams++;
             waiting.add(first);
-            codec = Http2FrameCodecBuilder.forClient()
+            codec = ClientHttp2Codec.builder()
                     .initialSettings(Http2Settings.defaultSettings().pushEnabled(false).initialWindowSize(HttpProxy.UPSTREAM_STREAM_WINDOW))
                     .validateHeaders(true)
                     .build();

@@ -4,6 +4,10 @@ import dev.sidecar.config.HttpSettings;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.http2.DecoratingHttp2ConnectionDecoder;
+import io.netty.handler.codec.http2.DefaultHttp2Connection;
+import io.netty.handler.codec.http2.DefaultHttp2RemoteFlowController;
+import io.netty.handler.codec.http2.Http2Connection;
+import io.netty.handler.codec.http2.UniformStreamByteDistributor;
 import io.netty.handler.codec.http2.Http2ConnectionDecoder;
 import io.netty.handler.codec.http2.Http2ConnectionEncoder;
 import io.netty.handler.codec.http2.Http2Exception;
@@ -22,8 +26,20 @@ final class ServerHttp2Codec extends Http2FrameCodecBuilder {
 
     private ServerHttp2Codec(BooleanSupplier closing) {
         this.closing = closing;
-        server(true);
+        connection(uniformConnection(true)); // a server's, as server(true) would make it
         gracefulShutdownTimeoutMillis(0); // as forServer() has it
+    }
+
+    /**
+     * A connection whose streams share the peer's connection window round robin, in chunks,
+     * instead of by RFC 7540 priority weights: RFC 9113 deprecates the priority scheme, clients
+     * rarely send it, and Netty's weighted-fair distributor kept a priority tree per connection
+     * and per stream for nothing, updated on every stream's open and close.
+     */
+    static Http2Connection uniformConnection(boolean server) {
+        DefaultHttp2Connection c = new DefaultHttp2Connection(server);
+        c.remote().flowController(new DefaultHttp2RemoteFlowController(c, new UniformStreamByteDistributor(c)));
+        return c;
     }
 
     /** A codec for one connection; {@code closing} says when its close has begun. */
