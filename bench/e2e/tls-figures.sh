@@ -27,6 +27,7 @@ LOADGEN_CPU=${LOADGEN_CPU:-0}
 PROXY_CPU=${PROXY_CPU:-1}
 SIDECAR_JAVA_OPTS=${SIDECAR_JAVA_OPTS:--XX:+UseSerialGC -Xms64m -Xmx256m}
 OUT=${OUT:-$(mktemp -d /tmp/tls-figures.XXXXXX)}
+mkdir -p "$OUT"
 run=$(mktemp -d /tmp/tls-run.XXXXXX)
 . "$(dirname "$0")/lib.sh"
 
