@@ -259,8 +259,8 @@ final class Exchange implements UpstreamPools.Acquirer {
                 return 400;
             }
         }
-        // HTTP/2: Netty's conversion already refuses a Host that conflicts with :authority (RFC
-        // 9113 8.3.1) and connection-specific headers, as stream errors
+        // HTTP/2: the codec refuses connection-specific headers, and H2Headers a Host that names
+        // another authority than :authority (RFC 9113 8.3.1) or a second Host, as stream errors
         if (head.method() == HttpMethod.CONNECT) {
             return 501;
         }

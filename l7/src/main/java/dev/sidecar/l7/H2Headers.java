@@ -101,12 +101,6 @@ final class H2Headers {
         }
     }
 
-    /** {@code name} in lowercase: the table's own instance when it holds the name. */
-    static AsciiString lowercase(CharSequence name) {
-        Known k = known(name);
-        return k != null ? k.name : AsciiString.of(name).toLowerCase();
-    }
-
     /** A response head for an HTTP/2 client: {@code :status} and the fields HTTP/2 carries. */
     static Http2Headers response(HttpResponse r) {
         HttpHeaders in = r.headers();
@@ -125,36 +119,30 @@ final class H2Headers {
 
     /**
      * A request head for an HTTP/2 upstream: the pseudo-header fields from the request line and
-     * Host, then the fields HTTP/2 carries. An absolute-form or authority-form target (a request
-     * sent to the proxy as to a forward proxy) is left to Netty's conversion, which parses it.
+     * Host, then the fields HTTP/2 carries. The exchange has turned an absolute-form target into
+     * origin form and Host already, and refused any other form but {@code *}.
      */
     static Http2Headers request(HttpRequest r, boolean tls) {
-        String uri = r.uri();
-        if (uri.isEmpty() || (uri.charAt(0) != '/' && !uri.equals("*"))) {
-            return absoluteForm(r, tls);
-        }
         HttpHeaders in = r.headers();
         Http2Headers out = new DefaultHttp2Headers(false, in.size() + 4);
         out.method(r.method().asciiName());
         out.scheme(tls ? HTTPS : HTTP);
-        out.path(uri);
+        out.path(r.uri());
         String host = in.get(HttpHeaderNames.HOST);
-        if (host != null && !host.isEmpty()) {
-            out.authority(host);
+        if (host != null) {
+            host = host.substring(host.lastIndexOf('@') + 1); // :authority has no userinfo (RFC 9113 8.3.1)
+            if (!host.isEmpty()) {
+                out.authority(host);
+            }
         }
         fields(in, out, true);
         return out;
     }
 
-    @SuppressWarnings("deprecation")
-    private static Http2Headers absoluteForm(HttpRequest r, boolean tls) {
-        r.headers().set(io.netty.handler.codec.http2.HttpConversionUtil.ExtensionHeaderNames.SCHEME.text(), tls ? HTTPS : HTTP);
-        return io.netty.handler.codec.http2.HttpConversionUtil.toHttp2Headers(r, false);
-    }
-
     /**
      * The fields of {@code in} that HTTP/2 carries, lowercased: none of the connection-specific
-     * ones, nor Host (it is {@code :authority}); TE only as {@code trailers}, in a request.
+     * ones, nor Host (it is {@code :authority}) or Trailer (the HTTP/1.1 framing's); TE only as
+     * {@code trailers}, in a request.
      */
     private static void fields(HttpHeaders in, Http2Headers out, boolean request) {
         for (Iterator<Map.Entry<CharSequence, CharSequence>> it = in.iteratorCharSequence(); it.hasNext(); ) {
@@ -165,7 +153,7 @@ final class H2Headers {
                 out.add(AsciiString.of(name).toLowerCase(), e.getValue());
             } else if (!k.connectionSpecific) {
                 out.add(k.name, e.getValue());
-            } else if (request && k.name == HttpHeaderNames.TE && HeaderPolicy.containsToken(e.getValue().toString(), "trailers")) {
+            } else if (request && k.name.equals(HttpHeaderNames.TE) && HeaderPolicy.containsToken(e.getValue().toString(), "trailers")) {
                 out.set(HttpHeaderNames.TE, HttpHeaderValues.TRAILERS);
             }
         }
@@ -176,14 +164,21 @@ final class H2Headers {
      * {@code :method} and {@code :path} ({@code :authority} for CONNECT), Host from
      * {@code :authority}, Cookie fields joined into one (RFC 9113 8.2.3). The block's pseudo-header
      * fields were checked before ({@link Http2Streams#problem}). A Host field that names another
-     * authority than {@code :authority}, or a value HTTP/1.1 cannot carry, is a stream error.
+     * authority than {@code :authority}, a second Host field, or a path or value HTTP/1.1 cannot
+     * carry, is a stream error.
      */
     static HttpRequest request(int id, Http2Headers in) throws Http2Exception {
         CharSequence method = in.method();
         CharSequence authority = in.authority();
         boolean connect = HttpMethod.CONNECT.asciiName().contentEquals(method);
-        HttpRequest r = new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.valueOf(method.toString()),
-                (connect ? authority : in.path()).toString(), HEADERS);
+        HttpRequest r;
+        try {
+            // the request line is checked here: a :path with a space, CR or LF is malformed
+            r = new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.valueOf(method.toString()),
+                    (connect ? authority : in.path()).toString(), HEADERS);
+        } catch (IllegalArgumentException e) {
+            throw Http2Exception.streamError(id, Http2Error.PROTOCOL_ERROR, e, "a request line HTTP/1.1 cannot carry: %s", e.getMessage());
+        }
         HttpHeaders out = r.headers();
         try {
             if (authority != null) {
@@ -205,6 +200,9 @@ final class H2Headers {
                     cookies.append(value);
                 } else if (HttpHeaderNames.HOST.contentEquals(name)) {
                     if (authority == null) {
+                        if (out.contains(HttpHeaderNames.HOST)) {
+                            throw Http2Exception.streamError(id, Http2Error.PROTOCOL_ERROR, "more than one host field");
+                        }
                         out.add(HttpHeaderNames.HOST, value);
                     } else if (!AsciiString.contentEqualsIgnoreCase(authority, value)) {
                         throw Http2Exception.streamError(id, Http2Error.PROTOCOL_ERROR, "host '%s' differs from :authority '%s'", value, authority);

@@ -21,6 +21,7 @@ import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2Exception;
+import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.util.AsciiString;
 import java.util.ArrayList;
@@ -31,10 +32,29 @@ import org.junit.jupiter.api.Test;
 class H2HeadersTest {
     @Test
     void well_known_names_in_any_case_become_the_shared_lowercase_name() {
-        assertSame(HttpHeaderNames.CONTENT_TYPE, H2Headers.lowercase("Content-Type"));
-        assertSame(HttpHeaderNames.CONTENT_TYPE, H2Headers.lowercase(new AsciiString("CONTENT-TYPE")));
-        assertSame(HeaderPolicy.X_REQUEST_ID, H2Headers.lowercase("X-Request-Id"));
-        assertEquals(new AsciiString("x-made-up"), H2Headers.lowercase("X-Made-Up"));
+        HttpResponse r = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
+        r.headers().add("Content-Type", "a").add(new AsciiString("X-REQUEST-ID"), "b").add("X-Made-Up", "c");
+        List<CharSequence> names = names(H2Headers.response(r));
+        assertSame(HttpHeaderNames.CONTENT_TYPE, names.get(1));
+        assertSame(HeaderPolicy.X_REQUEST_ID, names.get(2));
+        assertEquals(new AsciiString("x-made-up"), names.get(3));
+    }
+
+    @Test
+    void userinfo_never_reaches_authority() {
+        HttpRequest r = new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/");
+        r.headers().add("host", "user:secret@svc:8080");
+        assertEquals("svc:8080", H2Headers.request(r, false).authority().toString());
+        r.headers().set("host", "user@");
+        assertNull(H2Headers.request(r, false).authority());
+    }
+
+    @Test
+    void upstream_codecs_are_clients_that_do_not_cap_an_upstreams_resets() {
+        Http2FrameCodec codec = ClientHttp2Codec.builder().build();
+        assertFalse(codec.connection().isServer());
+        // a server-side codec wraps its decoder in Netty's RST_STREAM limit (Http2MaxRstFrameDecoder)
+        assertFalse(codec.decoder().getClass().getSimpleName().contains("Rst"), codec.decoder().getClass().getName());
     }
 
     @Test
@@ -59,15 +79,6 @@ class H2HeadersTest {
         HttpRequest noTrailers = new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/");
         noTrailers.headers().add("te", "deflate");
         assertEquals(List.of(":method=GET", ":path=/", ":scheme=http"), sorted(fields(H2Headers.request(noTrailers, false))));
-    }
-
-    @Test
-    void an_absolute_form_target_becomes_path_and_authority() {
-        HttpRequest r = new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "http://example.test:81/a?b");
-        Http2Headers h = H2Headers.request(r, false);
-        assertEquals("/a?b", h.path().toString());
-        assertEquals("example.test:81", h.authority().toString());
-        assertFalse(names(h).stream().anyMatch(n -> n.toString().startsWith("x-http2")), h.toString());
     }
 
     @Test
@@ -97,6 +108,15 @@ class H2HeadersTest {
         Http2Headers crlf = new DefaultHttp2Headers(false).method("GET").scheme("http").path("/").authority("a");
         crlf.add("x-evil", "1\r\nx-injected: 2");
         assertStreamError(9, () -> H2Headers.request(9, crlf));
+
+        Http2Headers twoHosts = new DefaultHttp2Headers().method("GET").scheme("http").path("/");
+        twoHosts.add("host", "a").add("host", "b");
+        assertStreamError(11, () -> H2Headers.request(11, twoHosts));
+
+        for (String path : List.of("/a b", "/a\r\nx: 1", "/a\nb")) {
+            Http2Headers badPath = new DefaultHttp2Headers(false).method("GET").scheme("http").path(path).authority("a");
+            assertStreamError(13, () -> H2Headers.request(13, badPath));
+        }
     }
 
     @Test

@@ -328,7 +328,7 @@ class Http2StreamStateTest {
     }
 
     @Test
-    void a_host_naming_another_authority_or_a_value_with_crlf_resets_only_its_stream() throws Exception {
+    void a_host_naming_another_authority_a_value_with_crlf_or_a_path_with_a_space_resets_only_its_stream() throws Exception {
         try (Conn k = new Conn(new RawH2(port))) {
             RawH2 c = k.c;
             c.headers(1, RawH2.END_STREAM | RawH2.END_HEADERS, RawH2.literalBlock(List.of(new String[] {":method", "GET"},
@@ -337,12 +337,15 @@ class Http2StreamStateTest {
             c.headers(3, RawH2.END_STREAM | RawH2.END_HEADERS, RawH2.literalBlock(List.of(new String[] {":method", "GET"},
                     new String[] {":scheme", "http"}, new String[] {":path", "/crlf"}, new String[] {":authority", "x"},
                     new String[] {"x-a", "1\r\nx-injected: 2"})));
+            c.headers(5, RawH2.END_STREAM | RawH2.END_HEADERS, RawH2.literalBlock(List.of(new String[] {":method", "GET"},
+                    new String[] {":scheme", "http"}, new String[] {":path", "/a b"}, new String[] {":authority", "x"})));
             c.flush();
             assertEquals(RawH2.PROTOCOL_ERROR, k.rst(1).errorCode());
             assertEquals(RawH2.PROTOCOL_ERROR, k.rst(3).errorCode());
-            k.serves(5);
-            assertTrue(up.received().stream().noneMatch(r -> r.uri().equals("/other-host") || r.uri().equals("/crlf")),
-                    "neither went upstream");
+            assertEquals(RawH2.PROTOCOL_ERROR, k.rst(5).errorCode(), "a path with a space");
+            k.serves(7);
+            assertTrue(up.received().stream().noneMatch(r -> r.uri().equals("/other-host") || r.uri().equals("/crlf")
+                    || r.uri().startsWith("/a ")), "none went upstream");
         }
     }
 
