@@ -47,7 +47,7 @@ final class H2Headers {
     private static final AsciiString HTTP = AsciiString.cached("http");
 
     /** A well-known name, lowercase; {@code connectionSpecific}: never sent in HTTP/2 (RFC 9113 8.2.2). */
-    private record Known(AsciiString name, int hash, boolean connectionSpecific) {}
+    private record Known(AsciiString name, boolean connectionSpecific) {}
 
     private static final Known[] TABLE;
     private static final int MASK;
@@ -75,12 +75,11 @@ final class H2Headers {
         for (AsciiString n : names) {
             AsciiString lower = n.toLowerCase();
             if (known(lower) == null) {
-                int h = lower.hashCode();
-                int i = h & MASK;
+                int i = lower.hashCode() & MASK;
                 while (TABLE[i] != null) {
                     i = (i + 1) & MASK;
                 }
-                TABLE[i] = new Known(lower, h, connectionSpecific.contains(lower));
+                TABLE[i] = new Known(lower, connectionSpecific.contains(lower));
             }
         }
     }
@@ -95,7 +94,7 @@ final class H2Headers {
             if (k == null) {
                 return null;
             }
-            if (k.hash == h && k.name.contentEqualsIgnoreCase(name)) {
+            if (k.name.hashCode() == h && k.name.contentEqualsIgnoreCase(name)) { // the name caches its hash
                 return k;
             }
         }
@@ -153,10 +152,18 @@ final class H2Headers {
                 out.add(AsciiString.of(name).toLowerCase(), e.getValue());
             } else if (!k.connectionSpecific) {
                 out.add(k.name, e.getValue());
-            } else if (request && k.name.equals(HttpHeaderNames.TE) && HeaderPolicy.containsToken(e.getValue().toString(), "trailers")) {
+            } else if (request && k.name.equals(HttpHeaderNames.TE) && isTrailers(e.getValue())) {
                 out.set(HttpHeaderNames.TE, HttpHeaderValues.TRAILERS);
             }
         }
+    }
+
+    /**
+     * A TE that asks for trailers. The exchange's hop-by-hop pass has left an upstream request's
+     * TE at exactly {@code trailers} (every gRPC call has it), so that is looked at first.
+     */
+    private static boolean isTrailers(CharSequence te) {
+        return HttpHeaderValues.TRAILERS.contentEqualsIgnoreCase(te) || HeaderPolicy.containsToken(te.toString(), "trailers");
     }
 
     /**
