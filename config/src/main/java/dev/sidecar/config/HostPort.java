@@ -12,6 +12,19 @@ public record HostPort(String host, int port) {
         requireNonNull(host, "host");
     }
 
+    // Written out rather than generated: a record's generated equals and hashCode are linked at
+    // their first call through method handles, some milliseconds each at start-up.
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof HostPort other && port == other.port && host.equals(other.host);
+    }
+
+    @Override
+    public int hashCode() {
+        return 31 * host.hashCode() + port;
+    }
+
     /** Parses {@code host:port}; throws {@link IllegalArgumentException} with the reason. */
     public static HostPort parse(String text) {
         String s = text.strip();

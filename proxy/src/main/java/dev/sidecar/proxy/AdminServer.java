@@ -53,7 +53,10 @@ final class AdminServer {
     /** Admin requests are tiny; anything larger is refused rather than buffered. */
     private static final int MAX_REQUEST_BYTES = 64 * 1024;
 
-    private static final ObjectMapper JSON = ConfigJson.mapper().copy().enable(SerializationFeature.INDENT_OUTPUT);
+    /** Made at the first JSON answer, not at start: an {@code ObjectMapper}'s set-up is costly cold. */
+    private static final class Json {
+        static final ObjectMapper MAPPER = ConfigJson.mapper().copy().enable(SerializationFeature.INDENT_OUTPUT);
+    }
 
     /** What the admin API shows and controls; the running proxy implements it. */
     interface Backend {
@@ -336,7 +339,7 @@ final class AdminServer {
 
     private static FullHttpResponse json(Object body) {
         try {
-            FullHttpResponse response = text(HttpResponseStatus.OK, JSON.writeValueAsString(body) + "\n");
+            FullHttpResponse response = text(HttpResponseStatus.OK, Json.MAPPER.writeValueAsString(body) + "\n");
             response.headers().set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON);
             return response;
         } catch (JsonProcessingException e) {

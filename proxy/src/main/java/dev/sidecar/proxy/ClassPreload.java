@@ -47,6 +47,11 @@ final class ClassPreload {
         return loaded;
     }
 
+    /** {@code a/b/C.class} as {@code a.b.C}. */
+    private static String className(String entry) {
+        return entry.substring(0, entry.length() - ".class".length()).replace('/', '.');
+    }
+
     private static List<String> classNames(ClassLoader loader, String pkg) {
         List<String> names = new ArrayList<>();
         try {
@@ -58,14 +63,14 @@ final class ClassPreload {
                     try (Stream<Path> files = Files.walk(dir)) {
                         files.map(f -> dir.relativize(f).toString().replace(java.io.File.separatorChar, '/'))
                                 .filter(f -> f.endsWith(".class") && !f.endsWith("module-info.class"))
-                                .forEach(f -> names.add((pkg + "/" + f).replace('/', '.').replaceAll("\\.class$", "")));
+                                .forEach(f -> names.add(className(pkg + "/" + f)));
                     }
                 } else if (root.getProtocol().equals("jar")) {
                     JarFile jar = ((JarURLConnection) root.openConnection()).getJarFile();
                     for (Enumeration<JarEntry> e = jar.entries(); e.hasMoreElements(); ) {
                         String n = e.nextElement().getName();
                         if (n.startsWith(pkg + "/") && n.endsWith(".class")) {
-                            names.add(n.replace('/', '.').replaceAll("\\.class$", ""));
+                            names.add(className(n));
                         }
                     }
                 }

@@ -1,12 +1,17 @@
 package dev.sidecar.proxy;
 
 import com.fasterxml.jackson.core.JsonLocation;
+import com.fasterxml.jackson.core.JsonParseException;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.JsonNodeType;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
-import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import dev.sidecar.config.AccessLogConfig;
 import dev.sidecar.config.AdminConfig;
 import dev.sidecar.config.ClusterConfig;
@@ -66,9 +71,13 @@ import java.util.function.Function;
  * A semantic error on a field that already failed to parse is not repeated.
  */
 public final class ConfigLoader {
-    private static final YAMLMapper MAPPER = YAMLMapper.builder(new YAMLFactory())
-            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
-            .build();
+    /**
+     * The YAML reader. The tree is built from its tokens here rather than by an {@code ObjectMapper},
+     * whose set-up (serializer and deserializer caches, type factory, date formats) took a tenth
+     * of the main thread's CPU from exec to the first proxied request, for a tree of a few nodes.
+     */
+    private static final YAMLFactory YAML = new YAMLFactory().rebuild().enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION).build();
+    private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
 
     private final List<ConfigError> errors = new ArrayList<>();
     /** Clusters that left lb_policy out: their default depends on which listeners use them. */
@@ -99,11 +108,13 @@ public final class ConfigLoader {
     static ProxyConfig parse(String yaml, java.util.function.Function<String, String> env) {
         JsonNode root;
         try {
-            root = MAPPER.readTree(yaml);
+            root = readTree(yaml);
         } catch (JsonProcessingException e) {
             JsonLocation at = e.getLocation();
             String where = at == null ? "" : "line " + at.getLineNr() + ", column " + at.getColumnNr() + ": ";
             throw new ConfigException(List.of(new ConfigError("", "not valid YAML: " + where + e.getOriginalMessage())));
+        } catch (IOException e) {
+            throw new ConfigException(List.of(new ConfigError("", "not valid YAML: " + e.getMessage())));
         }
         if (root != null && !root.isMissingNode()) {
             List<ConfigError> unexpanded = EnvExpansion.expand(root, env);
@@ -112,7 +123,7 @@ public final class ConfigLoader {
             }
         }
         ConfigLoader loader = new ConfigLoader();
-        ProxyConfig config = loader.root(root == null || root.isMissingNode() ? MAPPER.createObjectNode() : root);
+        ProxyConfig config = loader.root(root == null || root.isMissingNode() ? NODES.objectNode() : root);
         List<ConfigError> all = new ArrayList<>(loader.errors);
         for (ConfigError semantic : config.validate()) {
             if (all.stream().noneMatch(e -> covers(e.path(), semantic.path()))) {
@@ -127,6 +138,60 @@ public final class ConfigLoader {
             throw new ConfigException(all);
         }
         return config;
+    }
+
+    /**
+     * The first YAML document as a tree, with the node types Jackson's own {@code readTree} gives
+     * (int, long or big-integer nodes by size; double nodes for floats); a missing node for an
+     * empty text. A key given twice is a parse error.
+     */
+    static JsonNode readTree(String yaml) throws IOException {
+        try (JsonParser p = YAML.createParser(yaml)) {
+            JsonToken t = p.nextToken();
+            return t == null ? NODES.missingNode() : value(p, t);
+        }
+    }
+
+    private static JsonNode value(JsonParser p, JsonToken t) throws IOException {
+        switch (t) {
+            case START_OBJECT: {
+                ObjectNode object = NODES.objectNode();
+                for (JsonToken k = p.nextToken(); k == JsonToken.FIELD_NAME; k = p.nextToken()) {
+                    String name = p.currentName();
+                    object.set(name, value(p, p.nextToken()));
+                }
+                return object;
+            }
+            case START_ARRAY: {
+                ArrayNode array = NODES.arrayNode();
+                for (JsonToken e = p.nextToken(); e != JsonToken.END_ARRAY; e = p.nextToken()) {
+                    array.add(value(p, e));
+                }
+                return array;
+            }
+            case VALUE_STRING:
+                return NODES.textNode(p.getText());
+            case VALUE_NUMBER_INT:
+                return switch (p.getNumberType()) {
+                    case INT -> NODES.numberNode(p.getIntValue());
+                    case LONG -> NODES.numberNode(p.getLongValue());
+                    default -> NODES.numberNode(p.getBigIntegerValue());
+                };
+            case VALUE_NUMBER_FLOAT:
+                return p.getNumberType() == JsonParser.NumberType.BIG_DECIMAL ? NODES.numberNode(p.getDecimalValue())
+                        : NODES.numberNode(p.getDoubleValue());
+            case VALUE_TRUE:
+                return NODES.booleanNode(true);
+            case VALUE_FALSE:
+                return NODES.booleanNode(false);
+            case VALUE_NULL:
+                return NODES.nullNode();
+            case VALUE_EMBEDDED_OBJECT:
+                Object embedded = p.getEmbeddedObject();
+                return embedded instanceof byte[] bytes ? NODES.binaryNode(bytes) : NODES.pojoNode(embedded);
+            default:
+                throw new JsonParseException(p, "unexpected " + t);
+        }
     }
 
     private static boolean covers(String reported, String path) {
@@ -792,7 +857,7 @@ public final class ConfigLoader {
             String p = join(path, k);
             JsonNode v = node.get(k);
             if (v.isNull()) {
-                v = MAPPER.createObjectNode();
+                v = NODES.objectNode();
             }
             if (object(v, p)) {
                 kind = switch (k) {

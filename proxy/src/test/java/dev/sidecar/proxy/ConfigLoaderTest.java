@@ -215,6 +215,36 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void the_yaml_tree_has_the_node_types_jacksons_own_reader_gives() throws Exception {
+        String yaml = """
+                small: 7
+                large: 5000000000
+                huge: 123456789012345678901234567890
+                hex: 0x1F
+                negative: -12
+                fraction: 2.5
+                exponent: 1e3
+                words: [on, off, yes, 'yes', "quoted", plain text]
+                flags: { t: true, f: false, n: null, tilde: ~, empty: }
+                anchored: &a { x: 1, y: [1, 2] }
+                alias: *a
+                nested: [[1], {a: [b, {c: d}]}, []]
+                --- 
+                second: document is ignored
+                """;
+        com.fasterxml.jackson.databind.JsonNode expected = new com.fasterxml.jackson.dataformat.yaml.YAMLMapper().readTree(yaml);
+        com.fasterxml.jackson.databind.JsonNode actual = ConfigLoader.readTree(yaml);
+        assertEquals(expected, actual);
+        assertEquals(expected.toString(), actual.toString());
+        assertEquals(expected.get("large").getNodeType(), actual.get("large").getNodeType());
+        assertEquals(expected.get("large").getClass(), actual.get("large").getClass());
+        assertEquals(expected.get("huge").getClass(), actual.get("huge").getClass());
+        assertEquals(expected.get("fraction").getClass(), actual.get("fraction").getClass());
+        assertTrue(ConfigLoader.readTree("").isMissingNode());
+        assertTrue(ConfigLoader.readTree("# only a comment\n").isMissingNode());
+    }
+
+    @Test
     void a_missing_file_is_a_clear_error(@TempDir Path dir) {
         ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.load(dir.resolve("nope.yaml")));
         assertTrue(e.getMessage().contains("does not exist"), e.getMessage());
