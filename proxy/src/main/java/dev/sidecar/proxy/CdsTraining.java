@@ -32,6 +32,8 @@ final class CdsTraining {
     }
 
     public static void main(String[] args) throws Exception {
+        // the Netty settings of a real start, so that the classes they leave unused stay out
+        Main.nettyDefaults();
         // quiet: a warning Netty logs while its io_uring loops stop is not the training's business
         LogFormat.install(java.util.logging.Level.SEVERE, false);
         // the command line as `sidecar run` parses it: picocli builds its model by reflection

@@ -41,19 +41,30 @@ public final class Main implements Callable<Integer> {
     CommandLine.Model.CommandSpec spec;
 
     public static void main(String[] args) {
-        leakDetectionOffUnlessAsked();
+        nettyDefaults();
         System.exit(execute(args));
     }
 
     /**
-     * Netty's leak detection, on by default at one buffer in 128, records a stack trace for each
-     * sampled buffer and each of its touches: 13-15 % of the proxy's CPU per request in an A/B of
-     * HTTP/1.1 and h2c load. The proxy runs without it unless {@code -Dio.netty.leakDetection.level}
-     * asks for a level (the tests run at PARANOID).
+     * Netty settings the proxy runs with unless a {@code -D} option names them:
+     * <ul>
+     *   <li>Buffer leak detection off: on by default at one buffer in 128, it records a stack trace
+     *   for each sampled buffer and each of its touches, 13-15 % of the proxy's CPU per request in
+     *   an A/B of HTTP/1.1 and h2c load ({@code -Dio.netty.leakDetection.level=simple} brings it
+     *   back; the tests run at PARANOID).</li>
+     *   <li>Netty's JFR events off ({@code io.netty.jfr.enabled}): with them on, the first buffer
+     *   the allocator carves a chunk for initialises the event class through the flight
+     *   recorder's class instrumentation, about 60 ms of the event loop's CPU on the first
+     *   request, and every allocation checks whether the events are recording.
+     *   {@code -Dio.netty.jfr.enabled=true} turns them on for a JFR recording.</li>
+     * </ul>
      */
-    static void leakDetectionOffUnlessAsked() {
+    static void nettyDefaults() {
         if (System.getProperty("io.netty.leakDetection.level") == null && System.getProperty("io.netty.leakDetectionLevel") == null) {
             System.setProperty("io.netty.leakDetection.level", "disabled");
+        }
+        if (System.getProperty("io.netty.jfr.enabled") == null) {
+            System.setProperty("io.netty.jfr.enabled", "false");
         }
     }
 

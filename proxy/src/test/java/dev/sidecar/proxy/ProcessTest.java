@@ -62,21 +62,31 @@ class ProcessTest {
     }
 
     @Test
-    void leak_detection_is_off_unless_a_level_is_asked_for() {
+    void leak_detection_and_netty_jfr_events_are_off_unless_asked_for() {
         String asked = System.getProperty("io.netty.leakDetection.level");
+        String jfr = System.getProperty("io.netty.jfr.enabled");
         try {
             System.clearProperty("io.netty.leakDetection.level");
-            Main.leakDetectionOffUnlessAsked();
+            System.clearProperty("io.netty.jfr.enabled");
+            Main.nettyDefaults();
             assertEquals("disabled", System.getProperty("io.netty.leakDetection.level"));
+            assertEquals("false", System.getProperty("io.netty.jfr.enabled"));
             System.setProperty("io.netty.leakDetection.level", "simple");
-            Main.leakDetectionOffUnlessAsked();
+            System.setProperty("io.netty.jfr.enabled", "true");
+            Main.nettyDefaults();
             assertEquals("simple", System.getProperty("io.netty.leakDetection.level"));
+            assertEquals("true", System.getProperty("io.netty.jfr.enabled"));
         } finally {
-            if (asked == null) {
-                System.clearProperty("io.netty.leakDetection.level");
-            } else {
-                System.setProperty("io.netty.leakDetection.level", asked);
-            }
+            restore("io.netty.leakDetection.level", asked);
+            restore("io.netty.jfr.enabled", jfr);
+        }
+    }
+
+    private static void restore(String name, String value) {
+        if (value == null) {
+            System.clearProperty(name);
+        } else {
+            System.setProperty(name, value);
         }
     }
 
