@@ -27,7 +27,8 @@ import java.util.function.Supplier;
 
 /**
  * The socket transport: io_uring where the kernel (and any seccomp policy around it) allows,
- * else epoll, else NIO. Chosen once at start; every channel of the process uses it.
+ * else epoll, else NIO. Chosen once at start; every traffic channel of the process (listeners,
+ * upstream connections, health checks) uses it. The admin API's one loop runs on NIO.
  */
 enum Transport {
     IO_URING("io_uring", IoUringIoHandler::newFactory, IoUringServerSocketChannel::new, IoUringSocketChannel::new,
