@@ -67,9 +67,10 @@ final class ClassPreload {
                     }
                 } else if (root.getProtocol().equals("jar")) {
                     JarFile jar = ((JarURLConnection) root.openConnection()).getJarFile();
+                    String prefix = pkg + "/";
                     for (Enumeration<JarEntry> e = jar.entries(); e.hasMoreElements(); ) {
                         String n = e.nextElement().getName();
-                        if (n.startsWith(pkg + "/") && n.endsWith(".class")) {
+                        if (n.startsWith(prefix) && n.endsWith(".class")) {
                             names.add(className(n));
                         }
                     }
