@@ -12,6 +12,8 @@ import java.util.List;
  * @param alpn protocols offered in ALPN, in order of preference; empty for no ALPN
  * @param cipherSuites TLS 1.2 cipher suites by IANA name; empty for the built-in list
  * @param clientValidation mTLS; null when clients are not asked for a certificate
+ * @param sessionResumption whether a returning client may resume its session (TLS 1.3 tickets,
+ *     TLS 1.2 tickets and session IDs) instead of a full handshake; on by default
  */
 public record TlsServerConfig(
         List<CertificateFiles> certificates,
@@ -19,7 +21,8 @@ public record TlsServerConfig(
         TlsVersion minVersion,
         TlsVersion maxVersion,
         List<String> cipherSuites,
-        ClientValidation clientValidation) {
+        ClientValidation clientValidation,
+        boolean sessionResumption) {
 
     public TlsServerConfig {
         certificates = List.copyOf(certificates);
@@ -29,17 +32,23 @@ public record TlsServerConfig(
         cipherSuites = List.copyOf(cipherSuites);
     }
 
+    /** With session resumption on. */
+    public TlsServerConfig(List<CertificateFiles> certificates, List<String> alpn, TlsVersion minVersion, TlsVersion maxVersion,
+            List<String> cipherSuites, ClientValidation clientValidation) {
+        this(certificates, alpn, minVersion, maxVersion, cipherSuites, clientValidation, true);
+    }
+
     /** One certificate, TLS 1.2 and 1.3, no ALPN, no mTLS. */
     public static TlsServerConfig of(CertificateFiles certificate) {
         return new TlsServerConfig(List.of(certificate), List.of(), TlsVersion.TLS_1_2, TlsVersion.TLS_1_3, List.of(), null);
     }
 
     public TlsServerConfig withClientValidation(ClientValidation v) {
-        return new TlsServerConfig(certificates, alpn, minVersion, maxVersion, cipherSuites, v);
+        return new TlsServerConfig(certificates, alpn, minVersion, maxVersion, cipherSuites, v, sessionResumption);
     }
 
     public TlsServerConfig withAlpn(List<String> v) {
-        return new TlsServerConfig(certificates, v, minVersion, maxVersion, cipherSuites, clientValidation);
+        return new TlsServerConfig(certificates, v, minVersion, maxVersion, cipherSuites, clientValidation, sessionResumption);
     }
 
     /**

@@ -215,9 +215,10 @@ final class Downstream extends ChannelInboundHandlerAdapter {
             }
             // connected once the handshake is done: a certificate that fails verification fails
             // the connect, and the next attempt may go to another endpoint
-            f.channel().pipeline().get(SslHandler.class).handshakeFuture().addListener(h -> {
+            SslHandler ssl = f.channel().pipeline().get(SslHandler.class);
+            ssl.handshakeFuture().addListener(h -> {
                 if (h.isSuccess()) {
-                    upTls.handshakeCompleted();
+                    upTls.handshakeCompleted(ssl);
                     f.channel().pipeline().remove(UpstreamTlsGate.class);
                     connected(ctx, cluster, endpoint, f.channel(), connectStart);
                 } else {
@@ -367,7 +368,7 @@ final class Downstream extends ChannelInboundHandlerAdapter {
         if (awaitingHandshake && evt instanceof SslHandshakeCompletionEvent done) {
             awaitingHandshake = false;
             if (done.isSuccess()) {
-                tls.handshakeCompleted();
+                tls.handshakeCompleted(ctx.pipeline().get(SslHandler.class));
                 if (ctx.channel().isActive()) {
                     connect(ctx);
                     if (ctx.channel().isActive()) {

@@ -415,8 +415,8 @@ final class ConnectionHandler extends ChannelDuplexHandler {
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
         if (tls != null && evt instanceof SslHandshakeCompletionEvent done) {
             if (done.isSuccess()) {
-                tls.handshakeCompleted();
                 SslHandler ssl = ctx.pipeline().get(SslHandler.class);
+                tls.handshakeCompleted(ssl);
                 // only an mTLS listener verifies what a client presents; elsewhere asking the
                 // session would cost an exception per handshake (no peer certificate)
                 if (ssl != null && tls.config().clientValidation() != null) {

@@ -172,9 +172,10 @@ final class EndpointPool {
             } else if (tls == null) {
                 ready.run();
             } else {
-                f.channel().pipeline().get(SslHandler.class).handshakeFuture().addListener(h -> {
+                SslHandler ssl = f.channel().pipeline().get(SslHandler.class);
+                ssl.handshakeFuture().addListener(h -> {
                     if (h.isSuccess()) {
-                        tls.handshakeCompleted();
+                        tls.handshakeCompleted(ssl);
                         ready.run();
                     } else {
                         tls.handshakeFailed(endpoint.toString(), h.cause());

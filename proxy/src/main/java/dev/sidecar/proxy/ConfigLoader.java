@@ -343,7 +343,8 @@ public final class ConfigLoader {
     // ---- TLS, in Envoy's vocabulary (flattened as in the shape) ----
 
     private TlsServerConfig tlsServer(JsonNode node, String path) {
-        knownKeys(node, path, "certificates", "alpn", "min_version", "max_version", "cipher_suites", "client_validation");
+        knownKeys(node, path, "certificates", "alpn", "min_version", "max_version", "cipher_suites", "client_validation",
+                "session_resumption");
         if (!node.hasNonNull("certificates")) {
             error(join(path, "certificates"), "is required: a list of { cert_chain_file, private_key_file }");
         }
@@ -365,7 +366,8 @@ public final class ConfigLoader {
                 choice(node, "min_version", path, TlsVersion.values(), TlsVersion::configName, TlsVersion.TLS_1_2),
                 choice(node, "max_version", path, TlsVersion.values(), TlsVersion::configName, TlsVersion.TLS_1_3),
                 list(node.get("cipher_suites"), path + ".cipher_suites", this::string, false),
-                validation);
+                validation,
+                bool(node, "session_resumption", path, true));
     }
 
     private TlsClientConfig tlsClient(JsonNode node, String path) {

@@ -199,6 +199,8 @@ final class ProxyMetrics {
     List<Meter> bindTls(String scope, String name, java.util.function.Supplier<ReloadableTls> current) {
         return new Tagged<>(current, scope, name)
                 .counter("sidecar." + scope + ".tls.handshakes", "TLS handshakes completed", c -> c.get() == null ? 0 : c.get().handshakes())
+                .counter("sidecar." + scope + ".tls.handshakes.resumed", "TLS handshakes completed that resumed a session (OpenSSL engine)",
+                        c -> c.get() == null ? 0 : c.get().resumedHandshakes())
                 .counter("sidecar." + scope + ".tls.handshake.failures", scope.equals("listener")
                         ? "TLS handshakes with clients that failed (a client leaving mid-handshake is not counted)"
                         : "TLS handshakes with endpoints that failed (untrusted or mismatched certificate, no common protocol)",

@@ -26,6 +26,7 @@ import java.util.concurrent.TimeUnit;
 import javax.net.ssl.SSLContext;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -202,6 +203,45 @@ class HttpsProxyTest {
         assertEquals(2, secure.requestCount(), "nothing was sent over the refused connection");
         Await.until("the refused handshakes are counted",
                 () -> p.scrape().lines().anyMatch(l -> l.startsWith("sidecar_cluster_tls_handshake_failures_total{cluster=\"bad\"}") && !l.endsWith(" 0.0")));
+    }
+
+    /** A client that comes back resumes its session, unless the listener says session_resumption: false. */
+    @Test
+    void a_returning_client_resumes_its_session_unless_session_resumption_is_off() throws Exception {
+        HttpUpstream up = closer.add(new HttpUpstream("a"));
+        String clusters = plainCluster("app", up) + plainCluster("h2", up) + plainCluster("bad", up);
+        Sidecar on = start("openssl", serverTls(), clusters);
+        // two certificates: SNI picks the context, and the handler it makes must not resume either
+        PemPair other = CA.issue("other").dns("other.local").build().write(dir, "other", KeyFormat.PKCS8);
+        Sidecar off = start("openssl", """
+                certificates:
+                  - { cert_chain_file: %s, private_key_file: %s }
+                  - { cert_chain_file: %s, private_key_file: %s }
+                session_resumption: false
+                """.formatted(server.cert(), server.key(), other.cert(), other.key()), clusters);
+        for (Sidecar p : List.of(on, off)) {
+            SSLContext trusting = CA.clientContext(null); // one client session cache per proxy
+            for (int i = 0; i < 3; i++) {
+                // a new client each time, so a new connection and handshake
+                assertEquals(200, get(client(trusting, HttpClient.Version.HTTP_1_1), p.listenerPort("web"), "/r" + i).statusCode());
+            }
+        }
+        assertEquals(3, scraped(on, "sidecar_listener_tls_handshakes_total"));
+        assertTrue(scraped(on, "sidecar_listener_tls_handshakes_resumed_total") >= 1, on.scrape());
+        assertEquals(3, scraped(off, "sidecar_listener_tls_handshakes_total"));
+        assertEquals(0, scraped(off, "sidecar_listener_tls_handshakes_resumed_total"), "every handshake was a full one");
+
+        Sidecar.StartException jdk = assertThrows(Sidecar.StartException.class,
+                () -> start("jdk", serverTls() + "session_resumption: false\n", clusters));
+        assertTrue(jdk.getMessage().contains("listeners[0].tls.session_resumption: can be turned off only with the openssl engine"
+                + " (server.tls_engine)"), jdk.getMessage());
+    }
+
+    /** The value of {@code name} for listener web in the proxy's Prometheus scrape. */
+    private static double scraped(Sidecar p, String name) {
+        String prefix = name + "{listener=\"web\"} ";
+        return p.scrape().lines().filter(line -> line.startsWith(prefix)).mapToDouble(line -> Double.parseDouble(line.substring(prefix.length())))
+                .findFirst().orElseThrow(() -> new AssertionError("no " + prefix + " in\n" + p.scrape()));
     }
 
     @ParameterizedTest

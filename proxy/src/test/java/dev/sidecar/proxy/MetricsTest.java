@@ -208,6 +208,7 @@ class MetricsTest {
         positive(m, "sidecar_cluster_pool_idle", "cluster=\"app\"");
         // TLS
         positive(m, "sidecar_listener_tls_handshakes_total", "listener=\"secure\"");
+        value(m, "sidecar_listener_tls_handshakes_resumed_total", "listener=\"secure\"");
         value(m, "sidecar_listener_tls_handshake_failures_total", "listener=\"secure\"");
         value(m, "sidecar_listener_tls_reloads_total", "listener=\"secure\"");
         value(m, "sidecar_listener_tls_reload_failures_total", "listener=\"secure\"");

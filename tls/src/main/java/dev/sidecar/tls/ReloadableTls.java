@@ -1,5 +1,8 @@
 package dev.sidecar.tls;
 
+import io.netty.handler.ssl.ReferenceCountedOpenSslEngine;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.internal.tcnative.SSL;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.atomic.LongAdder;
@@ -25,6 +28,7 @@ public abstract sealed class ReloadableTls permits ServerTls, ClientTls {
     /** Counts that outlive a config change of the section: a successor built by {@code next} shares them. */
     static final class Counters {
         final LongAdder handshakes = new LongAdder();
+        final LongAdder resumed = new LongAdder();
         final LongAdder handshakeFailures = new LongAdder();
         final LongAdder reloads = new LongAdder();
         final LongAdder reloadFailures = new LongAdder();
@@ -96,13 +100,25 @@ public abstract sealed class ReloadableTls permits ServerTls, ClientTls {
         return certs.stream().map(c -> c.subject() + " (serial " + c.serial() + ", until " + c.notAfter() + ")").toList().toString();
     }
 
-    /** Counts a handshake that completed on this side's connections. */
-    public void handshakeCompleted() {
+    /**
+     * Counts a handshake that completed on this side's connections, and whether it resumed a
+     * session. Only the OpenSSL engine says so; a JDK-engine handshake counts as not resumed.
+     * Called on the connection's event loop, while {@code ssl} is in its pipeline.
+     */
+    public void handshakeCompleted(SslHandler ssl) {
         counters.handshakes.increment();
+        if (ssl != null && ssl.engine() instanceof ReferenceCountedOpenSslEngine e && SSL.isSessionReused(e.sslPointer())) {
+            counters.resumed.increment();
+        }
     }
 
     public long handshakes() {
         return counters.handshakes.sum();
+    }
+
+    /** Completed handshakes that resumed a session instead of a full handshake (OpenSSL engine). */
+    public long resumedHandshakes() {
+        return counters.resumed.sum();
     }
 
     /** Counts a handshake that failed on this side's connections. */

@@ -5,11 +5,15 @@ import dev.sidecar.config.TlsServerConfig;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.ChannelHandler;
 import io.netty.handler.ssl.ClientAuth;
+import io.netty.handler.ssl.ReferenceCountedOpenSslContext;
+import io.netty.handler.ssl.ReferenceCountedOpenSslEngine;
 import io.netty.handler.ssl.SniHandler;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslHandler;
+import io.netty.handler.ssl.SslProvider;
 import io.netty.handler.ssl.SupportedCipherSuiteFilter;
+import io.netty.internal.tcnative.SSL;
 import io.netty.util.DomainWildcardMappingBuilder;
 import io.netty.util.Mapping;
 import java.security.cert.X509Certificate;
@@ -31,7 +35,9 @@ public final class ServerTls extends ReloadableTls {
     /**
      * Session resumption: a cache of 20,000 sessions for 5 minutes (nginx's ssl_session_timeout
      * default), and tickets, which both engines issue by default with keys of each context's own;
-     * a reload makes new keys, so sessions from before it do a full handshake once.
+     * a reload makes new keys, so sessions from before it do a full handshake once. With
+     * {@code session_resumption: false} (the OpenSSL engine only) there is neither: no tickets are
+     * issued or accepted and no session is cached, so every connection is a full handshake.
      */
     static final long SESSION_CACHE_SIZE = 20_000;
     static final long SESSION_TIMEOUT_SECONDS = 300;
@@ -120,11 +126,30 @@ public final class ServerTls extends ReloadableTls {
     public ChannelHandler newHandler(ByteBufAllocator alloc) {
         Material m = material;
         if (m.sni() == null) {
-            SslHandler h = m.contexts().get(0).newHandler(alloc);
+            SslHandler h = withoutTickets(m.contexts().get(0).newHandler(alloc));
             h.setHandshakeTimeoutMillis(HANDSHAKE_TIMEOUT_MILLIS);
             return h;
         }
-        return new SniHandler(m.sni(), MAX_CLIENT_HELLO, HANDSHAKE_TIMEOUT_MILLIS);
+        if (config.sessionResumption()) {
+            return new SniHandler(m.sni(), MAX_CLIENT_HELLO, HANDSHAKE_TIMEOUT_MILLIS);
+        }
+        return new SniHandler(m.sni(), MAX_CLIENT_HELLO, HANDSHAKE_TIMEOUT_MILLIS) {
+            @Override
+            protected SslHandler newSslHandler(SslContext context, ByteBufAllocator allocator) {
+                return withoutTickets(super.newSslHandler(context, allocator));
+            }
+        };
+    }
+
+    /**
+     * With {@code session_resumption: false}, a connection's SSL neither issues tickets nor takes
+     * them (BoringSSL reads the option per connection; Netty gives no handle on the context's).
+     */
+    private SslHandler withoutTickets(SslHandler h) {
+        if (!config.sessionResumption() && h.engine() instanceof ReferenceCountedOpenSslEngine e) {
+            SSL.setOptions(e.sslPointer(), SSL.SSL_OP_NO_TICKET);
+        }
+        return h;
     }
 
     /** The context of the default (first) certificate. */
@@ -179,6 +204,10 @@ public final class ServerTls extends ReloadableTls {
     void rebuild(TlsFiles files) throws TlsMaterialException {
         Loaded loaded = load(config, files, Instant.now());
         List<String> ciphers = TlsOptions.ciphers(config.cipherSuites(), engine);
+        if (!config.sessionResumption() && engine.provider() == SslProvider.JDK) {
+            // the JDK's engine has no per-context switch for its tickets and cache
+            throw new TlsMaterialException("session_resumption", "can be turned off only with the openssl engine (server.tls_engine)");
+        }
         VerifyingTrustManager clientTrust = config.clientValidation() == null ? null
                 : VerifyingTrustManager.of(loaded.clientCas(), config.clientValidation().matchSubjectAltNames(), null);
         List<SslContext> contexts = new ArrayList<>();
@@ -197,7 +226,12 @@ public final class ServerTls extends ReloadableTls {
                         .trustManager(clientTrust);
             }
             try {
-                contexts.add(b.build());
+                SslContext context = b.build();
+                if (!config.sessionResumption()) {
+                    // no session cache (TLS 1.2 session IDs); tickets are off per connection
+                    ((ReferenceCountedOpenSslContext) context).sessionContext().setSessionCacheEnabled(false);
+                }
+                contexts.add(context);
             } catch (SSLException | RuntimeException e) {
                 throw new TlsMaterialException("certificates[" + i + "]", "the " + engine.configName() + " engine cannot use it: "
                         + e.getMessage());

@@ -641,7 +641,14 @@ public final class Translator {
     private static TlsServerConfig downstreamTls(Ctx x, String path, TransportSocket ts) {
         x.only(ts, path, "name", "typed_config");
         DownstreamTlsContext d = unpack(x, path + "typed_config", ts.getTypedConfig(), DownstreamTlsContext.class);
-        x.only(d, path + "typed_config.", "common_tls_context", "require_client_certificate");
+        x.only(d, path + "typed_config.", "common_tls_context", "require_client_certificate",
+                "disable_stateless_session_resumption", "disable_stateful_session_resumption");
+        // resumption is one switch here: tickets and the session cache go off together
+        boolean resumption = !d.getDisableStatelessSessionResumption();
+        if (d.getDisableStatefulSessionResumption() == resumption) {
+            throw x.refuse(path + "typed_config.disable_stateful_session_resumption", "must equal disable_stateless_session_resumption:"
+                    + " session resumption (tickets and the session cache) is turned off as a whole or not at all");
+        }
         CommonTlsContext c = d.getCommonTlsContext();
         String cp = path + "typed_config.common_tls_context.";
         x.only(c, cp, "tls_certificates", "validation_context", "alpn_protocols", "tls_params");
@@ -663,7 +670,7 @@ public final class Translator {
                     d.hasRequireClientCertificate() ? d.getRequireClientCertificate().getValue() : true,
                     sanMatchers(x, cp + "validation_context.match_typed_subject_alt_names", v.getMatchTypedSubjectAltNamesList()));
         }
-        return new TlsServerConfig(certificates(x, cp, c), c.getAlpnProtocolsList(), min, max, ciphers, cv);
+        return new TlsServerConfig(certificates(x, cp, c), c.getAlpnProtocolsList(), min, max, ciphers, cv, resumption);
     }
 
     private static TlsVersion tlsVersion(Ctx x, String path, TlsParameters.TlsProtocol p, TlsVersion dflt) {

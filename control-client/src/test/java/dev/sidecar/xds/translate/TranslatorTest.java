@@ -288,6 +288,19 @@ class TranslatorTest {
         assertEquals("/c.pem", t.config().tls().certificates().get(0).certChainFile());
         assertEquals(TlsVersion.TLS_1_3, t.config().tls().minVersion());
         assertEquals(List.of("h2", "http/1.1"), t.config().tls().alpn());
+        assertTrue(t.config().tls().sessionResumption());
+
+        DownstreamTlsContext off = tls.toBuilder().setDisableStatelessSessionResumption(true).setDisableStatefulSessionResumption(true).build();
+        assertEquals(false, Translator.listener(withTls(l, off)).config().tls().sessionResumption());
+        assertEquals("listener 'web': filter_chains[0].transport_socket.typed_config.disable_stateful_session_resumption must equal"
+                        + " disable_stateless_session_resumption: session resumption (tickets and the session cache) is turned off as a whole"
+                        + " or not at all",
+                refusal(() -> Translator.listener(withTls(l, tls.toBuilder().setDisableStatelessSessionResumption(true).build()))));
+    }
+
+    private static Listener withTls(Listener l, DownstreamTlsContext tls) {
+        return l.toBuilder().setFilterChains(0, l.getFilterChains(0).toBuilder().setTransportSocket(
+                TransportSocket.newBuilder().setName("envoy.transport_sockets.tls").setTypedConfig(Any.pack(tls)))).build();
     }
 
     @Test
