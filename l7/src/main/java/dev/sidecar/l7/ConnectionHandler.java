@@ -225,11 +225,16 @@ final class ConnectionHandler extends ChannelDuplexHandler {
                 ctx.close();
             }
         }));
-        ch.closeFuture().addListener(f -> promise.trySuccess());
         ch.config().setAutoRead(true);
-        ctx.executor().schedule(() -> {
+        // cancelled when the client closes first: a pending timer would hold the closed
+        // connection's pipeline until it ran
+        ScheduledFuture<?> linger = ctx.executor().schedule(() -> {
             ctx.close();
         }, LINGER_NANOS, TimeUnit.NANOSECONDS);
+        ch.closeFuture().addListener(f -> {
+            linger.cancel(false);
+            promise.trySuccess();
+        });
     }
 
     void requestStarted() {
