@@ -30,6 +30,8 @@ final class HeaderPolicy {
     static final AsciiString OVERLOADED = AsciiString.cached("x-sidecar-overloaded");
     static final AsciiString KEEP_ALIVE = AsciiString.cached("keep-alive");
     static final AsciiString PROXY_CONNECTION = AsciiString.cached("proxy-connection");
+    /** The h2c upgrade's settings (RFC 7540 3.2.1): connection-specific, whoever sends it. */
+    static final AsciiString HTTP2_SETTINGS = AsciiString.cached("http2-settings");
     /** Netty's HTTP/2 conversion carries pseudo-headers in these; a client must never set them. */
     private static final String NETTY_EXTENSION_PREFIX = "x-http2-";
 
@@ -37,7 +39,7 @@ final class HeaderPolicy {
 
     /**
      * Removes hop-by-hop headers: Connection and every header it names, Keep-Alive,
-     * Proxy-Connection, TE except {@code trailers}, Transfer-Encoding and Upgrade (the caller
+     * Proxy-Connection, HTTP2-Settings, TE except {@code trailers}, Transfer-Encoding and Upgrade (the caller
      * restores framing and an upgrade it carries on), and Netty's HTTP/2 extension headers.
      */
     static void stripHopByHop(HttpHeaders h) {
@@ -75,6 +77,7 @@ final class HeaderPolicy {
         }
         h.remove(KEEP_ALIVE);
         h.remove(PROXY_CONNECTION);
+        h.remove(HTTP2_SETTINGS);
         h.remove(HttpHeaderNames.TRANSFER_ENCODING);
         h.remove(HttpHeaderNames.UPGRADE);
         String te = h.get(HttpHeaderNames.TE);
