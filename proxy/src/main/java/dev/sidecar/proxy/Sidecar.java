@@ -882,7 +882,6 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
         adminLoop.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly();
         // after the loops: the connections closed above have handed in their records by now
         accessLogs.values().forEach(AccessLogWriter::close);
-        metrics.close();
     }
 
     /** The proxy could not start; the message says what and why. */
