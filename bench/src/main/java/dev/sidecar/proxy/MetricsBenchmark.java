@@ -47,7 +47,6 @@ public class MetricsBenchmark extends BenchmarkBase {
 
     @TearDown
     public void tearDown() {
-        metrics.close();
         loops.shutdownGracefully();
     }
 
