@@ -130,9 +130,6 @@ public final class ServerTls extends ReloadableTls {
             h.setHandshakeTimeoutMillis(HANDSHAKE_TIMEOUT_MILLIS);
             return h;
         }
-        if (config.sessionResumption()) {
-            return new SniHandler(m.sni(), MAX_CLIENT_HELLO, HANDSHAKE_TIMEOUT_MILLIS);
-        }
         return new SniHandler(m.sni(), MAX_CLIENT_HELLO, HANDSHAKE_TIMEOUT_MILLIS) {
             @Override
             protected SslHandler newSslHandler(SslContext context, ByteBufAllocator allocator) {
