@@ -719,6 +719,11 @@ final class EndpointPool {
                 giveBack();
             }
 
+            /** Backpressure on a stream is the credit {@link #read} has not given back yet. */
+            @Override
+            void pause() {
+            }
+
             void giveBack() {
                 int n = owed;
                 owed = 0;

@@ -662,6 +662,10 @@ final class Exchange implements UpstreamPools.Acquirer {
         down.write(o);
         if (o instanceof LastHttpContent) {
             responseDone();
+        } else if (!down.isWritable()) {
+            // what this read brought still goes out; the connection reads no more until the
+            // downstream drains, so the proxy holds at most the high-water mark and one read
+            s.pause();
         }
     }
 
@@ -717,8 +721,12 @@ final class Exchange implements UpstreamPools.Acquirer {
             return;
         }
         down.flush();
-        if (!responseComplete && down.isWritable()) {
-            s.read();
+        if (!responseComplete) {
+            if (down.isWritable()) {
+                s.read();
+            } else {
+                s.pause();
+            }
         }
     }
 

@@ -42,9 +42,6 @@ class UpstreamStream extends ChannelInboundHandlerAdapter {
     void attach(Exchange e) {
         exchange = e;
         uses++;
-        if (!h2) {
-            channel.config().setAutoRead(false);
-        }
     }
 
     Exchange exchange() {
@@ -60,9 +57,21 @@ class UpstreamStream extends ChannelInboundHandlerAdapter {
         channel.flush();
     }
 
-    /** The exchange wants more of the response. */
+    /**
+     * The exchange wants (more of) the response. An HTTP/1.1 connection reads on by itself from
+     * here until {@link #pause}: asking for each read instead would cost an epoll_ctl to arm it
+     * and one to disarm it on every request under epoll, for backpressure that only a response
+     * larger than the downstream's buffer ever needs.
+     */
     void read() {
-        channel.read();
+        if (!channel.config().isAutoRead()) {
+            channel.config().setAutoRead(true);
+        }
+    }
+
+    /** The downstream cannot take more yet: the connection stops reading until {@link #read}. */
+    void pause() {
+        channel.config().setAutoRead(false);
     }
 
     /** False while the request written has not drained below the limit. */

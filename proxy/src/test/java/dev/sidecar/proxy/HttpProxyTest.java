@@ -28,6 +28,8 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** HTTP listeners through the real proxy on real sockets: proxying, translation, routing, resilience. */
 class HttpProxyTest {
@@ -767,5 +769,57 @@ class HttpProxyTest {
             System.gc();
             return proxySide.get() == null;
         });
+    }
+    /**
+     * A response far larger than the buffers between the upstream and a client that does not
+     * read: the proxy stops reading the upstream (so the upstream stops producing) rather than
+     * holding the response, and carries it on to the last byte once the client reads. On epoll a
+     * pause is a change of the socket's read interest, on io_uring a receive not armed again.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"epoll", "io_uring"})
+    void a_response_to_a_client_that_stops_reading_waits_in_the_upstream_not_in_the_proxy(String transport) throws Exception {
+        HttpUpstream up = upstream("a");
+        Sidecar p = start("server: { transport: " + transport + " }\n"
+                + "listeners: [{ name: web, address: 127.0.0.1:0, protocol: http, cluster: app }]\nclusters:\n"
+                + oneCluster("app", up.address()));
+        long size = 256L << 20;
+        try (Socket s = new Socket()) {
+            s.setReceiveBufferSize(64 * 1024);
+            s.connect(new java.net.InetSocketAddress("127.0.0.1", p.listenerPort("web")));
+            s.setSoTimeout(10_000);
+            s.getOutputStream().write(("GET /bytes/" + size + " HTTP/1.1\r\nHost: x\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
+            // the upstream makes its body only as fast as its connection takes it: it stops when
+            // every buffer on the way is full, and the proxy's own is bounded by its watermark
+            long[] last = {-1, System.nanoTime()};
+            Await.until("the upstream stalled", Duration.ofSeconds(20), () -> {
+                long now = up.bytesProduced();
+                if (now != last[0]) {
+                    last[0] = now;
+                    last[1] = System.nanoTime();
+                    return false;
+                }
+                return now > 0 && System.nanoTime() - last[1] > 300_000_000L;
+            });
+            long stalledAt = up.bytesProduced();
+            assertTrue(stalledAt < size / 2, "the proxy read " + stalledAt + " B of a response nobody was reading");
+
+            InputStream in = new java.io.BufferedInputStream(s.getInputStream());
+            StringBuilder head = new StringBuilder();
+            while (!head.toString().endsWith("\r\n\r\n")) {
+                int c = in.read();
+                assertTrue(c >= 0, "the response head: " + head);
+                head.append((char) c);
+            }
+            assertTrue(head.toString().startsWith("HTTP/1.1 200"), head.toString());
+            assertTrue(head.toString().toLowerCase().contains("content-length: " + size), head.toString());
+            byte[] buf = new byte[256 * 1024];
+            long body = 0;
+            for (int n; body < size && (n = in.read(buf)) > 0; ) {
+                body += n;
+            }
+            assertEquals(size, body, "the whole body, after the pause");
+        }
+        assertEquals(200, get(p.listenerPort("web"), "/ok").statusCode());
     }
 }

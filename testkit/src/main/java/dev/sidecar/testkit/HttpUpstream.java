@@ -56,6 +56,7 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import javax.net.ssl.SSLException;
 
 /**
@@ -88,6 +89,7 @@ public final class HttpUpstream implements AutoCloseable {
     private final Channel server;
     private final ConcurrentLinkedQueue<Received> received = new ConcurrentLinkedQueue<>();
     private final AtomicInteger connections = new AtomicInteger();
+    private final AtomicLong produced = new AtomicLong();
     private final io.netty.channel.group.ChannelGroup accepted =
             new io.netty.channel.group.DefaultChannelGroup("http-upstream", io.netty.util.concurrent.GlobalEventExecutor.INSTANCE);
 
@@ -173,6 +175,11 @@ public final class HttpUpstream implements AutoCloseable {
         return received.size();
     }
 
+    /** Bytes of {@code /bytes/N} bodies made so far: made only as fast as the connection takes them. */
+    public long bytesProduced() {
+        return produced.get();
+    }
+
     /** TCP connections accepted so far. */
     public int connections() {
         return connections.get();
@@ -253,7 +260,7 @@ public final class HttpUpstream implements AutoCloseable {
                 r.headers().set(HttpHeaderNames.CONTENT_LENGTH, n);
                 tag(r);
                 ctx.write(r);
-                ctx.writeAndFlush(new HttpChunkedInput(new Zeros(n)));
+                ctx.writeAndFlush(new HttpChunkedInput(new Zeros(n, produced)));
                 return;
             }
             send(ctx, text(HttpResponseStatus.OK, name), keepAlive);
@@ -312,10 +319,12 @@ public final class HttpUpstream implements AutoCloseable {
     /** N zero bytes in 16 KiB chunks, produced only as fast as the channel takes them. */
     private static final class Zeros implements ChunkedInput<ByteBuf> {
         private final long length;
+        private final AtomicLong produced;
         private long sent;
 
-        Zeros(long length) {
+        Zeros(long length, AtomicLong produced) {
             this.length = length;
+            this.produced = produced;
         }
 
         @Override
@@ -339,6 +348,7 @@ public final class HttpUpstream implements AutoCloseable {
             }
             int n = (int) Math.min(16 * 1024, length - sent);
             sent += n;
+            produced.addAndGet(n);
             return allocator.buffer(n).writeZero(n);
         }
 

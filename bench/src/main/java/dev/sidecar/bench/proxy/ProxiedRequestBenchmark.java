@@ -13,6 +13,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
@@ -24,13 +25,19 @@ import org.openjdk.jmh.annotations.TearDown;
  * upstream, the gRPC shape). Client, proxy and upstream share the JVM, so with {@code -prof gc}
  * the difference between a {@code proxied*} and its {@code direct*} {@code gc.alloc.rate.norm}
  * is what the proxy allocates per request. Times here include two loopback round trips on a
- * shared machine; the end-to-end harness is the place for throughput.
+ * shared machine; the end-to-end harness is the place for throughput. The proxy runs on each
+ * transport: io_uring where the kernel allows it, and epoll, which is what a container whose
+ * seccomp profile refuses io_uring gets (a syscall per change of read interest shows there).
  */
 @State(Scope.Benchmark)
 public class ProxiedRequestBenchmark extends BenchmarkBase {
     /** Requests per operation of the {@code *Http2Burst} benchmarks. */
     private static final int BURST = 10;
     private static final byte[] REQUEST = "GET /bench HTTP/1.1\r\nHost: bench.local\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
+
+    /** The proxy's {@code server.transport}. */
+    @Param({"io_uring", "epoll"})
+    public String transport;
 
     private HttpUpstream upstream;
     private Sidecar proxy;
@@ -43,7 +50,7 @@ public class ProxiedRequestBenchmark extends BenchmarkBase {
     public void setUp() throws IOException {
         upstream = new HttpUpstream("u");
         proxy = Sidecar.start(ConfigLoader.parse("""
-                server: { workers: 1 }
+                server: { workers: 1, transport: %s }
                 admin: { address: 127.0.0.1:0 }
                 listeners:
                   - { name: h1, address: 127.0.0.1:0, protocol: http, cluster: app1, http: { generate_request_id: false } }
@@ -51,7 +58,7 @@ public class ProxiedRequestBenchmark extends BenchmarkBase {
                 clusters:
                   - { name: app1, upstream_protocol: http1, endpoints: [{ address: %s }] }
                   - { name: app2, upstream_protocol: h2c, endpoints: [{ address: %s }] }
-                """.formatted(upstream.address(), upstream.address())));
+                """.formatted(transport, upstream.address(), upstream.address())));
         direct1 = new H1(upstream.port());
         proxied1 = new H1(proxy.listenerPort("h1"));
         direct2 = new H2(upstream.port());
