@@ -25,14 +25,14 @@ def panel(x0, title, rows, key, fmt, lower_is_better):
     top = max(v for _, v in vals) * 1.15 or 1
     out = [f'<text x="{x0 + 170}" y="28" font-size="15" text-anchor="middle" font-weight="bold">{html.escape(title)}</text>']
     bw, gap, base, height = 56, 18, 280, 220
-    natives = [v for p, v in vals if p not in ("direct", "sidecar")]
+    natives = [v for p, v in vals if p != "direct" and not p.startswith("sidecar")]
     best = (min(natives) if lower_is_better else max(natives)) if natives else None
     for i, (peer, v) in enumerate(vals):
         x = x0 + 20 + i * (bw + gap)
         h = height * v / top
-        out.append(f'<rect x="{x}" y="{base - h:.1f}" width="{bw}" height="{h:.1f}" fill="{COLORS.get(peer, "#edc948")}"/>')
+        out.append(f'<rect x="{x}" y="{base - h:.1f}" width="{bw}" height="{h:.1f}" fill="{COLORS.get(peer.split("-")[0], "#edc948")}"/>')
         label = fmt(v)
-        if peer == "sidecar" and best:
+        if peer.startswith("sidecar") and best:
             label += f" ({v / best:.2f}x)"
         out.append(f'<text x="{x + bw / 2}" y="{base - h - 6:.1f}" font-size="11" text-anchor="middle">{html.escape(label)}</text>')
         out.append(f'<text x="{x + bw / 2}" y="{base + 16}" font-size="12" text-anchor="middle">{html.escape(peer)}</text>')

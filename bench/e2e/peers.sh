@@ -5,6 +5,10 @@
 #
 #   bench/e2e/peers.sh                      # h1-100B h1-16K h2c-100B tcp, 3 reps of 10 s: about 26 min
 #   TESTS="h1-100B h2c-100B tcp" bench/e2e/peers.sh   # about 18 min
+#   TRANSPORT=epoll bench/e2e/peers.sh      # the proxy on epoll (--transport), named sidecar-epoll
+#
+# TRANSPORT=epoll is what the proxy runs on in a container whose seccomp profile refuses io_uring
+# (Docker's, podman's and Kubernetes' RuntimeDefault profiles do).
 #
 # Every peer gets WARMUP seconds of unrecorded load before each test (default 30: the proxy's JIT
 # is still compiling for ~25 s on one core; the native peers are measured with the same warm-up).
@@ -21,9 +25,9 @@ export OUT=${OUT:-$(mktemp -d /tmp/peers.XXXXXX)}
 export PEERS=${PEERS:-"direct haproxy nginx"}
 export TESTS=${TESTS:-"h1-100B h1-16K h2c-100B tcp"}
 export REPS=${REPS:-3} DURATION=${DURATION:-10} WARMUP=${WARMUP:-30}
-export PROXY_NAME=sidecar PROXY_HTTP_PORT=18481 PROXY_H2C_PORT=18481 PROXY_TCP_PORT=18483
+export PROXY_NAME=sidecar${TRANSPORT:+-$TRANSPORT} PROXY_HTTP_PORT=18481 PROXY_H2C_PORT=18481 PROXY_TCP_PORT=18483
 # ./sidecar execs java with its JVM defaults (and SIDECAR_JAVA_OPTS), so the measured process is java itself
-export PROXY_CMD="exec $root/sidecar run -c $root/bench/e2e/l7-bench.yaml --log-level warn"
+export PROXY_CMD="exec $root/sidecar run -c $root/bench/e2e/l7-bench.yaml --log-level warn${TRANSPORT:+ --transport $TRANSPORT}"
 "$PEERS_DIR/run.sh"
 python3 "$root/bench/e2e/peers-charts.py" "$OUT"
 echo "results: $OUT/results.md, charts: $OUT/*.png"
