@@ -8,7 +8,7 @@
 #   TRANSPORT=epoll bench/e2e/peers.sh      # the proxy on epoll (--transport), named sidecar-epoll
 #
 # TRANSPORT=epoll is what the proxy runs on in a container whose seccomp profile refuses io_uring
-# (Docker's, podman's and Kubernetes' RuntimeDefault profiles do).
+# (Docker's and podman's default profiles do, and containerd 2.0's RuntimeDefault).
 #
 # Every peer gets WARMUP seconds of unrecorded load before each test (default 30: the proxy's JIT
 # is still compiling for ~25 s on one core; the native peers are measured with the same warm-up).
