@@ -60,6 +60,10 @@ for lib in $libs; do
   mkdir -p "$out$(dirname "$lib")"
   cp -L "$lib" "$out$lib"
 done
+# Netty's own native libraries as files (/app/native, on the entrypoint's java.library.path):
+# loaded from there, they need no writable /tmp to be copied out of their jars into
+mkdir -p "$out/app/native"
+cp "$natives"/META-INF/native/*.so "$out/app/native/"
 
 # No shell or useradd in the image: the user is written here. 65532 is distroless's "nonroot".
 cat >"$out/etc/passwd" <<'PASSWD'
