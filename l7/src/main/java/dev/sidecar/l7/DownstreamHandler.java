@@ -8,7 +8,6 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.EventLoop;
-import io.netty.handler.codec.http.HttpClientCodec;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpContent;
@@ -255,7 +254,7 @@ final class DownstreamHandler extends ChannelInboundHandlerAdapter implements Do
         cancelExchangeTimer();
         Channel upstream = s.channel;
         ChannelPipeline up = upstream.pipeline();
-        HttpClientCodec codec = up.get(HttpClientCodec.class);
+        Http1ClientCodec codec = up.get(Http1ClientCodec.class);
         codec.removeOutboundHandler();
         up.replace(s, "tunnel", new Tunnel(ctx.channel()));
         // the 101 was decoded inside the codec's read; it leaves once that read has returned

@@ -13,6 +13,7 @@ import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseEncoder;
 import io.netty.handler.codec.http.HttpServerUpgradeHandler;
 import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.util.AsciiString;
 import java.util.ArrayDeque;
 import java.util.List;
 
@@ -25,7 +26,8 @@ import java.util.List;
  * Content-Length, bad chunk sizes and whitespace before a colon.
  *
  * <p>The encoder remembers each request's method so the response to HEAD is encoded without a
- * body, as HttpServerCodec does.
+ * body, as HttpServerCodec does. Header names and the request line's words come from the event
+ * loop's {@link HeadCache}.
  */
 final class Http1ServerCodec extends CombinedChannelDuplexHandler<Http1ServerCodec.Decoder, Http1ServerCodec.Encoder>
         implements HttpServerUpgradeHandler.SourceCodec {
@@ -47,6 +49,7 @@ final class Http1ServerCodec extends CombinedChannelDuplexHandler<Http1ServerCod
         /** The byte before the current scan position, across reads: a line start follows '\n'. */
         private byte previous = '\n';
         private boolean folded;
+        private HeadCache cache;
 
         Decoder(HttpDecoderConfig config, ArrayDeque<HttpMethod> methods) {
             super(config);
@@ -89,6 +92,31 @@ final class Http1ServerCodec extends CombinedChannelDuplexHandler<Http1ServerCod
                 prev = b;
             }
             previous = prev;
+        }
+
+        private HeadCache cache() {
+            HeadCache c = cache;
+            return c != null ? c : (cache = HeadCache.current());
+        }
+
+        @Override
+        protected AsciiString splitHeaderName(byte[] sb, int start, int length) {
+            return cache().name(sb, start, length);
+        }
+
+        @Override
+        protected String splitFirstWordInitialLine(byte[] sb, int start, int length) {
+            return cache().word(sb, start, length);
+        }
+
+        @Override
+        protected String splitSecondWordInitialLine(byte[] sb, int start, int length) {
+            return cache().word(sb, start, length);
+        }
+
+        @Override
+        protected String splitThirdWordInitialLine(byte[] sb, int start, int length) {
+            return cache().word(sb, start, length);
         }
 
         @Override
