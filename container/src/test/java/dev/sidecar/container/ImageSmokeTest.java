@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.sidecar.testkit.Await;
 import dev.sidecar.testkit.TcpUpstream;
+import dev.sidecar.testkit.TestCertificates;
 import dev.sidecar.testkit.Traffic;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -23,6 +24,7 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import javax.net.ssl.SSLSocket;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -30,7 +32,7 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The image as a user runs it: {@code podman load} the tarball the image profile built, run it
  * with the config mounted read-only, a read-only root with no writable /tmp and the non-root
- * user, see it on a native transport, send traffic
+ * user, see it on a native transport with BoringSSL, send traffic (plain and over TLS)
  * through it to an upstream in this JVM, then {@code podman stop} (SIGTERM) while a connection
  * is open and see it drain and exit 0.
  *
@@ -45,6 +47,7 @@ import org.junit.jupiter.api.io.TempDir;
 class ImageSmokeTest {
     private static final Path IMAGE = Path.of("..", "proxy", "target", "jib-image.tar");
     private static final Pattern LISTENER = Pattern.compile("listener in listening on 127\\.0\\.0\\.1:(\\d+)");
+    private static final Pattern TLS_LISTENER = Pattern.compile("listener tls-in listening on 127\\.0\\.0\\.1:(\\d+)");
     private static final Pattern ADMIN = Pattern.compile("admin listening on 127\\.0\\.0\\.1:(\\d+)");
     private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
@@ -76,16 +79,27 @@ class ImageSmokeTest {
         // the container's user (65532) reads the config through the mount
         Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
         try (TcpUpstream echo = TcpUpstream.echo()) {
+            TestCertificates.Authority ca = TestCertificates.authority("smoke-ca");
+            TestCertificates.PemPair pem = ca.issue("sidecar").dns("localhost").ip("127.0.0.1").build()
+                    .write(dir, "server", TestCertificates.KeyFormat.PKCS8);
             Path config = dir.resolve("sidecar.yaml");
+            // tls_engine: openssl, or the proxy refuses to start: BoringSSL must load from
+            // /app/native as well, the transports' libraries beside it
             Files.writeString(config, """
-                    server: { drain_timeout: 20s, workers: 1 }
+                    server: { drain_timeout: 20s, workers: 1, tls_engine: openssl }
                     admin: { address: 127.0.0.1:0 }
                     listeners:
                       - { name: in, address: 127.0.0.1:0, cluster: up }
+                      - name: tls-in
+                        address: 127.0.0.1:0
+                        cluster: up
+                        tls: { certificates: [{ cert_chain_file: /etc/sidecar/server.pem, private_key_file: /etc/sidecar/server.key }] }
                     clusters:
                       - { name: up, endpoints: [{ address: %s }] }
                     """.formatted(echo.address()));
-            Files.setPosixFilePermissions(config, PosixFilePermissions.fromString("rw-r--r--"));
+            for (Path f : List.of(config, pem.cert(), pem.key())) {
+                Files.setPosixFilePermissions(f, PosixFilePermissions.fromString("rw-r--r--"));
+            }
             try {
                 Result started = run(Duration.ofMinutes(1), "podman", "run", "-d", "--name", name, "--runtime", "runc",
                         // no tmpfs on /tmp either: nothing in the image needs to write a file
@@ -103,11 +117,20 @@ class ImageSmokeTest {
                 // the proxy would run on NIO
                 assertTrue(log.contains("transport io_uring") || log.contains("transport epoll"), log);
                 int port = port(LISTENER, log);
+                int tlsPort = port(TLS_LISTENER, log);
                 int admin = port(ADMIN, log);
 
                 assertEquals(200, status(admin, "/ready"), log);
                 Traffic.EchoResult r = Traffic.echo(port, 4L * 1024 * 1024, 7);
                 assertTrue(r.exact(), r.toString());
+                try (SSLSocket tls = (SSLSocket) ca.clientContext(null).getSocketFactory().createSocket("127.0.0.1", tlsPort)) {
+                    tls.setSoTimeout(10_000);
+                    tls.getOutputStream().write("through BoringSSL\n".getBytes(StandardCharsets.US_ASCII));
+                    tls.getOutputStream().flush();
+                    byte[] echoed = tls.getInputStream().readNBytes(18);
+                    assertEquals("through BoringSSL\n", new String(echoed, StandardCharsets.US_ASCII), log);
+                    assertEquals("TLSv1.3", tls.getSession().getProtocol());
+                }
 
                 try (Socket open = Traffic.connect(port)) {
                     open.getOutputStream().write('a');
