@@ -321,7 +321,7 @@ final class ConnectionHandler extends ChannelDuplexHandler {
                 .setAllowPartialChunks(true)
                 .setStrictLineParsing(true)
                 .setValidateHeaders(true);
-        Http1ServerCodec codec = new Http1ServerCodec(Http1ClientCodec.smallTrailers(decoder));
+        Http1ServerCodec codec = new Http1ServerCodec(decoder);
         at.pipeline().addAfter(at.name(), "h1", codec);
         String last = "h1";
         if (tls == null) {

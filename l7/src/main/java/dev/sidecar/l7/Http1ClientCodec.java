@@ -36,7 +36,8 @@ final class Http1ClientCodec extends CombinedChannelDuplexHandler<Http1ClientCod
     /**
      * The decoder's trailer sections made as small tables (two slots, not sixteen): the last part
      * of every body with a Content-Length carries an empty one, and a chunked body's trailers are
-     * a field or two. Validation is the config's, unchanged.
+     * a field or two. Validation is the config's, unchanged. Both HTTP/1.1 codecs apply it to
+     * the config they are given.
      */
     static HttpDecoderConfig smallTrailers(HttpDecoderConfig config) {
         HttpHeadersFactory trailers = config.getTrailersFactory();

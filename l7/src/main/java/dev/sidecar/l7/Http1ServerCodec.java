@@ -27,14 +27,15 @@ import java.util.List;
  *
  * <p>The encoder remembers each request's method so the response to HEAD is encoded without a
  * body, as HttpServerCodec does. Header names and the request line's words come from the event
- * loop's {@link HeadCache}.
+ * loop's {@link HeadCache}, and trailer sections are small tables, as on the upstream side
+ * ({@link Http1ClientCodec#smallTrailers}).
  */
 final class Http1ServerCodec extends CombinedChannelDuplexHandler<Http1ServerCodec.Decoder, Http1ServerCodec.Encoder>
         implements HttpServerUpgradeHandler.SourceCodec {
     private final ArrayDeque<HttpMethod> methods = new ArrayDeque<>();
 
     Http1ServerCodec(HttpDecoderConfig config) {
-        init(new Decoder(config, methods), new Encoder(methods));
+        init(new Decoder(Http1ClientCodec.smallTrailers(config), methods), new Encoder(methods));
     }
 
     @Override
