@@ -36,7 +36,7 @@ final class CdsTraining {
         Main.nettyDefaults();
         // quiet: a warning Netty logs while its io_uring loops stop is not the training's business
         LogFormat.install(java.util.logging.Level.SEVERE, false);
-        // the command line as `sidecar run` parses it: picocli builds its model by reflection
+        // the command line as `sidecar run` parses it
         Main.commandLine().parseArgs("run", "--config", "sidecar.yaml", "--log-level", "warn");
         int failures = 0;
         try (ServerSocket upstream = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {

@@ -7,7 +7,6 @@ import dev.sidecar.config.TransportChoice;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.Locale;
-import java.util.concurrent.Callable;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -16,29 +15,30 @@ import java.util.logging.Level;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
+import picocli.CommandLine.ParseResult;
 
-/** The command line: {@code sidecar run | validate | version | demo}. */
-@Command(name = "sidecar",
-        mixinStandardHelpOptions = true,
-        versionProvider = Main.VersionProvider.class,
-        description = {"A sidecar proxy and load balancer for the traffic of one host or pod.", ""},
-        subcommands = {Main.Run.class, Main.Validate.class, Main.VersionCommand.class,
-                CommandLine.HelpCommand.class},
-        footerHeading = "%nExit status:%n",
-        footer = {"  0  success (for run: stopped by SIGTERM/SIGINT after draining)",
-                "  1  the config is invalid, or the proxy could not start",
-                "  2  the command line is wrong",
-                "",
-                "Start with:  ./sidecar demo   (in a source clone: the proxy fed by an xDS control plane)",
-                "Then:        sidecar validate -c FILE  and  sidecar run -c FILE"})
-public final class Main implements Callable<Integer> {
+/**
+ * The command line: {@code sidecar run | validate | version | help}.
+ *
+ * <p>The commands are built with picocli's programmatic API rather than its annotations. Reading
+ * annotations takes reflection, a proxy class per annotation type and picocli's default factory,
+ * whose first use looks for Groovy's closure class: a class in no jar, so the lookup opens every
+ * jar on the class path. Together that was about 200 ms of a start's main thread.
+ */
+public final class Main {
     static final int OK = 0;
     static final int INVALID = 1;
+    static final int USAGE = CommandLine.ExitCode.USAGE;
 
-    @CommandLine.Spec
-    CommandLine.Model.CommandSpec spec;
+    /** Creates what the programmatic specs never ask for (they name no converter or provider classes). */
+    private static final CommandLine.IFactory FACTORY = new CommandLine.IFactory() {
+        @Override
+        public <K> K create(Class<K> type) throws Exception {
+            return type.getDeclaredConstructor().newInstance();
+        }
+    };
 
     public static void main(String[] args) {
         nettyDefaults();
@@ -73,14 +73,77 @@ public final class Main implements Callable<Integer> {
     }
 
     static CommandLine commandLine() {
-        return new CommandLine(new Main()).setCaseInsensitiveEnumValuesAllowed(true);
+        CommandSpec root = command("sidecar", "A sidecar proxy and load balancer for the traffic of one host or pod.", "");
+        root.usageMessage()
+                .footerHeading("%nExit status:%n")
+                .footer("  0  success (for run: stopped by SIGTERM/SIGINT after draining)",
+                        "  1  the config is invalid, or the proxy could not start",
+                        "  2  the command line is wrong",
+                        "",
+                        "Start with:  ./sidecar demo   (in a source clone: the proxy fed by an xDS control plane)",
+                        "Then:        sidecar validate -c FILE  and  sidecar run -c FILE");
+
+        CommandSpec run = command("run",
+                "Run the proxy on a config file until SIGTERM or SIGINT, then drain and exit 0.",
+                "On SIGTERM, /ready answers 503, listeners stop accepting, and open connections get "
+                        + "server.drain_timeout (default 30s) to finish. A second signal stops at once.");
+        run.addOption(configOption());
+        run.addOption(option("--transport", "NAME", String.class,
+                "Socket transport: auto (default: io_uring, else epoll, else nio), io_uring, epoll or nio. "
+                        + "Overrides server.transport."));
+        run.addOption(option("--workers", "N", Integer.class,
+                "Event-loop threads (default: one per core). Overrides server.workers."));
+        run.addOption(option("--log-level", "LEVEL", String.class, "error, warn, info (default) or debug."));
+        run.addOption(option("--log-format", "FORMAT", String.class,
+                "text (default: one readable line per record) or json (one JSON object per line)."));
+        root.addSubcommand("run", new CommandLine(run, FACTORY));
+
+        CommandSpec validate = command("validate",
+                "Check a config file; print every error with the path of its field. Exit 0 if valid, 1 if not.");
+        validate.addOption(configOption());
+        root.addSubcommand("validate", new CommandLine(validate, FACTORY));
+
+        root.addSubcommand("version", new CommandLine(command("version",
+                "Print the version, the Netty version and the transports this host allows."), FACTORY));
+
+        CommandSpec help = command("help", "Print the usage of a command, or of sidecar without one.");
+        help.addPositional(CommandLine.Model.PositionalParamSpec.builder()
+                .paramLabel("COMMAND").arity("0..1").type(String.class)
+                .description("run, validate, version or help.").build());
+        root.addSubcommand("help", new CommandLine(help, FACTORY));
+
+        CommandLine line = new CommandLine(root, FACTORY);
+        line.setExecutionStrategy(new Dispatch());
+        return line;
     }
 
-    @Override
-    public Integer call() {
-        spec.commandLine().usage(spec.commandLine().getErr());
-        return CommandLine.ExitCode.USAGE;
+    // Every CommandLine is made with FACTORY: one made without a factory (as
+    // CommandSpec.addSubcommand(String, CommandSpec) does) starts picocli's default factory.
+
+    /** A command with {@code -h/--help} and {@code -V/--version}. */
+    private static CommandSpec command(String name, String... description) {
+        CommandSpec spec = CommandSpec.wrapWithoutInspection(null, FACTORY).name(name);
+        spec.usageMessage().description(description);
+        spec.versionProvider(new VersionProvider());
+        spec.addOption(OptionSpec.builder("-h", "--help").usageHelp(true)
+                .description("Show this help message and exit.").build());
+        spec.addOption(OptionSpec.builder("-V", "--version").versionHelp(true)
+                .description("Print version information and exit.").build());
+        return spec;
     }
+
+    private static OptionSpec configOption() {
+        return OptionSpec.builder("-c", "--config").paramLabel("FILE").type(Path.class).required(true)
+                .description("The YAML config file.").build();
+    }
+
+    private static OptionSpec option(String name, String label, Class<?> type, String description) {
+        return OptionSpec.builder(name).paramLabel(label).type(type).description(description).build();
+    }
+
+    // Classes rather than lambdas for picocli's interfaces: picocli's class files are of a version
+    // older than Java 6, and the class-data-sharing archive leaves such an interface out (and
+    // every class that implements it) when a lambda makes the dump link it.
 
     static final class VersionProvider implements CommandLine.IVersionProvider {
         @Override
@@ -89,30 +152,54 @@ public final class Main implements Callable<Integer> {
         }
     }
 
+    /** Runs the last command on the line, once picocli has parsed it and answered any help request. */
+    static final class Dispatch implements CommandLine.IExecutionStrategy {
+        @Override
+        public int execute(ParseResult parsed) {
+            return dispatch(parsed);
+        }
+    }
+
+    private static int dispatch(ParseResult parsed) {
+        Integer help = CommandLine.executeHelpRequest(parsed);
+        if (help != null) {
+            return help;
+        }
+        ParseResult last = parsed;
+        while (last.hasSubcommand()) {
+            last = last.subcommand();
+        }
+        CommandLine line = last.commandSpec().commandLine();
+        return switch (last.commandSpec().name()) {
+            case "run" -> run(last);
+            case "validate" -> validate(last.matchedOptionValue("--config", (Path) null), line.getOut());
+            case "version" -> version(line.getOut());
+            case "help" -> help(parsed.commandSpec().commandLine(), last.matchedPositionalValue(0, (String) null));
+            default -> {
+                line.usage(line.getErr());
+                yield USAGE;
+            }
+        };
+    }
+
     /** Options shared by the commands that start the proxy. */
     static final class StartOptions {
-        @Option(names = "--transport", paramLabel = "NAME",
-                description = "Socket transport: auto (default: io_uring, else epoll, else nio), io_uring, epoll or nio. "
-                        + "Overrides server.transport.")
-        String transport;
+        private final String transport;
+        private final Integer workers;
+        private final String logLevel;
+        private final String logFormat;
 
-        @Option(names = "--workers", paramLabel = "N",
-                description = "Event-loop threads (default: one per core). Overrides server.workers.")
-        Integer workers;
+        StartOptions(ParseResult parsed) {
+            transport = parsed.matchedOptionValue("--transport", (String) null);
+            workers = parsed.matchedOptionValue("--workers", (Integer) null);
+            logLevel = parsed.matchedOptionValue("--log-level", "info");
+            logFormat = parsed.matchedOptionValue("--log-format", "text");
+        }
 
-        @Option(names = "--log-level", paramLabel = "LEVEL", defaultValue = "info",
-                description = "error, warn, info (default) or debug.")
-        String logLevel;
-
-        @Option(names = "--log-format", paramLabel = "FORMAT", defaultValue = "text",
-                description = "text (default: one readable line per record) or json (one JSON object per line).")
-        String logFormat;
-
-        void installLogging() {
+        void installLogging(CommandLine line) {
             String format = logFormat.toLowerCase(Locale.ROOT);
             if (!format.equals("text") && !format.equals("json")) {
-                throw new CommandLine.ParameterException(commandLine(),
-                        "--log-format: '" + logFormat + "' is not one of text | json");
+                throw new CommandLine.ParameterException(line, "--log-format: '" + logFormat + "' is not one of text | json");
             }
             LogFormat.install(level(), format.equals("json"));
         }
@@ -150,73 +237,58 @@ public final class Main implements Callable<Integer> {
         }
     }
 
-    @Command(name = "run", mixinStandardHelpOptions = true,
-            description = {"Run the proxy on a config file until SIGTERM or SIGINT, then drain and exit 0.",
-                    "On SIGTERM, /ready answers 503, listeners stop accepting, and open connections get",
-                    "server.drain_timeout (default 30s) to finish. A second signal stops at once."})
-    static final class Run implements Callable<Integer> {
-        @Option(names = {"-c", "--config"}, paramLabel = "FILE", required = true, description = "The YAML config file.")
-        Path config;
+    /** {@code run}: the proxy on a config file, reloaded from the same file and options on SIGHUP. */
+    private static int run(ParseResult parsed) {
+        Path config = parsed.matchedOptionValue("--config", (Path) null);
+        StartOptions start = new StartOptions(parsed);
+        start.installLogging(parsed.commandSpec().commandLine());
+        ProxyConfig loaded;
+        try {
+            loaded = start.apply(ConfigLoader.load(config));
+        } catch (ConfigException e) {
+            return printInvalid(config, e);
+        }
+        return serve(loaded, s -> s.reloadFrom(() -> start.apply(ConfigLoader.load(config)), "file " + config));
+    }
 
-        @CommandLine.Mixin
-        StartOptions start;
-
-        @Override
-        public Integer call() {
-            start.installLogging();
-            ProxyConfig loaded;
-            try {
-                loaded = start.apply(ConfigLoader.load(config));
-            } catch (ConfigException e) {
-                return printInvalid(config, e);
-            }
-            Path file = config;
-            StartOptions options = start;
-            return serve(loaded, s -> s.reloadFrom(() -> options.apply(ConfigLoader.load(file)), "file " + file));
+    private static int validate(Path config, PrintWriter out) {
+        try {
+            ProxyConfig c = ConfigLoader.load(config);
+            out.println(config + ": valid (" + c.listeners().size() + " listener"
+                    + (c.listeners().size() == 1 ? "" : "s") + ", " + c.clusters().size() + " cluster"
+                    + (c.clusters().size() == 1 ? "" : "s") + ")");
+            return OK;
+        } catch (ConfigException e) {
+            return printInvalid(config, e);
         }
     }
 
-    @Command(name = "validate", mixinStandardHelpOptions = true,
-            description = "Check a config file; print every error with the path of its field. Exit 0 if valid, 1 if not.")
-    static final class Validate implements Callable<Integer> {
-        @Option(names = {"-c", "--config"}, paramLabel = "FILE", required = true, description = "The YAML config file.")
-        Path config;
-
-        @CommandLine.Spec
-        CommandLine.Model.CommandSpec spec;
-
-        @Override
-        public Integer call() {
-            try {
-                ProxyConfig c = ConfigLoader.load(config);
-                spec.commandLine().getOut().println(config + ": valid (" + c.listeners().size() + " listener"
-                        + (c.listeners().size() == 1 ? "" : "s") + ", " + c.clusters().size() + " cluster"
-                        + (c.clusters().size() == 1 ? "" : "s") + ")");
-                return OK;
-            } catch (ConfigException e) {
-                return printInvalid(config, e);
-            }
+    private static int version(PrintWriter out) {
+        out.println("sidecar " + Version.current());
+        out.println("netty " + Version.netty());
+        out.println("java " + Runtime.version() + " (" + System.getProperty("java.vm.name") + ")");
+        for (Transport t : Transport.values()) {
+            Throwable cause = t.unavailabilityCause();
+            out.println("transport " + t.configName() + ": " + (cause == null ? "available" : "unavailable (" + cause.getMessage() + ")"));
         }
+        out.println("default transport: " + Transport.select(TransportChoice.AUTO).configName());
+        return OK;
     }
 
-    @Command(name = "version", description = "Print the version, the Netty version and the transports this host allows.")
-    static final class VersionCommand implements Callable<Integer> {
-        @CommandLine.Spec
-        CommandLine.Model.CommandSpec spec;
-
-        @Override
-        public Integer call() {
-            PrintWriter out = spec.commandLine().getOut();
-            out.println("sidecar " + Version.current());
-            out.println("netty " + Version.netty());
-            out.println("java " + Runtime.version() + " (" + System.getProperty("java.vm.name") + ")");
-            for (Transport t : Transport.values()) {
-                Throwable cause = t.unavailabilityCause();
-                out.println("transport " + t.configName() + ": " + (cause == null ? "available" : "unavailable (" + cause.getMessage() + ")"));
-            }
-            out.println("default transport: " + Transport.select(TransportChoice.AUTO).configName());
+    /** {@code help [COMMAND]}: the usage of COMMAND on standard output, or of sidecar itself. */
+    private static int help(CommandLine root, String command) {
+        if (command == null) {
+            root.usage(root.getOut());
             return OK;
         }
+        CommandLine target = root.getSubcommands().get(command);
+        if (target == null) {
+            root.getErr().println("Unknown command '" + command + "'.");
+            root.usage(root.getErr());
+            return USAGE;
+        }
+        target.usage(target.getOut());
+        return OK;
     }
 
     private static int printInvalid(Path file, ConfigException e) {
