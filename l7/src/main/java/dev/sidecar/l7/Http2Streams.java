@@ -37,6 +37,7 @@ import io.netty.util.collection.IntObjectHashMap;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The requests of an HTTP/2 connection, right after Netty's {@link Http2FrameCodec}: each stream
@@ -75,6 +76,14 @@ final class Http2Streams extends ChannelInboundHandlerAdapter {
     private LoopFlush flush;
     /** Streams that got request frames in the current read, to start or to flush up when it is over. */
     private ArrayList<Stream> touched;
+    /**
+     * The exchange timers of all streams: one task per connection, due at the earliest deadline
+     * it was armed for (a stream's may be later, or gone). A stream keeps only its deadline, so a
+     * stream's request schedules nothing while the task is due no later than it needs.
+     */
+    private ScheduledFuture<?> timer;
+    /** When {@link #timer} is due, in {@link System#nanoTime()}. */
+    private long timerDeadline;
 
     Http2Streams(ConnectionHandler connection, Http2FrameCodec codec, boolean upgraded) {
         this.connection = connection;
@@ -263,7 +272,59 @@ final class Http2Streams extends ChannelInboundHandlerAdapter {
                 s.closed();
             }
         }
+        if (timer != null) {
+            timer.cancel(false);
+            timer = null;
+        }
         super.channelInactive(ctx);
+    }
+
+    /** Makes sure the connection's timer is due no later than {@code deadline}. */
+    private void armTimer(long deadline, long now) {
+        if (timer != null) {
+            if (timerDeadline - deadline <= 0) {
+                return;
+            }
+            timer.cancel(false);
+        }
+        timerDeadline = deadline;
+        timer = ctx.executor().schedule(this::onTimer, Math.max(0, deadline - now), TimeUnit.NANOSECONDS);
+    }
+
+    /** The connection's timer: runs the streams' timers that are due and arms it for the next one. */
+    private void onTimer() {
+        timer = null;
+        if (streams.isEmpty()) {
+            return;
+        }
+        long now = System.nanoTime();
+        ArrayList<Stream> due = null;
+        boolean pending = false;
+        long next = 0;
+        for (Stream s : streams.values()) {
+            if (!s.timerArmed) {
+                continue;
+            }
+            if (s.timerDeadline - now <= 0) {
+                if (due == null) {
+                    due = new ArrayList<>(4);
+                }
+                due.add(s);
+            } else if (!pending || s.timerDeadline - next < 0) {
+                pending = true;
+                next = s.timerDeadline;
+            }
+        }
+        if (pending) {
+            armTimer(next, now);
+        }
+        if (due != null) {
+            // outside the walk over the map: a timer that fires may close its stream
+            for (Stream s : due) {
+                s.timerArmed = false;
+                s.fire();
+            }
+        }
     }
 
     /**
@@ -332,7 +393,7 @@ final class Http2Streams extends ChannelInboundHandlerAdapter {
     }
 
     /** One request stream: the downstream end of its exchange. Event loop only. */
-    final class Stream implements Downstream, Runnable, H2Outbound.Owner {
+    final class Stream implements Downstream, H2Outbound.Owner {
         private final Http2Stream stream;
         private final int id;
         /** The request head, until its exchange starts. */
@@ -351,7 +412,9 @@ final class Http2Streams extends ChannelInboundHandlerAdapter {
         /** Request bytes the client sent that have not been given back to its windows. */
         private int owed;
         private final H2Outbound out;
-        private ScheduledFuture<?> timer;
+        /** The exchange timer is armed, for {@link #timerDeadline} (the connection's timer runs it). */
+        private boolean timerArmed;
+        private long timerDeadline;
 
         Stream(Http2Stream stream) {
             this.stream = stream;
@@ -522,20 +585,22 @@ final class Http2Streams extends ChannelInboundHandlerAdapter {
 
         @Override
         public void armExchangeTimer(long delayNanos) {
-            timer = Downstream.rearm(timer, ctx.executor(), this, delayNanos);
+            long now = System.nanoTime();
+            long deadline = now + delayNanos;
+            if (timerArmed && timerDeadline - deadline <= 0) {
+                return;
+            }
+            timerArmed = true;
+            timerDeadline = deadline;
+            armTimer(deadline, now);
         }
 
         private void cancelTimer() {
-            if (timer != null) {
-                timer.cancel(false);
-                timer = null;
-            }
+            timerArmed = false;
         }
 
         /** The exchange timer. */
-        @Override
-        public void run() {
-            timer = null;
+        void fire() {
             if (exchange != null) {
                 exchange.onTimer();
             }

@@ -354,6 +354,44 @@ class HttpProxyTest {
         assertEquals(1, p.httpListenerStats("web").accepted(), "both requests on one connection");
     }
 
+    @Test
+    void http2_streams_each_get_their_whole_route_timeout_from_the_connections_one_timer() throws Exception {
+        HttpUpstream up = upstream("up");
+        Sidecar p = start("""
+                server: { workers: 1 }
+                listeners:
+                  - name: web
+                    address: 127.0.0.1:0
+                    protocol: http
+                    route_config:
+                      virtual_hosts:
+                        - name: all
+                          domains: ["*"]
+                          routes:
+                            - { match: { prefix: /delay/4000 }, route: { cluster: app, timeout: 200ms } }
+                            - { match: { prefix: / }, route: { cluster: app, timeout: 1500ms } }
+                clusters: [{ name: app, endpoints: [{ address: %s }] }]
+                """.formatted(up.address()));
+        Duration wait = Duration.ofSeconds(10);
+        try (dev.sidecar.testkit.RawH2 c = new dev.sidecar.testkit.RawH2(p.listenerPort("web"))) {
+            // stream 1 leaves the connection's timer due 1,500 ms after it began
+            c.get(1, "/delay/100");
+            assertEquals(200, c.awaitStatus(1, wait));
+            // stream 3 starts about 100 ms later: that timer comes due before stream 3's own 1,500 ms
+            long start = System.nanoTime();
+            c.get(3, "/delay/5000");
+            // stream 5 needs the timer sooner than it is due: it is brought forward
+            c.get(5, "/delay/4000");
+            assertEquals(504, c.awaitStatus(5, wait));
+            long fifth = (System.nanoTime() - start) / 1_000_000;
+            assertTrue(fifth >= 200 && fifth < 1_000, "stream 5 timed out after " + fifth + " ms, not its 200 ms");
+            assertEquals(504, c.awaitStatus(3, wait));
+            long third = (System.nanoTime() - start) / 1_000_000;
+            assertTrue(third >= 1_500, "stream 3 timed out after " + third + " ms, before its own 1,500 ms");
+        }
+        assertEquals(2, p.httpListenerStats("web").timeouts());
+    }
+
     /** Reads a response head and its Content-Length body; returns the head. */
     private static String readHead(java.io.InputStream in) throws java.io.IOException {
         StringBuilder head = new StringBuilder();
