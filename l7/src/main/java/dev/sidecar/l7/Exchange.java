@@ -80,7 +80,12 @@ final class Exchange implements UpstreamPools.Acquirer {
     private PickContext pickContext = PickContext.NONE;
 
     // request body
-    /** Request content that arrived before the upstream stream did; made on first use. */
+    /**
+     * Request content that arrived before the upstream stream did: the first part in a field
+     * (most requests have one: their end, or a body in one piece), the parts behind it in a
+     * queue made on first use. The queue has parts only while the field has one.
+     */
+    private HttpContent pendingFirst;
     private ArrayDeque<HttpContent> pending;
     private ArrayList<HttpContent> replay;
     private int replayBytes;
@@ -483,7 +488,7 @@ final class Exchange implements UpstreamPools.Acquirer {
         }
         s.write(head);
         HttpContent c;
-        while (pending != null && (c = pending.poll()) != null) {
+        while ((c = unpend()) != null) {
             s.write(c);
         }
         s.flush();
@@ -565,10 +570,23 @@ final class Exchange implements UpstreamPools.Acquirer {
     }
 
     private void pend(HttpContent c) {
+        if (pendingFirst == null) {
+            pendingFirst = c;
+            return;
+        }
         if (pending == null) {
             pending = new ArrayDeque<>(2);
         }
         pending.add(c);
+    }
+
+    /** The oldest pending part, or null. */
+    private HttpContent unpend() {
+        HttpContent c = pendingFirst;
+        if (c != null) {
+            pendingFirst = pending == null ? null : pending.poll();
+        }
+        return c;
     }
 
     void onRequestReadComplete() {
@@ -1104,7 +1122,7 @@ final class Exchange implements UpstreamPools.Acquirer {
 
     private void releasePending() {
         HttpContent c;
-        while (pending != null && (c = pending.poll()) != null) {
+        while ((c = unpend()) != null) {
             c.release();
         }
     }

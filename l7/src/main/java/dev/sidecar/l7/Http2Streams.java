@@ -398,7 +398,12 @@ final class Http2Streams extends ChannelInboundHandlerAdapter {
         private final int id;
         /** The request head, until its exchange starts. */
         private HttpRequest request;
-        /** Request body read before the exchange could take it; made on first use. */
+        /**
+         * Request body read before the exchange could take it: the first part in a field (a
+         * request without a body has one, its end), the parts behind it in a queue made on first
+         * use. The queue has parts only while the field has one.
+         */
+        private HttpContent bodyFirst;
         private ArrayDeque<HttpContent> body;
         private Exchange exchange;
         /** The client ended its side (END_STREAM). */
@@ -423,15 +428,28 @@ final class Http2Streams extends ChannelInboundHandlerAdapter {
         }
 
         void queue(HttpContent c) {
+            if (bodyFirst == null) {
+                bodyFirst = c;
+                return;
+            }
             if (body == null) {
                 body = new ArrayDeque<>(2);
             }
             body.add(c);
         }
 
+        /** The oldest queued part of the request body, or null. */
+        private HttpContent unqueue() {
+            HttpContent c = bodyFirst;
+            if (c != null) {
+                bodyFirst = body == null ? null : body.poll();
+            }
+            return c;
+        }
+
         void onContent(HttpContent c) {
             Exchange e = exchange;
-            if (e != null && (body == null || body.isEmpty()) && !e.requestComplete()) {
+            if (e != null && bodyFirst == null && !e.requestComplete()) {
                 e.onRequestContent(c);
             } else {
                 queue(c);
@@ -472,7 +490,7 @@ final class Http2Streams extends ChannelInboundHandlerAdapter {
             Exchange e = new Exchange(this, r);
             exchange = e;
             HttpContent c;
-            while (!e.requestComplete() && body != null && (c = body.poll()) != null) {
+            while (!e.requestComplete() && (c = unqueue()) != null) {
                 e.onRequestContent(c);
             }
             e.start();
@@ -506,7 +524,7 @@ final class Http2Streams extends ChannelInboundHandlerAdapter {
 
         private void releaseBody() {
             HttpContent c;
-            while (body != null && (c = body.poll()) != null) {
+            while ((c = unqueue()) != null) {
                 c.release();
             }
         }

@@ -392,6 +392,38 @@ class HttpProxyTest {
         assertEquals(2, p.httpListenerStats("web").timeouts());
     }
 
+    @Test
+    void an_http2_request_body_read_in_parts_before_its_upstream_connects_goes_up_whole_and_in_order() throws Exception {
+        HttpUpstream up = upstream("up");
+        Sidecar p = start("""
+                listeners: [{ name: web, address: 127.0.0.1:0, protocol: http, cluster: app }]
+                clusters:
+                """ + oneCluster("app", up.address()));
+        Duration wait = Duration.ofSeconds(10);
+        try (dev.sidecar.testkit.RawH2 c = new dev.sidecar.testkit.RawH2(p.listenerPort("web"))) {
+            for (int stream = 1; stream <= 3; stream += 2) {
+                // head and body in one write: the parts wait for the exchange, then for the upstream
+                c.headers(stream, dev.sidecar.testkit.RawH2.END_HEADERS, c.requestBlock("POST", "/echo"));
+                String[] parts = {"first-", "second-", "third"};
+                for (int i = 0; i < parts.length; i++) {
+                    c.frame(dev.sidecar.testkit.RawH2.DATA, i == parts.length - 1 ? dev.sidecar.testkit.RawH2.END_STREAM : 0,
+                            stream, (parts[i] + stream).getBytes(StandardCharsets.US_ASCII));
+                }
+                c.flush();
+                assertEquals(200, c.awaitStatus(stream, wait));
+                StringBuilder body = new StringBuilder();
+                int id = stream;
+                for (dev.sidecar.testkit.RawH2.Frame f; (f = c.await(x -> x.type() == dev.sidecar.testkit.RawH2.DATA && x.stream() == id, wait)) != null; ) {
+                    body.append(new String(f.payload(), StandardCharsets.US_ASCII));
+                    if ((f.flags() & dev.sidecar.testkit.RawH2.END_STREAM) != 0) {
+                        break;
+                    }
+                }
+                assertEquals("first-" + stream + "second-" + stream + "third" + stream, body.toString());
+            }
+        }
+    }
+
     /** Reads a response head and its Content-Length body; returns the head. */
     private static String readHead(java.io.InputStream in) throws java.io.IOException {
         StringBuilder head = new StringBuilder();
