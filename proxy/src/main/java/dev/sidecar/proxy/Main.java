@@ -25,7 +25,8 @@ import picocli.CommandLine.ParseResult;
  * <p>The commands are built with picocli's programmatic API rather than its annotations. Reading
  * annotations takes reflection, a proxy class per annotation type and picocli's default factory,
  * whose first use looks for Groovy's closure class: a class in no jar, so the lookup opens every
- * jar on the class path. Together that was about 200 ms of a start's main thread.
+ * jar on the class path (a scan that java.util.logging's start now makes instead). Without them
+ * a start's main thread takes about 35 ms less.
  */
 public final class Main {
     static final int OK = 0;
