@@ -253,7 +253,7 @@ final class Exchange implements UpstreamPools.Acquirer {
                 return 505;
             }
             // RFC 9112 3.2: exactly one Host in HTTP/1.1
-            int hosts = h.getAll(HttpHeaderNames.HOST).size();
+            int hosts = FlatHttpHeaders.count(h, HttpHeaderNames.HOST);
             if (hosts > 1 || (hosts == 0 && head.protocolVersion() == HttpVersion.HTTP_1_1)) {
                 return 400;
             }

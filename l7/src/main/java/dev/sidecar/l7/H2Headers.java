@@ -41,8 +41,9 @@ import java.util.Map;
  */
 final class H2Headers {
     /** HTTP/1.x headers from HTTP/2: values validated, names not (the HPACK decoder did). */
-    private static final HttpHeadersFactory HEADERS = DefaultHttpHeadersFactory.headersFactory().withNameValidation(false);
-    private static final HttpHeadersFactory TRAILERS = DefaultHttpHeadersFactory.trailersFactory();
+    private static final HttpHeadersFactory HEADERS =
+            FlatHttpHeaders.factory(DefaultHttpHeadersFactory.headersFactory().withNameValidation(false));
+    private static final HttpHeadersFactory TRAILERS = FlatHttpHeaders.factory(DefaultHttpHeadersFactory.trailersFactory());
     private static final AsciiString HTTPS = AsciiString.cached("https");
     private static final AsciiString HTTP = AsciiString.cached("http");
 
@@ -144,17 +145,26 @@ final class H2Headers {
      * {@code trailers}, in a request.
      */
     private static void fields(HttpHeaders in, Http2Headers out, boolean request) {
+        if (in instanceof FlatHttpHeaders f) {
+            for (int i = 0, n = f.size(); i < n; i++) {
+                field(f.name(i), f.value(i), out, request);
+            }
+            return;
+        }
         for (Iterator<Map.Entry<CharSequence, CharSequence>> it = in.iteratorCharSequence(); it.hasNext(); ) {
             Map.Entry<CharSequence, CharSequence> e = it.next();
-            CharSequence name = e.getKey();
-            Known k = known(name);
-            if (k == null) {
-                out.add(AsciiString.of(name).toLowerCase(), e.getValue());
-            } else if (!k.connectionSpecific) {
-                out.add(k.name, e.getValue());
-            } else if (request && k.name.equals(HttpHeaderNames.TE) && isTrailers(e.getValue())) {
-                out.set(HttpHeaderNames.TE, HttpHeaderValues.TRAILERS);
-            }
+            field(e.getKey(), e.getValue(), out, request);
+        }
+    }
+
+    private static void field(CharSequence name, CharSequence value, Http2Headers out, boolean request) {
+        Known k = known(name);
+        if (k == null) {
+            out.add(AsciiString.of(name).toLowerCase(), value);
+        } else if (!k.connectionSpecific) {
+            out.add(k.name, value);
+        } else if (request && k.name.equals(HttpHeaderNames.TE) && isTrailers(value)) {
+            out.set(HttpHeaderNames.TE, HttpHeaderValues.TRAILERS);
         }
     }
 

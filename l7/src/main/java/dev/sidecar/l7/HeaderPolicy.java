@@ -133,18 +133,28 @@ final class HeaderPolicy {
             h.remove(n.text());
         }
         List<CharSequence> others = null;
-        for (Iterator<Map.Entry<CharSequence, CharSequence>> it = h.iteratorCharSequence(); it.hasNext(); ) {
-            CharSequence name = it.next().getKey();
-            if (name.length() >= NETTY_EXTENSION_PREFIX.length() && AsciiString.regionMatches(name, true, 0, NETTY_EXTENSION_PREFIX, 0, 8)) {
-                if (others == null) {
-                    others = new java.util.ArrayList<>(2);
-                }
-                others.add(name);
+        if (h instanceof FlatHttpHeaders f) {
+            for (int i = 0, n = f.size(); i < n; i++) {
+                others = collectExtension(f.name(i), others);
+            }
+        } else {
+            for (Iterator<Map.Entry<CharSequence, CharSequence>> it = h.iteratorCharSequence(); it.hasNext(); ) {
+                others = collectExtension(it.next().getKey(), others);
             }
         }
         if (others != null) {
             others.forEach(h::remove);
         }
+    }
+
+    private static List<CharSequence> collectExtension(CharSequence name, List<CharSequence> others) {
+        if (name.length() >= NETTY_EXTENSION_PREFIX.length() && AsciiString.regionMatches(name, true, 0, NETTY_EXTENSION_PREFIX, 0, 8)) {
+            if (others == null) {
+                others = new java.util.ArrayList<>(2);
+            }
+            others.add(name);
+        }
+        return others;
     }
 
     private static final HttpConversionUtil.ExtensionHeaderNames[] EXTENSIONS = HttpConversionUtil.ExtensionHeaderNames.values();

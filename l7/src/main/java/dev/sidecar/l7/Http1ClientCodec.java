@@ -1,10 +1,10 @@
 package dev.sidecar.l7;
 
+import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.CombinedChannelDuplexHandler;
 import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpHeaders;
-import io.netty.handler.codec.http.HttpHeadersFactory;
 import io.netty.handler.codec.http.HttpMessage;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
@@ -22,36 +22,17 @@ import java.util.List;
  * count as the answer). The decoder takes header names and the status line's words from the
  * event loop's {@link HeadCache}, so an upstream's repeated responses reuse them. CONNECT is never
  * sent upstream (the proxy answers it 501), so nothing here switches to raw bytes after one.
+ * Header and trailer sections are {@link FlatHttpHeaders}, and the encoder writes a request's
+ * fields straight from one.
  */
 final class Http1ClientCodec extends CombinedChannelDuplexHandler<Http1ClientCodec.Decoder, Http1ClientCodec.Encoder> {
     Http1ClientCodec(int maxInitialLineLength, int maxHeaderSize, int maxChunkSize) {
         ArrayDeque<HttpMethod> methods = new ArrayDeque<>(4);
-        init(new Decoder(smallTrailers(new HttpDecoderConfig()
+        init(new Decoder(FlatHttpHeaders.apply(new HttpDecoderConfig()
                         .setMaxInitialLineLength(maxInitialLineLength)
                         .setMaxHeaderSize(maxHeaderSize)
                         .setMaxChunkSize(maxChunkSize)), methods),
                 new Encoder(methods));
-    }
-
-    /**
-     * The decoder's trailer sections made as small tables (two slots, not sixteen): the last part
-     * of every body with a Content-Length carries an empty one, and a chunked body's trailers are
-     * a field or two. Validation is the config's, unchanged. Both HTTP/1.1 codecs apply it to
-     * the config they are given.
-     */
-    static HttpDecoderConfig smallTrailers(HttpDecoderConfig config) {
-        HttpHeadersFactory trailers = config.getTrailersFactory();
-        return config.setTrailersFactory(new HttpHeadersFactory() {
-            @Override
-            public HttpHeaders newHeaders() {
-                return trailers.newEmptyHeaders();
-            }
-
-            @Override
-            public HttpHeaders newEmptyHeaders() {
-                return trailers.newEmptyHeaders();
-            }
-        });
     }
 
     static final class Decoder extends HttpResponseDecoder {
@@ -114,6 +95,15 @@ final class Http1ClientCodec extends CombinedChannelDuplexHandler<Http1ClientCod
                 methods.add(r.method());
             }
             super.encode(ctx, msg, out);
+        }
+
+        @Override
+        protected void encodeHeaders(HttpHeaders headers, ByteBuf buf) {
+            if (headers instanceof FlatHttpHeaders f) {
+                f.encode(buf);
+            } else {
+                super.encodeHeaders(headers, buf);
+            }
         }
     }
 }

@@ -5,6 +5,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.CombinedChannelDuplexHandler;
 import io.netty.handler.codec.DecoderResult;
 import io.netty.handler.codec.http.HttpDecoderConfig;
+import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMessage;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
@@ -27,15 +28,15 @@ import java.util.List;
  *
  * <p>The encoder remembers each request's method so the response to HEAD is encoded without a
  * body, as HttpServerCodec does. Header names and the request line's words come from the event
- * loop's {@link HeadCache}, and trailer sections are small tables, as on the upstream side
- * ({@link Http1ClientCodec#smallTrailers}).
+ * loop's {@link HeadCache}, and header and trailer sections are {@link FlatHttpHeaders}, as on
+ * the upstream side.
  */
 final class Http1ServerCodec extends CombinedChannelDuplexHandler<Http1ServerCodec.Decoder, Http1ServerCodec.Encoder>
         implements HttpServerUpgradeHandler.SourceCodec {
     private final ArrayDeque<HttpMethod> methods = new ArrayDeque<>();
 
     Http1ServerCodec(HttpDecoderConfig config) {
-        init(new Decoder(Http1ClientCodec.smallTrailers(config), methods), new Encoder(methods));
+        init(new Decoder(FlatHttpHeaders.apply(config), methods), new Encoder(methods));
     }
 
     @Override
@@ -146,6 +147,15 @@ final class Http1ServerCodec extends CombinedChannelDuplexHandler<Http1ServerCod
         @Override
         protected boolean isContentAlwaysEmpty(HttpResponse msg) {
             return HttpMethod.HEAD.equals(method) || super.isContentAlwaysEmpty(msg);
+        }
+
+        @Override
+        protected void encodeHeaders(HttpHeaders headers, ByteBuf buf) {
+            if (headers instanceof FlatHttpHeaders f) {
+                f.encode(buf);
+            } else {
+                super.encodeHeaders(headers, buf);
+            }
         }
     }
 }
