@@ -287,11 +287,21 @@ final class DownstreamHandler extends ChannelInboundHandlerAdapter implements Do
         }
     }
 
-    /** Hands the started exchange the body of its request that was read and queued before it started. */
+    /**
+     * Hands the exchange the body parts that were read and queued behind its head. They came in
+     * an earlier read, so no read completes to flush them: the exchange is told here, as at the
+     * end of a read, or a pipelined request's body would wait in the upstream connection's buffer
+     * (behind a head that went up at once on a pooled connection) until the exchange timed out.
+     */
     private void feedQueuedBody() {
+        boolean fed = false;
         while (exchange != null && !exchange.requestComplete() && queued.peek() instanceof HttpContent c) {
             queued.poll();
             exchange.onRequestContent(c);
+            fed = true;
+        }
+        if (fed && exchange != null) {
+            exchange.onRequestReadComplete();
         }
     }
 

@@ -66,6 +66,8 @@ final class EndpointPool {
     private final Cluster cluster;
     private final EventLoop loop;
     private final UpstreamPools pools;
+    /** The transport writes per flush: HTTP/1.1 requests are flushed at the end of the loop's turn ({@link UpstreamStream#flush}). */
+    final boolean deferFlushes;
     private final boolean h2;
     /** Written first on every connection of this pool; null when the cluster sends no PROXY header. */
     private final ProxyProtocolHeader header;
@@ -82,6 +84,7 @@ final class EndpointPool {
         this.cluster = cluster;
         this.loop = loop;
         this.pools = pools;
+        this.deferFlushes = !pools.dialer().batchedWrites();
         this.h2 = h2;
     }
 

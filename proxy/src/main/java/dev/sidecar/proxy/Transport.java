@@ -58,7 +58,8 @@ enum Transport {
      * /etc/resolv.conf, with caching), so no host name is ever looked up on an event loop.
      */
     Dialer dialer() {
-        return new Dialer(socketChannels, new DnsAddressResolverGroup(new DnsNameResolverBuilder().datagramChannelFactory(datagramChannels)));
+        return new Dialer(socketChannels, new DnsAddressResolverGroup(new DnsNameResolverBuilder().datagramChannelFactory(datagramChannels)),
+                this == IO_URING);
     }
 
     String configName() {

@@ -105,6 +105,13 @@ class HttpProxyTest {
         return new Resp(Integer.parseInt(lines[0].split(" ")[1]), h, answer.substring(end + 4));
     }
 
+    /** An HTTP listener "web" on {@code transport} in front of {@code up}. */
+    private Sidecar startOn(String transport, HttpUpstream up) {
+        return start("server: { transport: " + transport + " }\n"
+                + "listeners: [{ name: web, address: 127.0.0.1:0, protocol: http, cluster: app }]\nclusters:\n"
+                + oneCluster("app", up.address()));
+    }
+
     private static String oneCluster(String cluster, String... endpoints) {
         StringBuilder sb = new StringBuilder("  - name: " + cluster + "\n    endpoints:\n");
         for (String e : endpoints) {
@@ -841,6 +848,79 @@ class HttpProxyTest {
         });
     }
     /**
+     * Requests on one kept-alive connection, bodies arriving in parts, on both transports: epoll
+     * flushes an upstream request once the event loop is done with its turn's I/O rather than at
+     * once (io_uring submits the turn's writes together anyway), and every part still goes up,
+     * whole and in order, on the one pooled upstream connection.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"epoll", "io_uring"})
+    void kept_alive_requests_with_bodies_in_parts_reach_the_upstream_whole_on_either_transport(String transport) throws Exception {
+        HttpUpstream up = upstream("a");
+        Sidecar p = startOn(transport, up);
+        try (Socket s = new Socket("127.0.0.1", p.listenerPort("web"))) {
+            s.setSoTimeout(10_000);
+            java.io.OutputStream out = s.getOutputStream();
+            InputStream in = new java.io.BufferedInputStream(s.getInputStream());
+            out.write("GET /one HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
+            assertEquals("200 a", readResponse(in));
+            out.write("POST /two HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhello".getBytes(StandardCharsets.ISO_8859_1));
+            out.flush();
+            out.write("world".getBytes(StandardCharsets.ISO_8859_1));
+            assertEquals("200 a", readResponse(in));
+            out.write("POST /three HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n".getBytes(StandardCharsets.ISO_8859_1));
+            out.flush();
+            out.write("4\r\ndefg\r\n0\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
+            assertEquals("200 a", readResponse(in));
+        }
+        assertEquals(List.of("/one 0", "/two 10", "/three 7"),
+                up.received().stream().map(r -> r.uri() + " " + r.bodyLength()).toList());
+        assertEquals(1, up.connections(), "the three requests share one pooled upstream connection");
+    }
+
+    /**
+     * A request pipelined behind another, its body in the same read: it waits, decoded, until
+     * the first is answered, then takes the upstream connection the first gave back, and its
+     * body, fed from the wait, must go up as well as its head, though the client sends nothing
+     * more to prompt a flush.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"epoll", "io_uring"})
+    void a_pipelined_request_with_its_body_behind_another_reaches_the_upstream_whole(String transport) throws Exception {
+        HttpUpstream up = upstream("a");
+        Sidecar p = startOn(transport, up);
+        try (Socket s = new Socket("127.0.0.1", p.listenerPort("web"))) {
+            s.setSoTimeout(5_000);
+            java.io.OutputStream out = s.getOutputStream();
+            InputStream in = new java.io.BufferedInputStream(s.getInputStream());
+            // a pooled upstream connection first, so the pipelined request finds one idle
+            out.write("GET /warm HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
+            assertEquals("200 a", readResponse(in));
+            out.write(("GET /one HTTP/1.1\r\nHost: x\r\n\r\n"
+                    + "POST /two HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello").getBytes(StandardCharsets.ISO_8859_1));
+            assertEquals("200 a", readResponse(in));
+            assertEquals("200 a", readResponse(in));
+        }
+        assertEquals(List.of("/warm 0", "/one 0", "/two 5"),
+                up.received().stream().map(r -> r.uri() + " " + r.bodyLength()).toList());
+    }
+
+    /** One response with a Content-Length off a kept-alive connection: its status code and body. */
+    private static String readResponse(InputStream in) throws Exception {
+        StringBuilder head = new StringBuilder();
+        while (!head.toString().endsWith("\r\n\r\n")) {
+            int c = in.read();
+            assertTrue(c >= 0, "the response head: " + head);
+            head.append((char) c);
+        }
+        String h = head.toString();
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?i)content-length: (\\d+)").matcher(h);
+        assertTrue(m.find(), h);
+        byte[] body = in.readNBytes(Integer.parseInt(m.group(1)));
+        return h.substring(9, 12) + " " + new String(body, StandardCharsets.ISO_8859_1);
+    }
+
+    /**
      * A response far larger than the buffers between the upstream and a client that does not
      * read: the proxy stops reading the upstream (so the upstream stops producing) rather than
      * holding the response, and carries it on to the last byte once the client reads. On epoll a
@@ -850,9 +930,7 @@ class HttpProxyTest {
     @ValueSource(strings = {"epoll", "io_uring"})
     void a_response_to_a_client_that_stops_reading_waits_in_the_upstream_not_in_the_proxy(String transport) throws Exception {
         HttpUpstream up = upstream("a");
-        Sidecar p = start("server: { transport: " + transport + " }\n"
-                + "listeners: [{ name: web, address: 127.0.0.1:0, protocol: http, cluster: app }]\nclusters:\n"
-                + oneCluster("app", up.address()));
+        Sidecar p = startOn(transport, up);
         long size = 256L << 20;
         try (Socket s = new Socket()) {
             s.setReceiveBufferSize(64 * 1024);
