@@ -19,6 +19,7 @@ import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.ChannelPipeline;
 import io.netty.channel.ChannelPromise;
 import io.netty.channel.socket.DuplexChannel;
 import io.netty.handler.codec.ByteToMessageDecoder;
@@ -52,6 +53,9 @@ final class ConnectionHandler extends ChannelDuplexHandler {
 
     /** How long a closing connection keeps reading and dropping what the client still sends. */
     private static final long LINGER_NANOS = TimeUnit.SECONDS.toNanos(1);
+
+    /** The h2c upgrade handler's name in a cleartext HTTP/1.1 pipeline, until the first request. */
+    private static final String H2C_UPGRADE = "h2c-upgrade";
 
     final HttpProxy proxy;
     final HttpProxy.Settings settings;
@@ -326,15 +330,28 @@ final class ConnectionHandler extends ChannelDuplexHandler {
         String last = "h1";
         if (tls == null) {
             // h2c is cleartext only; over TLS, HTTP/2 is chosen by ALPN (and its preface)
-            at.pipeline().addAfter("h1", "h2c-upgrade", new HttpServerUpgradeHandler(codec, protocol -> {
+            at.pipeline().addAfter("h1", H2C_UPGRADE, new HttpServerUpgradeHandler(codec, protocol -> {
                 if (AsciiString.contentEquals(Http2CodecUtil.HTTP_UPGRADE_PROTOCOL_NAME, protocol)) {
                     return new H2cUpgrade(http2Codec());
                 }
                 return null;
             }, s.bufferLimit()));
-            last = "h2c-upgrade";
+            last = H2C_UPGRADE;
         }
         at.pipeline().addAfter(last, "request", new DownstreamHandler(this));
+    }
+
+    /**
+     * A cleartext connection's first request has reached the request handler without upgrading
+     * it: later requests stay HTTP/1.1. An upgrade pipelined behind another request would switch
+     * protocols (or answer 417 for an expectation it does not meet) ahead of the earlier
+     * request's response; those requests go upstream as HTTP/1.1 instead, and no later request
+     * passes through the upgrade handler's checks.
+     */
+    void firstRequestRead(ChannelPipeline pipeline) {
+        if (pipeline.get(H2C_UPGRADE) != null) {
+            pipeline.remove(H2C_UPGRADE);
+        }
     }
 
     /**

@@ -11,6 +11,7 @@ import io.netty.channel.EventLoop;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpExpectationFailedEvent;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpObject;
@@ -41,6 +42,8 @@ final class DownstreamHandler extends ChannelInboundHandlerAdapter implements Do
     private long waitingSince;
     private boolean closed;
     private boolean aborted;
+    /** No request has arrived yet: the h2c upgrade handler may still be in the pipeline. */
+    private boolean first = true;
     /** The exchanges' route and stream idle timer (see {@link Exchange}); outlives an exchange on HTTP/1.1. */
     private ScheduledFuture<?> exchangeTimer;
     private final Runnable exchangeTimerTask = this::exchangeTimerFired;
@@ -127,6 +130,10 @@ final class DownstreamHandler extends ChannelInboundHandlerAdapter implements Do
         if (!(msg instanceof HttpObject o) || closed) {
             ReferenceCountUtil.release(msg);
             return;
+        }
+        if (first && o instanceof HttpRequest) {
+            first = false;
+            connection.firstRequestRead(ctx.pipeline());
         }
         if (exchange != null || !queued.isEmpty()) {
             if (exchange != null && queued.isEmpty() && o instanceof HttpContent c && !exchange.requestComplete()) {
@@ -337,8 +344,22 @@ final class DownstreamHandler extends ChannelInboundHandlerAdapter implements Do
             cancelExchangeTimer();
             releaseQueued();
             ctx.pipeline().replace(this, "sink", new ConnectionHandler.Sink());
+        } else if (evt instanceof HttpExpectationFailedEvent) {
+            expectationFailed();
         }
         super.userEventTriggered(ctx, evt);
+    }
+
+    /**
+     * An h2c upgrade request with an expectation other than 100-continue: the upgrade handler,
+     * which holds the request, answers 417 itself right after this event. The connection ends
+     * behind that answer, as after every other refusal, and nothing read after it is served: the
+     * body the client may still send would otherwise be taken for the next request.
+     */
+    private void expectationFailed() {
+        closed = true;
+        releaseQueued();
+        ctx.executor().execute(() -> ctx.channel().writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE));
     }
 
     private void releaseQueued() {

@@ -905,6 +905,41 @@ class HttpProxyTest {
                 up.received().stream().map(r -> r.uri() + " " + r.bodyLength()).toList());
     }
 
+    /**
+     * Only a connection's first request may upgrade it to h2c. One pipelined behind another is
+     * answered as HTTP/1.1, in order (switching there would put a 101 ahead of the earlier
+     * request's response and leave that response to a pipeline that no longer speaks HTTP/1.1).
+     * A first request asking for the upgrade with an expectation the proxy does not meet gets
+     * 417 and the connection closes behind it, as after any refusal: the body it announced is
+     * never read as the next request.
+     */
+    @Test
+    void an_h2c_upgrade_is_taken_only_on_the_first_request_and_an_unmet_expectation_on_it_is_refused_and_closed() throws Exception {
+        HttpUpstream up = upstream("a");
+        Sidecar p = start("""
+                listeners: [{ name: web, address: 127.0.0.1:0, protocol: http, cluster: app }]
+                clusters:
+                """ + oneCluster("app", up.address()));
+        String upgrade = "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABk\r\nConnection: Upgrade, HTTP2-Settings\r\n";
+        try (Socket s = new Socket("127.0.0.1", p.listenerPort("web"))) {
+            s.setSoTimeout(5_000);
+            InputStream in = new java.io.BufferedInputStream(s.getInputStream());
+            s.getOutputStream().write(("GET /one HTTP/1.1\r\nHost: x\r\n\r\n"
+                    + "GET /two HTTP/1.1\r\nHost: x\r\n" + upgrade + "\r\n"
+                    + "GET /three HTTP/1.1\r\nHost: x\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
+            assertEquals("200 a", readResponse(in));
+            assertEquals("200 a", readResponse(in));
+            assertEquals("200 a", readResponse(in));
+        }
+        String body = "GET /five HTTP/1.1\r\nHost: x\r\n\r\n";
+        String refused = raw(p.listenerPort("web"), "POST /four HTTP/1.1\r\nHost: x\r\n" + upgrade
+                + "Expect: 200-ok\r\nContent-Length: " + body.length() + "\r\n\r\n" + body + body);
+        assertTrue(refused.startsWith("HTTP/1.1 417"), refused);
+        assertTrue(!refused.endsWith("<timeout>"), "the connection must be closed: " + refused);
+        assertTrue(!refused.contains("200"), "nothing is served after the refusal: " + refused);
+        assertEquals(List.of("/one", "/two", "/three"), up.received().stream().map(r -> r.uri()).toList());
+    }
+
     /** One response with a Content-Length off a kept-alive connection: its status code and body. */
     private static String readResponse(InputStream in) throws Exception {
         StringBuilder head = new StringBuilder();

@@ -17,7 +17,7 @@ import org.junit.jupiter.api.BeforeAll;
  *   <li>no exception reaches the end of the pipeline or escapes the write;</li>
  *   <li>the client reads a sequence of well-formed responses: 200s (one per request the upstream
  *       answered), 404 (no route), interim 100, a 101 (h2c upgrade; HTTP/2 follows), or one
- *       refusal (400, 413, 414, 431, 501, 505) after which the connection is closed;</li>
+ *       refusal (400, 413, 414, 417, 431, 501, 505) after which the connection is closed;</li>
  *   <li>every head that reaches the upstream is well-formed HTTP/1.1 (token method, no control
  *       character in the target, token header names, no CR, LF or NUL in values, exactly one
  *       Host, not both Content-Length and Transfer-Encoding), and nothing follows its body on the
