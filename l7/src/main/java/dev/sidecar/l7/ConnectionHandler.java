@@ -23,7 +23,16 @@ import io.netty.channel.ChannelPipeline;
 import io.netty.channel.ChannelPromise;
 import io.netty.channel.socket.DuplexChannel;
 import io.netty.handler.codec.ByteToMessageDecoder;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpDecoderConfig;
+import io.netty.handler.codec.http.HttpExpectationFailedEvent;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpMessage;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.HttpServerUpgradeHandler;
 import io.netty.handler.codec.http2.DefaultHttp2GoAwayFrame;
 import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
@@ -330,7 +339,7 @@ final class ConnectionHandler extends ChannelDuplexHandler {
         String last = "h1";
         if (tls == null) {
             // h2c is cleartext only; over TLS, HTTP/2 is chosen by ALPN (and its preface)
-            at.pipeline().addAfter("h1", H2C_UPGRADE, new HttpServerUpgradeHandler(codec, protocol -> {
+            at.pipeline().addAfter("h1", H2C_UPGRADE, new H2cUpgradeHandler(codec, protocol -> {
                 if (AsciiString.contentEquals(Http2CodecUtil.HTTP_UPGRADE_PROTOCOL_NAME, protocol)) {
                     return new H2cUpgrade(http2Codec());
                 }
@@ -351,6 +360,36 @@ final class ConnectionHandler extends ChannelDuplexHandler {
     void firstRequestRead(ChannelPipeline pipeline) {
         if (pipeline.get(H2C_UPGRADE) != null) {
             pipeline.remove(H2C_UPGRADE);
+        }
+    }
+
+    /**
+     * Netty's upgrade handler, which holds an upgrade request's body (up to the buffer limit)
+     * before it switches protocols, with its refusals made final: an unmet expectation (417) and
+     * a body over the limit (413) end the connection behind the answer, as every other refusal
+     * does. Left to itself it keeps the connection open after a 413 and reads on, taking what
+     * follows the refused body's end (or, with a Content-Length it will not read, the next
+     * request's bytes) as the client's next move. The request handler behind it is told
+     * ({@link HttpExpectationFailedEvent}) so that it serves nothing read in the meantime.
+     */
+    static final class H2cUpgradeHandler extends HttpServerUpgradeHandler {
+        H2cUpgradeHandler(SourceCodec codec, UpgradeCodecFactory factory, int maxContentLength) {
+            super(codec, factory, maxContentLength);
+        }
+
+        @Override
+        protected boolean closeAfterContinueResponse(Object response) {
+            return ignoreContentAfterContinueResponse(response); // a 4xx instead of 100 Continue
+        }
+
+        @Override
+        protected void handleOversizedMessage(ChannelHandlerContext ctx, HttpMessage oversized) {
+            ctx.fireUserEventTriggered(HttpExpectationFailedEvent.INSTANCE);
+            FullHttpResponse tooLarge = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
+                    HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, Unpooled.EMPTY_BUFFER);
+            tooLarge.headers().set(HttpHeaderNames.CONTENT_LENGTH, HttpHeaderValues.ZERO)
+                    .set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+            ctx.writeAndFlush(tooLarge).addListener(ChannelFutureListener.CLOSE);
         }
     }
 

@@ -351,15 +351,14 @@ final class DownstreamHandler extends ChannelInboundHandlerAdapter implements Do
     }
 
     /**
-     * An h2c upgrade request with an expectation other than 100-continue: the upgrade handler,
-     * which holds the request, answers 417 itself right after this event. The connection ends
-     * behind that answer, as after every other refusal, and nothing read after it is served: the
-     * body the client may still send would otherwise be taken for the next request.
+     * The h2c upgrade handler in front refused the request it holds (417 for an expectation
+     * other than 100-continue, 413 for a body over the buffer limit) and closes the connection
+     * behind its answer, as after every other refusal. Nothing read in the meantime is served:
+     * the body the client may still send would otherwise be taken for the next request.
      */
     private void expectationFailed() {
         closed = true;
         releaseQueued();
-        ctx.executor().execute(() -> ctx.channel().writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE));
     }
 
     private void releaseQueued() {

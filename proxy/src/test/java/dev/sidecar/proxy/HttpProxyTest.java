@@ -940,6 +940,36 @@ class HttpProxyTest {
         assertEquals(List.of("/one", "/two", "/three"), up.received().stream().map(r -> r.uri()).toList());
     }
 
+    /**
+     * An h2c upgrade request's body is held before the switch, up to {@code http.buffer_limit}:
+     * one declared larger, or sent chunked past it, is answered 413 and the connection closed,
+     * whether or not the client waits for 100 Continue. What follows on the connection is
+     * neither served nor read as a next request.
+     */
+    @Test
+    void an_h2c_upgrade_with_a_body_over_the_buffer_limit_is_refused_413_and_closed() throws Exception {
+        HttpUpstream up = upstream("a");
+        Sidecar p = start("""
+                listeners: [{ name: web, address: 127.0.0.1:0, protocol: http, cluster: app, http: { buffer_limit: 1024 } }]
+                clusters:
+                """ + oneCluster("app", up.address()));
+        String upgrade = "POST /up HTTP/1.1\r\nHost: x\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABk\r\n"
+                + "Connection: Upgrade, HTTP2-Settings\r\n";
+        String next = "GET /next HTTP/1.1\r\nHost: x\r\n\r\n";
+        String chunk = "800\r\n" + "x".repeat(0x800) + "\r\n";
+        for (String request : List.of(
+                upgrade + "Content-Length: 999999999\r\n\r\n" + next,
+                upgrade + "Expect: 100-continue\r\nContent-Length: 999999999\r\n\r\n" + next,
+                upgrade + "Transfer-Encoding: chunked\r\n\r\n" + chunk + "0\r\n\r\n" + next)) {
+            String refused = raw(p.listenerPort("web"), request);
+            assertTrue(refused.startsWith("HTTP/1.1 413"), refused);
+            assertTrue(!refused.endsWith("<timeout>"), "the connection must be closed: " + refused);
+            assertTrue(!refused.contains("200"), "nothing is served after the refusal: " + refused);
+        }
+        assertEquals(200, hget(p.listenerPort("web"), "x", "/after").statusCode());
+        assertEquals(List.of("/after"), up.received().stream().map(r -> r.uri()).toList());
+    }
+
     /** One response with a Content-Length off a kept-alive connection: its status code and body. */
     private static String readResponse(InputStream in) throws Exception {
         StringBuilder head = new StringBuilder();

@@ -67,8 +67,15 @@ final class EmbeddedProxy implements AutoCloseable {
         proxy = new HttpProxy(config.listeners().get(0), clusters, pools);
         // the initializer goes in before the channel becomes active, as on an accepted socket;
         // the parent is a server channel as for an accepted socket (Netty's HTTP/2 multiplexer
-        // tells server from client by it)
-        EmbeddedChannel ch = new EmbeddedChannel(SERVER, DefaultChannelId.newInstance(), true, false, proxy.childInitializer());
+        // tells server from client by it); reads are explicit, as the listener sets them on
+        // every accepted socket (Netty's handlers decide some refusals by it)
+        EmbeddedChannel ch = new EmbeddedChannel(SERVER, DefaultChannelId.newInstance(), false, false, proxy.childInitializer());
+        ch.config().setAutoRead(false);
+        try {
+            ch.register();
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
         ch.runPendingTasks();
         return ch;
     }
