@@ -6,7 +6,8 @@
 #
 #   runtime.sh PROXY_TARGET_DIR OUTPUT_DIR
 #
-# PROXY_TARGET_DIR holds sidecar.jar and lib/ (the proxy module's package output). The JDK
+# PROXY_TARGET_DIR holds sidecar.jar (the proxy and its libraries in one jar) and native/ (Netty's
+# native libraries), the proxy module's package output. The JDK
 # is the one running the build ($JAVA_HOME, else the java on PATH); it must carry jmods/.
 set -euo pipefail
 
@@ -26,7 +27,7 @@ mkdir -p "$out/opt" "$out/etc" "$out/tmp"
 #   jdk.naming.dns    JNDI DNS, for libraries that look names up that way
 #   jdk.zipfs         reading resources from jars through a file system
 modules=$("$java_home/bin/jdeps" --ignore-missing-deps --print-module-deps --multi-release 17 \
-  --class-path "$target/lib/*" "$target/sidecar.jar")
+  "$target/sidecar.jar")
 modules="$modules,jdk.crypto.ec,jdk.unsupported,jdk.management,jdk.naming.dns,jdk.zipfs"
 echo "runtime.sh: modules $modules" >&2
 
@@ -39,14 +40,13 @@ for awt in libawt libawt_headless libawt_xawt libfontmanager libjavajpeg liblcms
   rm -f "$out/opt/java/lib/$awt.so"
 done
 
-# Shared libraries: what ldd reports for the launcher, every library of the runtime, and the
-# native libraries inside the Netty jars (epoll, io_uring, BoringSSL), plus the NSS modules glibc
-# loads at run time for host lookups. Copied with their directories, symlinks resolved.
+# Shared libraries: what ldd reports for the launcher, every library of the runtime, and
+# Netty's native libraries for this machine (epoll, io_uring, BoringSSL; the build unpacked them
+# into native/), plus the NSS modules glibc loads at run time for host lookups. Copied with their
+# directories, symlinks resolved.
 natives=$(mktemp -d)
 trap 'rm -rf "$natives"' EXIT
-for jar in "$target"/lib/netty-*linux-x86_64*.jar; do
-  (cd "$natives" && unzip -q -o "$jar" 'META-INF/native/*.so' 2>/dev/null || true)
-done
+cp "$target"/native/*"_$(uname -m | sed 's/aarch64/aarch_64/')".so "$natives/"
 libs=$( { ldd "$out/opt/java/bin/java"; find "$out/opt/java" "$natives" -name '*.so' -exec ldd {} \; ; } 2>/dev/null \
   | awk '/=> \// { print $3 } /^\t\/[^ ]+ \(/ { print $1 }' | grep -v "^$out/" | sort -u)
 multiarch=$(dirname "$(ldd "$out/opt/java/bin/java" | awk '/libc.so/ { print $3 }')")
@@ -63,7 +63,7 @@ done
 # Netty's own native libraries as files (/app/native, on the entrypoint's java.library.path):
 # loaded from there, they need no writable /tmp to be copied out of their jars into
 mkdir -p "$out/app/native"
-cp "$natives"/META-INF/native/*.so "$out/app/native/"
+cp "$natives"/*.so "$out/app/native/"
 
 # No shell or useradd in the image: the user is written here. 65532 is distroless's "nonroot".
 cat >"$out/etc/passwd" <<'PASSWD'
@@ -85,21 +85,18 @@ fi
 # The class-data-sharing archive (/app/sidecar.jsa), made as proxy/target/sidecar.jsa is
 # (proxy/src/build/cds-archive.sh) but by this runtime, inside a copy of the image's root where
 # the jars sit at the paths and with the times (Jib's epoch + 1 s) they have in the image: the
-# JVM maps an archive only for the class path it was made for, file by file. Jib puts the
-# proxy's jar in /app/classpath (containerizingMode packaged) and the libraries in /app/libs;
-# the entrypoint's class path (/app/sidecar-classpath) lists them in the order the archive was
-# made with. Needs unshare(1) with mount and PID namespaces (as root, or in an unprivileged user
+# JVM maps an archive only for the class path it was made for: the proxy's one jar,
+# /app/sidecar.jar, which the entrypoint's class path (/app/sidecar-classpath) names. Needs unshare(1) with mount and PID namespaces (as root, or in an unprivileged user
 # namespace); without them the image has no archive and starts as before.
 mkdir -p "$out/app"
-classpath=/app/classpath/sidecar.jar$(cd "$target/lib" && ls *.jar | sed 's|^|:/app/libs/|' | tr -d '\n')
+cp "$target/sidecar.jar" "$out/app/sidecar.jar"
+classpath=/app/sidecar.jar
 echo "$classpath" >"$out/app/sidecar-classpath"
 stage=$(mktemp -d)
 trap 'rm -rf "$natives" "$stage"' EXIT
 cp -a "$out/." "$stage/"
-mkdir -p "$stage/app/classpath" "$stage/app/libs" "$stage/tmp" "$stage/proc"
-cp "$target/sidecar.jar" "$stage/app/classpath/"
-cp "$target"/lib/*.jar "$stage/app/libs/"
-touch -d @1 "$stage/app/classpath/sidecar.jar" "$stage"/app/libs/*.jar
+mkdir -p "$stage/tmp" "$stage/proc"
+touch -d @1 "$stage/app/sidecar.jar"
 # (a /proc of its own: the loader resolves the launcher's $ORIGIN through /proc/self/exe)
 in_root=(unshare --mount --pid --fork --mount-proc --root="$stage")
 [ "$(id -u)" = 0 ] || in_root=(unshare --map-root-user --mount --pid --fork --mount-proc --root="$stage")

@@ -9,7 +9,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Enumeration;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.jar.JarEntry;
 import java.util.jar.JarFile;
 import java.util.stream.Stream;
@@ -34,14 +36,12 @@ final class ClassPreload {
     static int run() {
         ClassLoader loader = ClassPreload.class.getClassLoader();
         int loaded = 0;
-        for (String pkg : PACKAGES) {
-            for (String name : classNames(loader, pkg)) {
-                try {
-                    Class.forName(name, false, loader);
-                    loaded++;
-                } catch (ClassNotFoundException | LinkageError e) {
-                    // a class for an optional dependency that is absent: it is not used either
-                }
+        for (String name : classNames(loader)) {
+            try {
+                Class.forName(name, false, loader);
+                loaded++;
+            } catch (ClassNotFoundException | LinkageError e) {
+                // a class for an optional dependency that is absent: it is not used either
             }
         }
         return loaded;
@@ -52,26 +52,34 @@ final class ClassPreload {
         return entry.substring(0, entry.length() - ".class".length()).replace('/', '.');
     }
 
-    private static List<String> classNames(ClassLoader loader, String pkg) {
+    /**
+     * The classes under the packages, from class directories and jars. A jar is read once for
+     * all of them: the proxy's jar holds its libraries too, tens of thousands of entries.
+     */
+    private static List<String> classNames(ClassLoader loader) {
         List<String> names = new ArrayList<>();
+        Set<String> jarsRead = new HashSet<>();
         try {
-            Enumeration<URL> roots = loader.getResources(pkg);
-            while (roots.hasMoreElements()) {
-                URL root = roots.nextElement();
-                if (root.getProtocol().equals("file")) {
-                    Path dir = Path.of(root.toURI());
-                    try (Stream<Path> files = Files.walk(dir)) {
-                        files.map(f -> dir.relativize(f).toString().replace(java.io.File.separatorChar, '/'))
-                                .filter(f -> f.endsWith(".class") && !f.endsWith("module-info.class"))
-                                .forEach(f -> names.add(className(pkg + "/" + f)));
-                    }
-                } else if (root.getProtocol().equals("jar")) {
-                    JarFile jar = ((JarURLConnection) root.openConnection()).getJarFile();
-                    String prefix = pkg + "/";
-                    for (Enumeration<JarEntry> e = jar.entries(); e.hasMoreElements(); ) {
-                        String n = e.nextElement().getName();
-                        if (n.startsWith(prefix) && n.endsWith(".class")) {
-                            names.add(className(n));
+            for (String pkg : PACKAGES) {
+                Enumeration<URL> roots = loader.getResources(pkg);
+                while (roots.hasMoreElements()) {
+                    URL root = roots.nextElement();
+                    if (root.getProtocol().equals("file")) {
+                        Path dir = Path.of(root.toURI());
+                        try (Stream<Path> files = Files.walk(dir)) {
+                            files.map(f -> dir.relativize(f).toString().replace(java.io.File.separatorChar, '/'))
+                                    .filter(f -> f.endsWith(".class") && !f.endsWith("module-info.class"))
+                                    .forEach(f -> names.add(className(pkg + "/" + f)));
+                        }
+                    } else if (root.getProtocol().equals("jar")) {
+                        JarFile jar = ((JarURLConnection) root.openConnection()).getJarFile();
+                        if (jarsRead.add(jar.getName())) {
+                            for (Enumeration<JarEntry> e = jar.entries(); e.hasMoreElements(); ) {
+                                String n = e.nextElement().getName();
+                                if (n.endsWith(".class") && inPackages(n)) {
+                                    names.add(className(n));
+                                }
+                            }
                         }
                     }
                 }
@@ -82,5 +90,17 @@ final class ClassPreload {
             throw new IllegalStateException(e);
         }
         return names;
+    }
+
+    private static boolean inPackages(String entry) {
+        if (!entry.startsWith("dev/sidecar/")) {
+            return false;
+        }
+        for (String pkg : PACKAGES) {
+            if (entry.startsWith(pkg) && entry.charAt(pkg.length()) == '/') {
+                return true;
+            }
+        }
+        return false;
     }
 }
