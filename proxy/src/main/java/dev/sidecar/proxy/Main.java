@@ -70,10 +70,24 @@ public final class Main {
     }
 
     static int execute(String... args) {
-        return commandLine().execute(args);
+        return commandLine(args.length > 0 ? args[0] : null).execute(args);
     }
 
+    /** Every command: for help, usage and errors about the command itself. */
     static CommandLine commandLine() {
+        return commandLine(null);
+    }
+
+    /**
+     * The command line for a line that starts with {@code first}. When that names a command other
+     * than help, the root holds that command alone: picocli parses the line the same way (the
+     * other commands are not reachable from it), and each command it models costs a start
+     * picocli's built-in converters and option patterns, about a tenth of the main thread's start
+     * for the four of them. Anything else (no command, a root option, help, a typo picocli
+     * suggests a command for) gets every command.
+     */
+    static CommandLine commandLine(String first) {
+        boolean all = first == null || !(first.equals("run") || first.equals("validate") || first.equals("version"));
         CommandSpec root = command("sidecar", "A sidecar proxy and load balancer for the traffic of one host or pod.", "");
         root.usageMessage()
                 .footerHeading("%nExit status:%n")
@@ -84,6 +98,33 @@ public final class Main {
                         "Start with:  ./sidecar demo   (in a source clone: the proxy fed by an xDS control plane)",
                         "Then:        sidecar validate -c FILE  and  sidecar run -c FILE");
 
+        if (all || first.equals("run")) {
+            root.addSubcommand("run", new CommandLine(runCommand(), FACTORY));
+        }
+        if (all || first.equals("validate")) {
+            CommandSpec validate = command("validate",
+                    "Check a config file; print every error with the path of its field. Exit 0 if valid, 1 if not.");
+            validate.addOption(configOption());
+            root.addSubcommand("validate", new CommandLine(validate, FACTORY));
+        }
+        if (all || first.equals("version")) {
+            root.addSubcommand("version", new CommandLine(command("version",
+                    "Print the version, the Netty version and the transports this host allows."), FACTORY));
+        }
+        if (all) {
+            CommandSpec help = command("help", "Print the usage of a command, or of sidecar without one.");
+            help.addPositional(CommandLine.Model.PositionalParamSpec.builder()
+                    .paramLabel("COMMAND").arity("0..1").type(String.class)
+                    .description("run, validate, version or help.").build());
+            root.addSubcommand("help", new CommandLine(help, FACTORY));
+        }
+
+        CommandLine line = new CommandLine(root, FACTORY);
+        line.setExecutionStrategy(new Dispatch());
+        return line;
+    }
+
+    private static CommandSpec runCommand() {
         CommandSpec run = command("run",
                 "Run the proxy on a config file until SIGTERM or SIGINT, then drain and exit 0.",
                 "On SIGTERM, /ready answers 503, listeners stop accepting, and open connections get "
@@ -97,25 +138,7 @@ public final class Main {
         run.addOption(option("--log-level", "LEVEL", String.class, "error, warn, info (default) or debug."));
         run.addOption(option("--log-format", "FORMAT", String.class,
                 "text (default: one readable line per record) or json (one JSON object per line)."));
-        root.addSubcommand("run", new CommandLine(run, FACTORY));
-
-        CommandSpec validate = command("validate",
-                "Check a config file; print every error with the path of its field. Exit 0 if valid, 1 if not.");
-        validate.addOption(configOption());
-        root.addSubcommand("validate", new CommandLine(validate, FACTORY));
-
-        root.addSubcommand("version", new CommandLine(command("version",
-                "Print the version, the Netty version and the transports this host allows."), FACTORY));
-
-        CommandSpec help = command("help", "Print the usage of a command, or of sidecar without one.");
-        help.addPositional(CommandLine.Model.PositionalParamSpec.builder()
-                .paramLabel("COMMAND").arity("0..1").type(String.class)
-                .description("run, validate, version or help.").build());
-        root.addSubcommand("help", new CommandLine(help, FACTORY));
-
-        CommandLine line = new CommandLine(root, FACTORY);
-        line.setExecutionStrategy(new Dispatch());
-        return line;
+        return run;
     }
 
     // Every CommandLine is made with FACTORY: one made without a factory (as

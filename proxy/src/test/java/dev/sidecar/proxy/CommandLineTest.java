@@ -87,4 +87,34 @@ class CommandLineTest {
         assertEquals(example + ": valid (1 listener, 1 cluster)", out.toString().strip());
         assertEquals(1, execute("validate", "-c", "no-such-file.yaml"));
     }
+
+    /**
+     * A line that starts with a command is parsed by a root holding that command alone
+     * ({@code Main.commandLine(first)}, what {@code sidecar} runs): its answers, statuses and
+     * messages are those of the whole command line.
+     */
+    @Test
+    void the_command_line_for_one_command_answers_as_the_whole_one() {
+        Path example = Path.of("..", "examples", "sidecar.yaml");
+        String[][] lines = {
+                {"run"}, {"run", "--help"}, {"run", "-V"}, {"run", "-c", "x.yaml", "--workers", "many"},
+                {"run", "-c", "x.yaml", "--log-format", "xml"}, {"run", "-c", "x.yaml", "extra"}, {"run", "validate"},
+                {"validate", "-c", "x.yaml", "extra"}, {"validate", "--help"}, {"validate", "-c", example.toString()},
+                {"validate", "help"}, {"version", "--help"}, {"version", "-V"}, {"version", "run"}};
+        for (String[] line : lines) {
+            String[] whole = answer(Main.commandLine(), line);
+            String[] one = answer(Main.commandLine(line[0]), line);
+            assertEquals(String.join("\n", whole), String.join("\n", one), String.join(" ", line));
+        }
+    }
+
+    /** The status, standard output and standard error of one line. */
+    private static String[] answer(CommandLine line, String... args) {
+        StringWriter o = new StringWriter();
+        StringWriter e = new StringWriter();
+        line.setOut(new PrintWriter(o, true));
+        line.setErr(new PrintWriter(e, true));
+        int status = line.execute(args);
+        return new String[] {Integer.toString(status), o.toString(), e.toString()};
+    }
 }
