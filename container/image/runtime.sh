@@ -44,10 +44,8 @@ done
 # Netty's native libraries for this machine (epoll, io_uring, BoringSSL; the build unpacked them
 # into native/), plus the NSS modules glibc loads at run time for host lookups. Copied with their
 # directories, symlinks resolved.
-natives=$(mktemp -d)
-trap 'rm -rf "$natives"' EXIT
-cp "$target"/native/*"_$(uname -m | sed 's/aarch64/aarch_64/')".so "$natives/"
-libs=$( { ldd "$out/opt/java/bin/java"; find "$out/opt/java" "$natives" -name '*.so' -exec ldd {} \; ; } 2>/dev/null \
+natives=("$target"/native/*"_$(uname -m | sed 's/aarch64/aarch_64/')".so)
+libs=$( { ldd "$out/opt/java/bin/java"; find "$out/opt/java" -name '*.so' -exec ldd {} \; ; ldd "${natives[@]}"; } 2>/dev/null \
   | awk '/=> \// { print $3 } /^\t\/[^ ]+ \(/ { print $1 }' | grep -v "^$out/" | sort -u)
 multiarch=$(dirname "$(ldd "$out/opt/java/bin/java" | awk '/libc.so/ { print $3 }')")
 for extra in libnss_files.so.2 libnss_dns.so.2 libresolv.so.2; do
@@ -63,7 +61,7 @@ done
 # Netty's own native libraries as files (/app/native, on the entrypoint's java.library.path):
 # loaded from there, they need no writable /tmp to be copied out of their jars into
 mkdir -p "$out/app/native"
-cp "$natives"/*.so "$out/app/native/"
+cp "${natives[@]}" "$out/app/native/"
 
 # No shell or useradd in the image: the user is written here. 65532 is distroless's "nonroot".
 cat >"$out/etc/passwd" <<'PASSWD'
@@ -84,16 +82,17 @@ fi
 
 # The class-data-sharing archive (/app/sidecar.jsa), made as proxy/target/sidecar.jsa is
 # (proxy/src/build/cds-archive.sh) but by this runtime, inside a copy of the image's root where
-# the jars sit at the paths and with the times (Jib's epoch + 1 s) they have in the image: the
+# the jar sits at the path and with the time (Jib's epoch + 1 s) it has in the image: the
 # JVM maps an archive only for the class path it was made for: the proxy's one jar,
-# /app/sidecar.jar, which the entrypoint's class path (/app/sidecar-classpath) names. Needs unshare(1) with mount and PID namespaces (as root, or in an unprivileged user
-# namespace); without them the image has no archive and starts as before.
+# /app/sidecar.jar, which the entrypoint's class path (/app/sidecar-classpath) names. Needs
+# unshare(1) with mount and PID namespaces (as root, or in an unprivileged user namespace);
+# without them the image has no archive and starts as before.
 mkdir -p "$out/app"
 cp "$target/sidecar.jar" "$out/app/sidecar.jar"
 classpath=/app/sidecar.jar
 echo "$classpath" >"$out/app/sidecar-classpath"
 stage=$(mktemp -d)
-trap 'rm -rf "$natives" "$stage"' EXIT
+trap 'rm -rf "$stage"' EXIT
 cp -a "$out/." "$stage/"
 mkdir -p "$stage/tmp" "$stage/proc"
 touch -d @1 "$stage/app/sidecar.jar"

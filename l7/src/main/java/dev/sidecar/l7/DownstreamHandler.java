@@ -169,11 +169,17 @@ final class DownstreamHandler extends ChannelInboundHandlerAdapter implements Do
         overload.requestShed();
         ReferenceCountUtil.release(request);
         closed = true;
-        FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.SERVICE_UNAVAILABLE, Unpooled.EMPTY_BUFFER);
-        res.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, 0);
-        res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+        FullHttpResponse res = closingRefusal(HttpResponseStatus.SERVICE_UNAVAILABLE);
         res.headers().set(HeaderPolicy.OVERLOADED, "true");
         ctx.writeAndFlush(res).addListener(ChannelFutureListener.CLOSE);
+    }
+
+    /** An empty answer that ends the connection: the request it refuses was not read whole. */
+    static FullHttpResponse closingRefusal(HttpResponseStatus status) {
+        FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, Unpooled.EMPTY_BUFFER);
+        res.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, 0);
+        res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+        return res;
     }
 
     @Override
@@ -345,7 +351,7 @@ final class DownstreamHandler extends ChannelInboundHandlerAdapter implements Do
             releaseQueued();
             ctx.pipeline().replace(this, "sink", new ConnectionHandler.Sink());
         } else if (evt instanceof HttpExpectationFailedEvent) {
-            expectationFailed();
+            refusedInFront();
         }
         super.userEventTriggered(ctx, evt);
     }
@@ -356,7 +362,7 @@ final class DownstreamHandler extends ChannelInboundHandlerAdapter implements Do
      * behind its answer, as after every other refusal. Nothing read in the meantime is served:
      * the body the client may still send would otherwise be taken for the next request.
      */
-    private void expectationFailed() {
+    private void refusedInFront() {
         closed = true;
         releaseQueued();
     }

@@ -847,6 +847,7 @@ class HttpProxyTest {
             return proxySide.get() == null;
         });
     }
+
     /**
      * Requests on one kept-alive connection, bodies arriving in parts, on both transports: epoll
      * flushes an upstream request once the event loop is done with its turn's I/O rather than at
