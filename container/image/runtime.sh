@@ -88,7 +88,9 @@ fi
 # unshare(1) with mount and PID namespaces (as root, or in an unprivileged user namespace);
 # without them the image has no archive and starts as before.
 mkdir -p "$out/app"
-cp "$target/sidecar.jar" "$out/app/sidecar.jar"
+# The jar without the native libraries it carries for every platform (15 MB): Netty looks on
+# java.library.path (/app/native, this machine's) before it looks in the jar.
+"$java_home/bin/java" "$(dirname "$0")/JarWithout.java" "$target/sidecar.jar" "$out/app/sidecar.jar" META-INF/native/ >&2
 classpath=/app/sidecar.jar
 echo "$classpath" >"$out/app/sidecar-classpath"
 stage=$(mktemp -d)

@@ -35,29 +35,29 @@ public final class ProxyProcess implements AutoCloseable {
     private final Thread reader;
 
     private ProxyProcess(List<String> args) {
-        this(List.of(), List.of(), MAIN_CLASS, args);
+        this(List.of(), List.of(), List.of("-cp", System.getProperty("java.class.path"), MAIN_CLASS), args);
     }
 
     /**
      * {@code prefix} runs the JVM (e.g. {@code prlimit --nofile=256:256}, or
      * {@code ip netns exec NAME}); {@code jvmOptions} come after the defaults, so they may
-     * override {@code -Xmx} and the leak-detection level.
+     * override {@code -Xmx} and the leak-detection level. {@code launch} names what runs: {@code
+     * -cp PATH CLASS} or {@code -jar FILE}.
      */
-    private ProxyProcess(List<String> prefix, List<String> jvmOptions, String mainClass, List<String> args) {
+    private ProxyProcess(List<String> prefix, List<String> jvmOptions, List<String> launch, List<String> args) {
         List<String> command = new ArrayList<>(prefix);
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         command.add("-Xmx256m");
+        boolean jar = launch.get(0).equals("-jar"); // the testkit's leak recorder is not in the proxy's jar
         for (String p : List.of("io.netty.leakDetection.level", "io.netty.customResourceLeakDetector",
                 "io.netty.leakDetection.targetRecords")) {
             String v = System.getProperty(p);
-            if (v != null) {
+            if (v != null && !(jar && p.equals("io.netty.customResourceLeakDetector"))) {
                 command.add("-D" + p + "=" + v);
             }
         }
         command.addAll(jvmOptions);
-        command.add("-cp");
-        command.add(System.getProperty("java.class.path"));
-        command.add(mainClass);
+        command.addAll(launch);
         command.addAll(args);
         try {
             process = new ProcessBuilder(command).redirectErrorStream(true).start();
@@ -79,7 +79,7 @@ public final class ProxyProcess implements AutoCloseable {
      * this JVM's class path and leak detection, its log read for listener and admin ports.
      */
     public static ProxyProcess startMain(String mainClass, String... args) {
-        return new ProxyProcess(List.of(), List.of(), mainClass, List.of(args));
+        return new ProxyProcess(List.of(), List.of(), List.of("-cp", System.getProperty("java.class.path"), mainClass), List.of(args));
     }
 
     /** Writes {@code yaml} to a file in {@code dir}, runs {@code run -c} on it, waits until ready. */
@@ -100,6 +100,19 @@ public final class ProxyProcess implements AutoCloseable {
      * command such as {@code prlimit --nofile=256:256}) and given {@code jvmOptions}.
      */
     public static ProxyProcess run(Path dir, List<String> prefix, List<String> jvmOptions, String yaml, String... extraArgs) {
+        return run(dir, prefix, jvmOptions, List.of("-cp", System.getProperty("java.class.path"), MAIN_CLASS), yaml, extraArgs);
+    }
+
+    /**
+     * As {@link #run(Path, String, String...)}, with the proxy started from {@code jar} ({@code
+     * java -jar}) instead of this JVM's class path: the packaged proxy, its libraries only.
+     */
+    public static ProxyProcess runJar(Path jar, Path dir, String yaml, String... extraArgs) {
+        return run(dir, List.of(), List.of(), List.of("-jar", jar.toString()), yaml, extraArgs);
+    }
+
+    private static ProxyProcess run(Path dir, List<String> prefix, List<String> jvmOptions, List<String> launch, String yaml,
+            String... extraArgs) {
         Path file;
         try {
             file = Files.createTempFile(dir, "sidecar-", ".yaml");
@@ -109,7 +122,7 @@ public final class ProxyProcess implements AutoCloseable {
         }
         List<String> args = new ArrayList<>(List.of("run", "-c", file.toString()));
         args.addAll(List.of(extraArgs));
-        ProxyProcess p = new ProxyProcess(prefix, jvmOptions, MAIN_CLASS, args);
+        ProxyProcess p = new ProxyProcess(prefix, jvmOptions, launch, args);
         try {
             Await.until("the proxy to log 'ready'", Duration.ofSeconds(30), () -> p.ready || !p.process.isAlive());
             if (!p.ready) {
@@ -137,7 +150,8 @@ public final class ProxyProcess implements AutoCloseable {
                 synchronized (output) {
                     output.add(line);
                 }
-                if (line.endsWith(" ready") || line.equals("ready")) {
+                // a proxy with a control plane is ready once the control plane's first config is in force
+                if (line.endsWith(" ready") || line.equals("ready") || line.endsWith("xds: initial config in force")) {
                     ready = true;
                 }
             }
@@ -209,7 +223,8 @@ public final class ProxyProcess implements AutoCloseable {
             }
         }
         String out = output();
-        if (out.contains(RecordingLeakDetector.MARKER)) {
+        // the recorder's marker, or Netty's own report where the recorder is not on the class path
+        if (out.contains(RecordingLeakDetector.MARKER) || out.contains("LEAK: ")) {
             throw new AssertionError("the proxy process reported a buffer leak:\n" + out);
         }
     }
