@@ -325,7 +325,15 @@ public final class XdsClient implements AutoCloseable {
     /** Runs {@code task} on the client's thread; after {@link #close()} the stream's last callbacks are dropped. */
     private void onClientThread(Runnable task) {
         try {
-            exec.execute(task);
+            exec.execute(() -> {
+                try {
+                    task.run();
+                } catch (RuntimeException | Error e) {
+                    // a scheduled executor keeps what its task threw in a future nobody reads
+                    log.error("xds: the client's thread failed", e);
+                    throw e;
+                }
+            });
         } catch (java.util.concurrent.RejectedExecutionException closing) {
             // closed: nothing is left to update
         }
@@ -475,29 +483,39 @@ public final class XdsClient implements AutoCloseable {
         var oldRaw = raw;
         raw = new HashMap<>(raw);
         List<String> errors = new ArrayList<>();
-        Set<String> changed = switch (r.typeUrl()) {
-            case CLUSTER_TYPE -> onClusters(r, errors);
-            case ENDPOINT_TYPE -> onAssignments(r, errors);
-            case LISTENER_TYPE -> onListeners(r, errors);
-            default -> onRoutes(r, errors);
-        };
+        String kind = kind(r.typeUrl());
         // counted on receipt, before the sink sees the result
         status.received(r.resources().size(), r.removed().size());
-        // what this response makes the versions, so the resources published with it carry them
-        Map<String, Map<String, String>> after = resourceVersionsAfter(r, changed);
+        Set<String> changed;
+        Map<String, Map<String, String>> after;
+        boolean translated = false;
         try {
+            changed = switch (r.typeUrl()) {
+                case CLUSTER_TYPE -> onClusters(r, errors);
+                case ENDPOINT_TYPE -> onAssignments(r, errors);
+                case LISTENER_TYPE -> onListeners(r, errors);
+                default -> onRoutes(r, errors);
+            };
+            translated = true;
+            // what this response makes the versions, so the resources published with it carry them
+            after = resourceVersionsAfter(r, changed);
             publish(r.typeUrl(), errors.isEmpty() ? r.version() : null, after);
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | LinkageError e) {
+            // the sink's refusal (a RuntimeException saying why), or a failure of the proxy's own (a
+            // class missing from a broken build, a defect): either way none of the response takes
+            // effect and the control plane hears why in the NACK, instead of waiting for an answer
+            if (!translated || e instanceof LinkageError) {
+                log.error("xds: failed on " + kind + " version " + r.version(), e);
+            }
             clusters = oldClusters;
             assignments = oldAssignments;
             listeners = oldListeners;
             routes = oldRoutes;
             raw = oldRaw;
             changed = Set.of();
-            after = resourceVersionsAfter(r, changed); // none of it took effect
-            errors.add(e.getMessage() == null ? e.toString() : e.getMessage());
+            after = resourceVersionsAfter(r, changed);
+            errors.add(e instanceof LinkageError || e.getMessage() == null ? e.toString() : e.getMessage());
         }
-        String kind = kind(r.typeUrl());
         resourceVersions.put(kind, after.get(kind));
         if (errors.isEmpty()) {
             s.version = r.version();
