@@ -1,5 +1,10 @@
 package dev.sidecar.container;
 
+import static dev.sidecar.testkit.EnvoyResources.edsCluster;
+import static dev.sidecar.testkit.EnvoyResources.endpoints;
+import static dev.sidecar.testkit.EnvoyResources.httpListener;
+import static dev.sidecar.testkit.EnvoyResources.routes;
+import static dev.sidecar.testkit.EnvoyResources.tcpListener;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -12,35 +17,16 @@ import dev.sidecar.testkit.TcpUpstream;
 import dev.sidecar.testkit.TestCertificates;
 import dev.sidecar.testkit.Traffic;
 import dev.sidecar.testkit.XdsServer;
+import dev.sidecar.xds.translate.Translator;
 import io.envoyproxy.envoy.config.cluster.v3.Cluster;
-import io.envoyproxy.envoy.config.core.v3.Address;
-import io.envoyproxy.envoy.config.core.v3.AggregatedConfigSource;
-import io.envoyproxy.envoy.config.core.v3.ConfigSource;
 import io.envoyproxy.envoy.config.core.v3.DataSource;
 import io.envoyproxy.envoy.config.core.v3.Http1ProtocolOptions;
 import io.envoyproxy.envoy.config.core.v3.ProxyProtocolConfig;
-import io.envoyproxy.envoy.config.core.v3.SocketAddress;
 import io.envoyproxy.envoy.config.core.v3.TransportSocket;
-import io.envoyproxy.envoy.config.endpoint.v3.ClusterLoadAssignment;
-import io.envoyproxy.envoy.config.endpoint.v3.Endpoint;
-import io.envoyproxy.envoy.config.endpoint.v3.LbEndpoint;
-import io.envoyproxy.envoy.config.endpoint.v3.LocalityLbEndpoints;
-import io.envoyproxy.envoy.config.listener.v3.Filter;
-import io.envoyproxy.envoy.config.listener.v3.FilterChain;
 import io.envoyproxy.envoy.config.listener.v3.Listener;
 import io.envoyproxy.envoy.config.listener.v3.ListenerFilter;
-import io.envoyproxy.envoy.config.route.v3.Route;
-import io.envoyproxy.envoy.config.route.v3.RouteAction;
-import io.envoyproxy.envoy.config.route.v3.RouteConfiguration;
-import io.envoyproxy.envoy.config.route.v3.RouteMatch;
-import io.envoyproxy.envoy.config.route.v3.VirtualHost;
-import io.envoyproxy.envoy.extensions.filters.http.router.v3.Router;
 import io.envoyproxy.envoy.extensions.filters.listener.original_dst.v3.OriginalDst;
 import io.envoyproxy.envoy.extensions.filters.listener.proxy_protocol.v3.ProxyProtocol;
-import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager;
-import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter;
-import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.Rds;
-import io.envoyproxy.envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy;
 import io.envoyproxy.envoy.extensions.transport_sockets.proxy_protocol.v3.ProxyProtocolUpstreamTransport;
 import io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.CommonTlsContext;
 import io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext;
@@ -75,12 +61,8 @@ import org.junit.jupiter.api.io.TempDir;
 class ProxyJarTest {
     private static final Path JAR = Path.of("..", "proxy", "target", "sidecar.jar");
     private static final Duration LIMIT = Duration.ofSeconds(30);
-    private static final ConfigSource ADS = ConfigSource.newBuilder().setAds(AggregatedConfigSource.getDefaultInstance()).build();
-    private static final List<String> TYPES = List.of(
-            "type.googleapis.com/envoy.config.cluster.v3.Cluster",
-            "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment",
-            "type.googleapis.com/envoy.config.listener.v3.Listener",
-            "type.googleapis.com/envoy.config.route.v3.RouteConfiguration");
+    private static final List<String> TYPES = List.of(Translator.CLUSTER_TYPE, Translator.ENDPOINT_TYPE, Translator.LISTENER_TYPE,
+            Translator.ROUTE_TYPE);
 
     private final Closer closer = new Closer();
 
@@ -106,7 +88,7 @@ class ProxyJarTest {
 
         // clusters: EDS with HTTP/1.1 protocol options; TLS inside a PROXY protocol transport;
         // original destination
-        Cluster webCluster = eds("web").toBuilder()
+        Cluster webCluster = edsCluster("web").toBuilder()
                 .putTypedExtensionProtocolOptions("envoy.extensions.upstreams.http.v3.HttpProtocolOptions", Any.pack(HttpProtocolOptions.newBuilder()
                         .setExplicitHttpConfig(HttpProtocolOptions.ExplicitHttpConfig.newBuilder()
                                 .setHttpProtocolOptions(Http1ProtocolOptions.getDefaultInstance())).build()))
@@ -114,7 +96,7 @@ class ProxyJarTest {
         TransportSocket upstreamTls = TransportSocket.newBuilder().setName("envoy.transport_sockets.tls")
                 .setTypedConfig(Any.pack(UpstreamTlsContext.newBuilder().setSni("api.internal").build())).build();
         Cluster secure = Cluster.newBuilder().setName("secure").setType(Cluster.DiscoveryType.STATIC)
-                .setLoadAssignment(assignment("secure", 9))
+                .setLoadAssignment(endpoints("secure", 9))
                 .setTransportSocket(TransportSocket.newBuilder().setName("envoy.transport_sockets.upstream_proxy_protocol")
                         .setTypedConfig(Any.pack(ProxyProtocolUpstreamTransport.newBuilder()
                                 .setConfig(ProxyProtocolConfig.newBuilder().setVersion(ProxyProtocolConfig.Version.V2))
@@ -125,7 +107,7 @@ class ProxyJarTest {
 
         // listeners: HTTP over RDS, the same behind TLS, TCP, and TCP behind the PROXY protocol and
         // original-destination listener filters
-        Listener http = listener("http-in", Any.pack(hcm()));
+        Listener http = httpListener("http-in", "routes");
         Listener https = http.toBuilder().setName("https-in").setFilterChains(0, http.getFilterChains(0).toBuilder()
                 .setTransportSocket(TransportSocket.newBuilder().setName("envoy.transport_sockets.tls")
                         .setTypedConfig(Any.pack(DownstreamTlsContext.newBuilder().setCommonTlsContext(CommonTlsContext.newBuilder()
@@ -133,18 +115,15 @@ class ProxyJarTest {
                                         .setCertificateChain(DataSource.newBuilder().setFilename(server.cert().toString()))
                                         .setPrivateKey(DataSource.newBuilder().setFilename(server.key().toString())))
                                 .addAlpnProtocols("http/1.1")).build())))).build();
-        Listener tcp = listener("tcp-in", Any.pack(TcpProxy.newBuilder().setStatPrefix("tcp").setCluster("echo").build()));
-        Listener out = listener("out", Any.pack(TcpProxy.newBuilder().setStatPrefix("out").setCluster("passthrough").build())).toBuilder()
+        Listener tcp = tcpListener("tcp-in", "echo");
+        Listener out = tcpListener("out", "passthrough").toBuilder()
                 .addListenerFilters(ListenerFilter.newBuilder().setName("envoy.filters.listener.proxy_protocol")
                         .setTypedConfig(Any.pack(ProxyProtocol.getDefaultInstance())))
                 .addListenerFilters(ListenerFilter.newBuilder().setName("envoy.filters.listener.original_dst")
                         .setTypedConfig(Any.pack(OriginalDst.getDefaultInstance())))
                 .build();
-        RouteConfiguration routes = RouteConfiguration.newBuilder().setName("routes").addVirtualHosts(VirtualHost.newBuilder()
-                .setName("all").addDomains("*").addRoutes(Route.newBuilder().setMatch(RouteMatch.newBuilder().setPrefix("/"))
-                        .setRoute(RouteAction.newBuilder().setCluster("web")))).build();
-        xds.set("1", List.of(webCluster, eds("echo"), secure, passthrough), List.of(assignment("web", web.port()), assignment("echo", echo.port())),
-                List.of(http, https, tcp, out), List.of(routes));
+        xds.set("1", List.of(webCluster, edsCluster("echo"), secure, passthrough), List.of(endpoints("web", web.port()), endpoints("echo", echo.port())),
+                List.of(http, https, tcp, out), List.of(routes("routes", "web", null, null)));
 
         ProxyProcess proxy = closer.add(ProxyProcess.runJar(JAR, dir, """
                 server: { drain_timeout: 1s, workers: 1 }
@@ -176,32 +155,5 @@ class ProxyJarTest {
             s.getOutputStream().write(42);
             assertEquals(42, s.getInputStream().read());
         }
-    }
-
-    private static Cluster eds(String name) {
-        return Cluster.newBuilder().setName(name).setType(Cluster.DiscoveryType.EDS)
-                .setEdsClusterConfig(Cluster.EdsClusterConfig.newBuilder().setEdsConfig(ADS))
-                .setConnectTimeout(com.google.protobuf.Duration.newBuilder().setSeconds(1)).build();
-    }
-
-    private static ClusterLoadAssignment assignment(String cluster, int port) {
-        return ClusterLoadAssignment.newBuilder().setClusterName(cluster).addEndpoints(LocalityLbEndpoints.newBuilder()
-                .addLbEndpoints(LbEndpoint.newBuilder().setEndpoint(Endpoint.newBuilder().setAddress(address(port))))).build();
-    }
-
-    private static Address address(int port) {
-        return Address.newBuilder().setSocketAddress(SocketAddress.newBuilder().setAddress("127.0.0.1").setPortValue(port)).build();
-    }
-
-    private static HttpConnectionManager hcm() {
-        return HttpConnectionManager.newBuilder().setStatPrefix("web")
-                .setRds(Rds.newBuilder().setRouteConfigName("routes").setConfigSource(ADS))
-                .addHttpFilters(HttpFilter.newBuilder().setName("envoy.filters.http.router").setTypedConfig(Any.pack(Router.getDefaultInstance())))
-                .build();
-    }
-
-    private static Listener listener(String name, Any filter) {
-        return Listener.newBuilder().setName(name).setAddress(address(0))
-                .addFilterChains(FilterChain.newBuilder().addFilters(Filter.newBuilder().setName("filter").setTypedConfig(filter))).build();
     }
 }

@@ -1,10 +1,10 @@
 package dev.sidecar.proxy;
 
-import static dev.sidecar.proxy.XdsResourcesForTests.edsCluster;
-import static dev.sidecar.proxy.XdsResourcesForTests.endpoints;
-import static dev.sidecar.proxy.XdsResourcesForTests.httpListener;
-import static dev.sidecar.proxy.XdsResourcesForTests.largeAssignment;
-import static dev.sidecar.proxy.XdsResourcesForTests.routes;
+import static dev.sidecar.testkit.EnvoyResources.edsCluster;
+import static dev.sidecar.testkit.EnvoyResources.endpoints;
+import static dev.sidecar.testkit.EnvoyResources.httpListener;
+import static dev.sidecar.testkit.EnvoyResources.largeAssignment;
+import static dev.sidecar.testkit.EnvoyResources.routes;
 
 import dev.sidecar.config.ClusterConfig;
 import dev.sidecar.config.EndpointConfig;

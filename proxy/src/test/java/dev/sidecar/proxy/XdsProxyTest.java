@@ -1,11 +1,11 @@
 package dev.sidecar.proxy;
 
-import static dev.sidecar.proxy.XdsResourcesForTests.edsCluster;
-import static dev.sidecar.proxy.XdsResourcesForTests.endpoints;
-import static dev.sidecar.proxy.XdsResourcesForTests.httpListener;
-import static dev.sidecar.proxy.XdsResourcesForTests.largeAssignment;
-import static dev.sidecar.proxy.XdsResourcesForTests.routes;
-import static dev.sidecar.proxy.XdsResourcesForTests.tcpListener;
+import static dev.sidecar.testkit.EnvoyResources.edsCluster;
+import static dev.sidecar.testkit.EnvoyResources.endpoints;
+import static dev.sidecar.testkit.EnvoyResources.httpListener;
+import static dev.sidecar.testkit.EnvoyResources.largeAssignment;
+import static dev.sidecar.testkit.EnvoyResources.routes;
+import static dev.sidecar.testkit.EnvoyResources.tcpListener;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;

@@ -35,7 +35,7 @@ public final class ProxyProcess implements AutoCloseable {
     private final Thread reader;
 
     private ProxyProcess(List<String> args) {
-        this(List.of(), List.of(), List.of("-cp", System.getProperty("java.class.path"), MAIN_CLASS), args);
+        this(List.of(), List.of(), onClassPath(MAIN_CLASS), args);
     }
 
     /**
@@ -69,6 +69,11 @@ public final class ProxyProcess implements AutoCloseable {
         reader.start();
     }
 
+    /** {@code mainClass} on this JVM's class path, as {@code launch}. */
+    private static List<String> onClassPath(String mainClass) {
+        return List.of("-cp", System.getProperty("java.class.path"), mainClass);
+    }
+
     /** Runs {@code Main} with {@code args} and returns without waiting for anything. */
     public static ProxyProcess start(String... args) {
         return new ProxyProcess(List.of(args));
@@ -79,7 +84,7 @@ public final class ProxyProcess implements AutoCloseable {
      * this JVM's class path and leak detection, its log read for listener and admin ports.
      */
     public static ProxyProcess startMain(String mainClass, String... args) {
-        return new ProxyProcess(List.of(), List.of(), List.of("-cp", System.getProperty("java.class.path"), mainClass), List.of(args));
+        return new ProxyProcess(List.of(), List.of(), onClassPath(mainClass), List.of(args));
     }
 
     /** Writes {@code yaml} to a file in {@code dir}, runs {@code run -c} on it, waits until ready. */
@@ -100,7 +105,7 @@ public final class ProxyProcess implements AutoCloseable {
      * command such as {@code prlimit --nofile=256:256}) and given {@code jvmOptions}.
      */
     public static ProxyProcess run(Path dir, List<String> prefix, List<String> jvmOptions, String yaml, String... extraArgs) {
-        return run(dir, prefix, jvmOptions, List.of("-cp", System.getProperty("java.class.path"), MAIN_CLASS), yaml, extraArgs);
+        return run(dir, prefix, jvmOptions, onClassPath(MAIN_CLASS), yaml, extraArgs);
     }
 
     /**

@@ -50,7 +50,6 @@ class XdsClientFailureTest {
         return applied.get().clusters().stream().map(ClusterConfig::name).sorted().toList();
     }
 
-
     @Test
     void an_error_while_applying_a_response_is_nacked_with_its_cause_and_the_next_response_applies() {
         server = new XdsServer();

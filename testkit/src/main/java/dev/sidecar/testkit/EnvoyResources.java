@@ -1,4 +1,4 @@
-package dev.sidecar.proxy;
+package dev.sidecar.testkit;
 
 import com.google.protobuf.Any;
 import com.google.protobuf.UInt32Value;
@@ -25,20 +25,20 @@ import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3
 import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.Rds;
 import io.envoyproxy.envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy;
 
-/** Envoy v3 resources as a control plane would send them, for the xDS tests. */
-final class XdsResourcesForTests {
-    private XdsResourcesForTests() {}
+/** Envoy v3 resources as a control plane would send them, for the xDS tests ({@link XdsServer#set}). */
+public final class EnvoyResources {
+    private EnvoyResources() {}
 
-    static final ConfigSource ADS = ConfigSource.newBuilder().setAds(AggregatedConfigSource.getDefaultInstance()).build();
+    public static final ConfigSource ADS = ConfigSource.newBuilder().setAds(AggregatedConfigSource.getDefaultInstance()).build();
 
-    static Cluster edsCluster(String name) {
+    public static Cluster edsCluster(String name) {
         return Cluster.newBuilder().setName(name).setType(Cluster.DiscoveryType.EDS)
                 .setEdsClusterConfig(Cluster.EdsClusterConfig.newBuilder().setEdsConfig(ADS))
                 .setConnectTimeout(com.google.protobuf.Duration.newBuilder().setSeconds(1))
                 .build();
     }
 
-    static ClusterLoadAssignment endpoints(String cluster, int... ports) {
+    public static ClusterLoadAssignment endpoints(String cluster, int... ports) {
         LocalityLbEndpoints.Builder l = LocalityLbEndpoints.newBuilder();
         for (int port : ports) {
             l.addLbEndpoints(LbEndpoint.newBuilder().setEndpoint(Endpoint.newBuilder().setAddress(address(port)))
@@ -55,7 +55,7 @@ final class XdsResourcesForTests {
      * picked. {@code shift} moves the others' addresses, so two calls with different shifts
      * share all but {@code shift} of them.
      */
-    static ClusterLoadAssignment largeAssignment(String cluster, int others, int shift, int... ports) {
+    public static ClusterLoadAssignment largeAssignment(String cluster, int others, int shift, int... ports) {
         LocalityLbEndpoints.Builder real = LocalityLbEndpoints.newBuilder();
         for (int port : ports) {
             real.addLbEndpoints(LbEndpoint.newBuilder().setEndpoint(Endpoint.newBuilder().setAddress(address(port)))
@@ -74,11 +74,11 @@ final class XdsResourcesForTests {
         return ClusterLoadAssignment.newBuilder().setClusterName(cluster).addEndpoints(real).addEndpoints(spare).build();
     }
 
-    static Address address(int port) {
+    public static Address address(int port) {
         return Address.newBuilder().setSocketAddress(SocketAddress.newBuilder().setAddress("127.0.0.1").setPortValue(port)).build();
     }
 
-    static Listener tcpListener(String name, String cluster) {
+    public static Listener tcpListener(String name, String cluster) {
         TcpProxy t = TcpProxy.newBuilder().setStatPrefix(name).setCluster(cluster).build();
         return Listener.newBuilder().setName(name).setAddress(address(0))
                 .addFilterChains(FilterChain.newBuilder().addFilters(Filter.newBuilder().setName("envoy.filters.network.tcp_proxy")
@@ -86,7 +86,7 @@ final class XdsResourcesForTests {
                 .build();
     }
 
-    static Listener httpListener(String name, String routeConfigName) {
+    public static Listener httpListener(String name, String routeConfigName) {
         HttpConnectionManager h = HttpConnectionManager.newBuilder().setStatPrefix(name)
                 .setRds(Rds.newBuilder().setRouteConfigName(routeConfigName).setConfigSource(ADS))
                 .addHttpFilters(HttpFilter.newBuilder().setName("envoy.filters.http.router").setTypedConfig(Any.pack(Router.getDefaultInstance())))
@@ -98,7 +98,7 @@ final class XdsResourcesForTests {
     }
 
     /** Every request to {@code cluster}, except those whose path starts with {@code prefix}, which go to {@code other}. */
-    static RouteConfiguration routes(String name, String cluster, String prefix, String other) {
+    public static RouteConfiguration routes(String name, String cluster, String prefix, String other) {
         VirtualHost.Builder vh = VirtualHost.newBuilder().setName("all").addDomains("*");
         if (prefix != null) {
             vh.addRoutes(Route.newBuilder().setMatch(RouteMatch.newBuilder().setPrefix(prefix))
