@@ -47,9 +47,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
-import java.util.concurrent.Executors;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -182,11 +184,26 @@ public final class XdsClient implements AutoCloseable {
         this.backoff = timing.initialBackoff();
         this.delta = config.apiType() == ApiType.DELTA;
         ORDER.forEach(t -> types.put(t, new TypeState(t)));
-        this.exec = Executors.newSingleThreadScheduledExecutor(r -> {
+        this.exec = new ScheduledThreadPoolExecutor(1, r -> {
             Thread t = new Thread(r, "sidecar-xds");
             t.setDaemon(true);
             return t;
-        });
+        }) {
+            @Override
+            protected void afterExecute(Runnable task, Throwable thrown) {
+                // a scheduled executor keeps what its task threw in the task's future, which no
+                // caller reads for the stream's callbacks, connects, NACKs and timers: log it
+                if (task instanceof Future<?> f && f.isDone() && !f.isCancelled()) {
+                    try {
+                        f.get();
+                    } catch (ExecutionException e) {
+                        log.error("xds: a task on the client's thread failed", e.getCause());
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                }
+            }
+        };
         OkHttpChannelBuilder channelBuilder = OkHttpChannelBuilder.forAddress(config.address().host(), config.address().port()).executor(exec);
         if (tls == null) {
             channelBuilder.usePlaintext();
@@ -325,15 +342,7 @@ public final class XdsClient implements AutoCloseable {
     /** Runs {@code task} on the client's thread; after {@link #close()} the stream's last callbacks are dropped. */
     private void onClientThread(Runnable task) {
         try {
-            exec.execute(() -> {
-                try {
-                    task.run();
-                } catch (RuntimeException | Error e) {
-                    // a scheduled executor keeps what its task threw in a future nobody reads
-                    log.error("xds: the client's thread failed", e);
-                    throw e;
-                }
-            });
+            exec.execute(task);
         } catch (java.util.concurrent.RejectedExecutionException closing) {
             // closed: nothing is left to update
         }
