@@ -4,10 +4,12 @@
 # interleaved with the others (FixedRateLatency), directly and through HAProxy, NGINX and the
 # sidecar, with the configs and ports of ../shared/peers (or PEERS_DIR).
 #
-#   bench/e2e/latency.sh                 # RATE=1000 SECONDS=20 WARMUP=30
+#   bench/e2e/latency.sh                 # RATE=1000 SECONDS=20 WARMUP=30 PACED_WARMUP=20
 #
 # Layout as in the peers harness: client on CPU 0, proxies and upstream nginx on CPU 1. Every
-# proxy gets WARMUP seconds of wrk load first (the sidecar's JIT needs them). Prints one line per
+# proxy gets WARMUP seconds of wrk load first (the sidecar's JIT needs them), then every target
+# PACED_WARMUP unrecorded one-second turns at RATE: after saturating load, the sidecar still
+# compiles what paced requests take, for a minute or so, and its p99 shows it. Prints one line per
 # target with p50/p90/p99/p99.9/max in microseconds, and the added latency (target - direct).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -15,6 +17,7 @@ PEERS_DIR=${PEERS_DIR:-$root/../shared/peers}
 RATE=${RATE:-1000}
 SECONDS_=${SECONDS_:-${DURATION:-20}}
 WARMUP=${WARMUP:-30}
+PACED_WARMUP=${PACED_WARMUP:-20}
 for tool in nginx haproxy wrk java; do
   command -v "$tool" >/dev/null || { echo "missing $tool" >&2; exit 1; }
 done
@@ -33,7 +36,7 @@ taskset -c 1 nginx -c "$run/nginx.conf" -p "$run/" -e "$run/nginx.err" -g 'daemo
 taskset -c 1 "$root/sidecar" run -c "$root/bench/e2e/l7-bench.yaml" --log-level warn >"$run/sidecar.log" 2>&1 & pids+=($!)
 for port in 18081 18181 18281 18481; do wait_port "$port" || { echo "port $port did not open" >&2; exit 1; }; done
 for port in 18181 18281 18481; do taskset -c 0 wrk -t1 -c50 -d"${WARMUP}s" "http://127.0.0.1:$port/" >/dev/null; done
-taskset -c 0 java -cp "$root/bench/target/benchmarks.jar" dev.sidecar.bench.e2e.FixedRateLatency "$RATE" "$SECONDS_" \
+taskset -c 0 java -Dwarmup="$PACED_WARMUP" -cp "$root/bench/target/benchmarks.jar" dev.sidecar.bench.e2e.FixedRateLatency "$RATE" "$SECONDS_" \
   direct=http://127.0.0.1:18081/ haproxy=http://127.0.0.1:18181/ nginx=http://127.0.0.1:18281/ sidecar=http://127.0.0.1:18481/ \
   | tee "$run/latency.txt"
 awk '/^direct:/{for(i=1;i<=NF;i++) if($i ~ /^p(50|99)$/) d[$i]=$(i+1)}

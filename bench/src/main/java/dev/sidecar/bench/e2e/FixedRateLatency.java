@@ -16,11 +16,14 @@ import java.util.concurrent.locks.LockSupport;
  * Latency at a fixed request rate, below saturation, for HTTP/1.1 keep-alive: one connection per
  * target, one GET every {@code 1/rate} seconds on a schedule that does not wait for slow answers
  * (each latency runs from the request's scheduled send time, so a stall counts against every
- * request it delays). After one unrecorded turn each, targets are measured in turns of one second each, interleaved, so a busy
- * moment of the machine falls on all of them alike.
+ * request it delays). After {@code -Dwarmup=N} unrecorded turns each (1 unless told), targets are
+ * measured in turns of one second each, interleaved, so a busy moment of the machine falls on all
+ * of them alike. The unrecorded turns are this traffic's warm-up: a proxy warmed by saturating load
+ * still compiles the code that paced, one-at-a-time requests take (an idle event loop's wake-up
+ * among it) once they begin, on the core it serves from.
  *
  * <pre>
- * java -cp bench/target/benchmarks.jar dev.sidecar.bench.e2e.FixedRateLatency RATE SECONDS name=URL...
+ * java [-Dwarmup=N] -cp bench/target/benchmarks.jar dev.sidecar.bench.e2e.FixedRateLatency RATE SECONDS name=URL...
  * </pre>
  *
  * Prints one line per target: requests, errors, p50, p90, p99, p99.9 and max in microseconds.
@@ -42,11 +45,14 @@ public final class FixedRateLatency {
             targets[i] = new Target(kv[0], URI.create(kv[1]), rate * seconds);
         }
         long interval = 1_000_000_000L / rate;
-        // one unrecorded turn each: connections open, and this client's own code gets compiled
-        for (Target t : targets) {
-            t.run(rate, interval);
-            t.count = 0;
-            t.errors = 0;
+        // unrecorded turns: connections open, this client's own code and each target's paced path get compiled
+        int warmup = Math.max(1, Integer.getInteger("warmup", 1));
+        for (int second = 0; second < warmup; second++) {
+            for (Target t : targets) {
+                t.run(rate, interval);
+                t.count = 0;
+                t.errors = 0;
+            }
         }
         for (int second = 0; second < seconds; second++) {
             for (Target t : targets) {
