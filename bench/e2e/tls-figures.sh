@@ -16,6 +16,9 @@
 #     blur
 #   - resumed handshakes: the same on an ECDSA listener that issues and takes tickets (both
 #     engines of the sidecar; the JDK engine cannot turn resumption off, so it has no full rows)
+#   - keep-alive requests: wrk -c CONNS keep-alive GETs of a 6-byte answer over HTTPS (the ECDSA
+#     listener with resumption; its handshakes are done in the first milliseconds), requests per
+#     second and per CPU-second of the proxy: the record layer and the proxying, not the handshake
 #   - bulk throughput: wrk keep-alive downloads of a 1 MiB body through the proxy over HTTPS and
 #     over plaintext HTTP (Gbit/s of body)
 # Certificates and keys are made in a temporary directory for the run and removed after it.
@@ -154,7 +157,7 @@ gbps() {  # url -> Gbit/s of body, keep-alive (every response must be a 200 with
 }
 
 csv=$OUT/raw.csv
-echo "peer,rep,ec_hs_per_s,ec_cpu_s,rsa_hs_per_s,rsa_cpu_s,resumed_hs_per_s,resumed_cpu_s,tls_gbps,plain_gbps" >"$csv"
+echo "peer,rep,ec_hs_per_s,ec_cpu_s,rsa_hs_per_s,rsa_cpu_s,resumed_hs_per_s,resumed_cpu_s,ka_req_per_s,ka_cpu_s,tls_gbps,plain_gbps" >"$csv"
 for rep in $(seq "$REPS"); do
   for peer in haproxy sidecar-openssl sidecar-jdk; do
     start_peer "$peer"; sleep 1
@@ -165,6 +168,7 @@ for rep in $(seq "$REPS"); do
     $L wrk -t1 -c"$CONNS" -d"${WARMUP}s" -H 'Connection: close' "$ec" >/dev/null 2>&1 || true
     $L wrk -t1 -c"$CONNS" -d10s -H 'Connection: close' "$rsa" >/dev/null 2>&1 || true
     $L wrk -t1 -c"$CONNS" -d5s -H 'Connection: close' "$resume" >/dev/null 2>&1 || true
+    $L wrk -t1 -c"$CONNS" -d5s "$resume" >/dev/null 2>&1 || true
     $L wrk -t1 -c4 -d3s "${ec}1m" >/dev/null 2>&1 || true
     $L wrk -t1 -c4 -d3s "$plain/1m" >/dev/null 2>&1 || true
     if [ "$peer" = sidecar-jdk ]; then
@@ -174,10 +178,11 @@ for rep in $(seq "$REPS"); do
       read -r rsa_rps rsa_cpu <<<"$(measured "$rsa" -H 'Connection: close')"
     fi
     read -r res_rps res_cpu <<<"$(measured "$resume" -H 'Connection: close')"
+    read -r ka_rps ka_cpu <<<"$(measured "$resume")"
     tls_g=$(gbps "${ec}1m")
     plain_g=$(gbps "$plain/1m")
     stop_peer
-    echo "$peer,$rep,$ec_rps,$ec_cpu,$rsa_rps,$rsa_cpu,$res_rps,$res_cpu,$tls_g,$plain_g" | tee -a "$csv"
+    echo "$peer,$rep,$ec_rps,$ec_cpu,$rsa_rps,$rsa_cpu,$res_rps,$res_cpu,$ka_rps,$ka_cpu,$tls_g,$plain_g" | tee -a "$csv"
     sleep 1
   done
 done
@@ -199,6 +204,8 @@ for p in peers:
         "rsa_core": m(per_core("rsa_hs_per_s", "rsa_cpu_s")),
         "res": m(lambda x: float(x["resumed_hs_per_s"])),
         "res_core": m(per_core("resumed_hs_per_s", "resumed_cpu_s")),
+        "ka": m(lambda x: float(x["ka_req_per_s"])),
+        "ka_core": m(per_core("ka_req_per_s", "ka_cpu_s")),
         "tls": m(lambda x: float(x["tls_gbps"])),
         "plain": m(lambda x: float(x["plain_gbps"])),
     }
@@ -206,15 +213,18 @@ h = med["haproxy"]
 f0 = lambda v: "-" if math.isnan(v) else f"{v:.0f}"
 f2 = lambda v: "-" if math.isnan(v) else f"{v:.2f}"
 print("| peer | full ECDSA P-256 handshakes/s | per core | vs HAProxy (per core) | full RSA 2048 handshakes/s | per core | vs HAProxy (per core) "
-      "| resumed ECDSA handshakes/s | per core | vs HAProxy (per core) | 1 MiB over TLS Gbit/s | plaintext Gbit/s | TLS / plaintext |")
-print("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+      "| resumed ECDSA handshakes/s | per core | vs HAProxy (per core) | keep-alive requests/s | per core | vs HAProxy (rate, per core) "
+      "| 1 MiB over TLS Gbit/s | plaintext Gbit/s | TLS / plaintext |")
+print("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
 for p in peers:
     m = med[p]
     print(f"| {p} | {f0(m['ec'])} | {f0(m['ec_core'])} | {f2(m['ec_core'] / h['ec_core'])} | {f0(m['rsa'])} | {f0(m['rsa_core'])} "
           f"| {f2(m['rsa_core'] / h['rsa_core'])} | {f0(m['res'])} | {f0(m['res_core'])} | {f2(m['res_core'] / h['res_core'])} "
+          f"| {f0(m['ka'])} | {f0(m['ka_core'])} | {f2(m['ka'] / h['ka'])}, {f2(m['ka_core'] / h['ka_core'])} "
           f"| {m['tls']:.2f} | {m['plain']:.2f} | {m['tls'] / m['plain']:.2f} |")
 o, j = med["sidecar-openssl"], med["sidecar-jdk"]
 print()
-print(f"OpenSSL engine vs JDK engine: resumed handshakes per core {o['res_core'] / j['res_core']:.2f}x; bulk over TLS {o['tls'] / j['tls']:.2f}x")
+print(f"OpenSSL engine vs JDK engine: resumed handshakes per core {o['res_core'] / j['res_core']:.2f}x; "
+      f"keep-alive requests per core {o['ka_core'] / j['ka_core']:.2f}x; bulk over TLS {o['tls'] / j['tls']:.2f}x")
 PY
 echo "results in $OUT" >&2
