@@ -20,7 +20,7 @@ WARMUP=${WARMUP:-15}        # unrecorded load before each measured run; the JIT 
 OPEN=${OPEN:-1000}
 LOADGEN_CPU=${LOADGEN_CPU:-0}
 PROXY_CPU=${PROXY_CPU:-1}
-SIDECAR_JAVA_OPTS=${SIDECAR_JAVA_OPTS:-}
+export SIDECAR_JAVA_OPTS=${SIDECAR_JAVA_OPTS:-}   # extra JVM flags for ./sidecar, after its own
 OUT=${OUT:-$(mktemp -d /tmp/l4-figures.XXXXXX)}
 run=$(mktemp -d /tmp/l4-run.XXXXXX)
 . "$(dirname "$0")/lib.sh"
@@ -28,7 +28,7 @@ run=$(mktemp -d /tmp/l4-run.XXXXXX)
 for tool in haproxy nginx wrk iperf3 python3; do
   command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install -y haproxy nginx wrk iperf3)" >&2; exit 1; }
 done
-[ -f "$root/proxy/target/sidecar.jar" ] || (cd "$root" && ./mvnw -q -B -Dmaven.test.skip=true -pl proxy -am package)
+"$root/sidecar" version >/dev/null   # builds the proxy now if it is missing or older than its sources
 
 # Ports: upstream nginx 19081, iperf3 19201; haproxy 19181 (->nginx) 19183 (->iperf3); sidecar 19281 / 19283.
 mkdir -p "$run/tmp"
@@ -80,7 +80,8 @@ rss_kb() { awk '/^VmRSS/{print $2}' "/proc/$1/status"; }
 start_peer() {  # name -> sets PEER_PID
   case $1 in
     haproxy) taskset -c "$PROXY_CPU" haproxy -f "$run/haproxy.cfg" -db >"$run/haproxy.log" 2>&1 & PEER_PID=$!; wait_port 19181 100 ;;
-    sidecar-*) taskset -c "$PROXY_CPU" java $SIDECAR_JAVA_OPTS -jar "$root/proxy/target/sidecar.jar" run -c "$run/sidecar.yaml" \
+    # ./sidecar: the JVM flags and class archive the proxy ships with (it execs java, so $! is the JVM)
+    sidecar-*) taskset -c "$PROXY_CPU" "$root/sidecar" run -c "$run/sidecar.yaml" \
                  --transport "${1#sidecar-}" >"$run/$1.log" 2>&1 & PEER_PID=$!; wait_port 19281 100 ;;
   esac
 }
