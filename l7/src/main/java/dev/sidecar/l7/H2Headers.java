@@ -14,7 +14,6 @@ import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpVersion;
-import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2Exception;
 import io.netty.handler.codec.http2.Http2Headers;
@@ -32,7 +31,7 @@ import java.util.Map;
  * extension headers (the scheme, the stream id) only to be stripped again, and a name the table
  * of well-known names holds is lowercased by lookup, not by copying it: an upstream's
  * {@code Content-Type} becomes the shared {@code content-type}, whose hash the HPACK encoder
- * finds cached.
+ * finds cached. The blocks made for sending are {@link FlatHttp2Headers}: one array, no hash table.
  *
  * <p>Names and values were validated where they were decoded (Netty's HTTP/1.1 decoder, its
  * HPACK decoder), and every HTTP/1.x header map built here validates values again, so a CR, LF
@@ -104,7 +103,7 @@ final class H2Headers {
     /** A response head for an HTTP/2 client: {@code :status} and the fields HTTP/2 carries. */
     static Http2Headers response(HttpResponse r) {
         HttpHeaders in = r.headers();
-        Http2Headers out = new DefaultHttp2Headers(false, in.size() + 1);
+        Http2Headers out = new FlatHttp2Headers(in.size() + 1);
         out.status(r.status().codeAsText());
         fields(in, out, false);
         return out;
@@ -112,7 +111,7 @@ final class H2Headers {
 
     /** Trailers for HTTP/2. */
     static Http2Headers trailers(HttpHeaders in) {
-        Http2Headers out = new DefaultHttp2Headers(false, in.size());
+        Http2Headers out = new FlatHttp2Headers(in.size());
         fields(in, out, false);
         return out;
     }
@@ -124,7 +123,7 @@ final class H2Headers {
      */
     static Http2Headers request(HttpRequest r, boolean tls) {
         HttpHeaders in = r.headers();
-        Http2Headers out = new DefaultHttp2Headers(false, in.size() + 4);
+        Http2Headers out = new FlatHttp2Headers(in.size() + 4);
         out.method(r.method().asciiName());
         out.scheme(tls ? HTTPS : HTTP);
         out.path(r.uri());
