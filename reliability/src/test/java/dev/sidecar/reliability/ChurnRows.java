@@ -1,5 +1,6 @@
 package dev.sidecar.reliability;
 
+import dev.sidecar.testkit.EnvoyResources;
 import dev.sidecar.testkit.HttpUpstream;
 import dev.sidecar.testkit.ProxyProcess;
 import dev.sidecar.testkit.XdsServer;
@@ -119,8 +120,8 @@ final class ChurnRows {
     }
 
     private static void publish(XdsServer xds, String version, java.util.Collection<HttpUpstream> live) {
-        xds.set(version, List.of(XdsResources.edsCluster("churn")),
-                List.of(XdsResources.endpoints("churn", live.stream().map(HttpUpstream::port).toList())),
-                List.of(XdsResources.httpListener("churn", "churn-routes")), List.of(XdsResources.routes("churn-routes", "churn")));
+        xds.set(version, List.of(EnvoyResources.edsCluster("churn")),
+                List.of(EnvoyResources.endpoints("churn", live.stream().mapToInt(HttpUpstream::port).toArray())),
+                List.of(EnvoyResources.httpListener("churn", "churn-routes")), List.of(XdsResources.routes("churn-routes", "churn")));
     }
 }

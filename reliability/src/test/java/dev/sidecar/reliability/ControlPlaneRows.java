@@ -2,6 +2,7 @@ package dev.sidecar.reliability;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.sidecar.testkit.Await;
+import dev.sidecar.testkit.EnvoyResources;
 import dev.sidecar.testkit.HttpUpstream;
 import dev.sidecar.testkit.ProxyProcess;
 import dev.sidecar.testkit.XdsServer;
@@ -47,10 +48,10 @@ final class ControlPlaneRows {
     static List<ScorecardTest.Row> run(Path dir) throws Exception {
         List<ScorecardTest.Row> rows = new ArrayList<>();
         try (HttpUpstream a = new HttpUpstream("A"); HttpUpstream b = new HttpUpstream("B"); XdsServer xds = new XdsServer()) {
-            Cluster cluster = XdsResources.edsCluster("cp");
-            Listener listener = XdsResources.httpListener("cp-web", "cp-routes");
+            Cluster cluster = EnvoyResources.edsCluster("cp");
+            Listener listener = EnvoyResources.httpListener("cp-web", "cp-routes");
             RouteConfiguration routes = XdsResources.routes("cp-routes", "cp");
-            ClusterLoadAssignment toA = XdsResources.endpoints("cp", List.of(a.port()));
+            ClusterLoadAssignment toA = EnvoyResources.endpoints("cp", a.port());
             xds.set("1", List.of(cluster), List.of(toA), List.of(listener), List.of(routes));
             try (ProxyProcess proxy = Probes.start(dir, """
                     admin: { address: 127.0.0.1:0 }
@@ -59,7 +60,7 @@ final class ControlPlaneRows {
                 String url = "http://127.0.0.1:" + proxy.listenerPort("cp-web") + "/cp";
                 Await.until("the xDS route served", Duration.ofSeconds(20), () -> body(url).equals("A"));
                 malformed(rows, proxy, xds, url, cluster, listener, routes, toA);
-                outage(rows, proxy, xds, url, cluster, listener, routes, XdsResources.endpoints("cp", List.of(b.port())));
+                outage(rows, proxy, xds, url, cluster, listener, routes, EnvoyResources.endpoints("cp", b.port()));
             }
             silent(rows, dir, a);
         }
