@@ -185,7 +185,8 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
     }
 
     private void bindAll() {
-        log.info("sidecar " + Version.current() + " starting: transport " + transport.configName() + ", " + workers + " event loop"
+        log.info("sidecar " + Version.current() + " starting: transport " + transport.configName() + ", "
+                + (transport.bufferRing() ? "reads into a buffer ring, " : "") + workers + " event loop"
                 + (workers == 1 ? "" : "s") + ", allocator " + allocator.getClass().getSimpleName() + ", tls engine "
                 + (tls.engineIfChosen() != null ? tls.engine().describe() : "auto (chosen when a TLS section is first used)"));
         TlsSections.Prepared initialTls;
@@ -543,6 +544,7 @@ public final class Sidecar implements AutoCloseable, AdminServer.Backend {
                 .option(ChannelOption.SO_BACKLOG, 4096)
                 .option(ChannelOption.SO_REUSEADDR, true)
                 .childOption(ChannelOption.ALLOCATOR, allocator);
+        on.configureChildren(b);
         ChannelFuture f = b.bind(address.host(), address.port()).awaitUninterruptibly();
         if (!f.isSuccess()) {
             Throwable cause = f.cause();

@@ -28,6 +28,8 @@ import org.openjdk.jmh.annotations.TearDown;
  * shared machine; the end-to-end harness is the place for throughput. The proxy runs on each
  * transport: io_uring where the kernel allows it, and epoll, which is what a container whose
  * seccomp profile refuses io_uring gets (a syscall per change of read interest shows there).
+ * {@code -p bufferRing=true} runs io_uring with a buffer ring (the receive completes with the
+ * bytes) instead of a readiness event, then a receive, for every read.
  */
 @State(Scope.Benchmark)
 public class ProxiedRequestBenchmark extends BenchmarkBase {
@@ -39,6 +41,10 @@ public class ProxiedRequestBenchmark extends BenchmarkBase {
     @Param({"io_uring", "epoll"})
     public String transport;
 
+    /** Whether io_uring reads into the loop's buffer ring (the system property {@code sidecar.io_uring.buffer_ring}). */
+    @Param({"false"})
+    public String bufferRing;
+
     private HttpUpstream upstream;
     private Sidecar proxy;
     private H1 direct1;
@@ -49,6 +55,7 @@ public class ProxiedRequestBenchmark extends BenchmarkBase {
     @Setup(Level.Trial)
     public void setUp() throws IOException {
         upstream = new HttpUpstream("u");
+        System.setProperty("sidecar.io_uring.buffer_ring", bufferRing);
         proxy = Sidecar.start(ConfigLoader.parse("""
                 server: { workers: 1, transport: %s }
                 admin: { address: 127.0.0.1:0 }
