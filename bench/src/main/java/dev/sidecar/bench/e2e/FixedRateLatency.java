@@ -18,7 +18,9 @@ import java.util.concurrent.locks.LockSupport;
  * (each latency runs from the request's scheduled send time, so a stall counts against every
  * request it delays). After {@code -Dwarmup=N} unrecorded turns each (1 unless told), targets are
  * measured in turns of one second each, interleaved, so a busy moment of the machine falls on all
- * of them alike. The unrecorded turns are this traffic's warm-up: a proxy warmed by saturating load
+ * of them alike; each second starts with the next target in the list, so that none is always
+ * measured right after the same other (two proxies interleaved in a fixed order, the second did
+ * better in four runs of six, by up to 28 µs at p50). The unrecorded turns are this traffic's warm-up: a proxy warmed by saturating load
  * still compiles the code that paced, one-at-a-time requests take (an idle event loop's wake-up
  * among it) once they begin, on the core it serves from.
  *
@@ -55,8 +57,8 @@ public final class FixedRateLatency {
             }
         }
         for (int second = 0; second < seconds; second++) {
-            for (Target t : targets) {
-                t.run(rate, interval);
+            for (int k = 0; k < targets.length; k++) {
+                targets[(second + k) % targets.length].run(rate, interval);
             }
         }
         for (Target t : targets) {
