@@ -74,11 +74,7 @@ final class FlatHttp2Headers implements Http2Headers {
     }
 
     private void removeAt(int i) {
-        int at = i << 1;
-        int end = size << 1;
-        System.arraycopy(fields, at + 2, fields, at, end - at - 2);
-        fields[end - 2] = null;
-        fields[end - 1] = null;
+        FlatHttpHeaders.removePair(fields, size, i);
         size--;
         if (i < pseudo) {
             pseudo--;

@@ -540,13 +540,21 @@ final class FlatHttpHeaders extends HttpHeaders {
     }
 
     private void removeAt(int i) {
+        removePair(fields, size, i);
+        size--;
+        removals++;
+    }
+
+    /**
+     * Removes pair {@code i} of the first {@code size} name/value pairs in {@code fields}: the
+     * pairs after it move up one, and the slot freed at the end is cleared. (FlatHttp2Headers too.)
+     */
+    static void removePair(CharSequence[] fields, int size, int i) {
         int at = i << 1;
         int end = size << 1;
         System.arraycopy(fields, at + 2, fields, at, end - at - 2);
         fields[end - 2] = null;
         fields[end - 1] = null;
-        size--;
-        removals++;
     }
 
     /** Removes every field with that name from index {@code from} on. */
