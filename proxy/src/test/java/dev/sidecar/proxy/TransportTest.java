@@ -26,10 +26,10 @@ import org.junit.jupiter.api.Test;
 
 /**
  * io_uring reads into buffers the loop provides to the kernel (a buffer ring), when asked for:
- * every connection the transport then makes or accepts reads that way, and what it reads arrives whole and in order,
- * including when the ring runs out of buffers and grows. Receives are one-shot: a multishot one
- * goes on reading after the channel stops asking, which {@code OverloadTest}'s held responses
- * show as the proxy's memory growing past its limit.
+ * every connection the transport then makes or accepts reads that way, and what it reads arrives
+ * whole and in order, including when the ring runs out of buffers and grows. Receives are
+ * one-shot: a multishot one goes on reading after the channel stops asking, which
+ * {@code OverloadTest}'s held responses show as the proxy's memory growing past its limit.
  */
 class TransportTest {
     @Test

@@ -20,9 +20,10 @@ import java.util.concurrent.locks.LockSupport;
  * measured in turns of one second each, interleaved, so a busy moment of the machine falls on all
  * of them alike; each second starts with the next target in the list, so that none is always
  * measured right after the same other (two proxies interleaved in a fixed order, the second did
- * better in four runs of six, by up to 28 µs at p50). The unrecorded turns are this traffic's warm-up: a proxy warmed by saturating load
- * still compiles the code that paced, one-at-a-time requests take (an idle event loop's wake-up
- * among it) once they begin, on the core it serves from.
+ * better in four runs of six, by up to 28 µs at p50). The unrecorded turns are this traffic's
+ * warm-up: a proxy warmed by saturating load still compiles the code that paced, one-at-a-time
+ * requests take (an idle event loop's wake-up among it) once they begin, on the core it serves
+ * from.
  *
  * <pre>
  * java [-Dwarmup=N] -cp bench/target/benchmarks.jar dev.sidecar.bench.e2e.FixedRateLatency RATE SECONDS name=URL...
