@@ -2,29 +2,26 @@ package dev.sidecar.proxy;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.JarURLConnection;
 import java.net.URISyntaxException;
 import java.net.URL;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Enumeration;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Set;
-import java.util.jar.JarEntry;
-import java.util.jar.JarFile;
 import java.util.stream.Stream;
 
 /**
- * Loads the proxy's own classes at start, before traffic. The JVM loads a class when it is
- * first used, and reading it from a class directory (or a jar not opened yet) needs a file
- * descriptor: a proxy out of descriptors (EMFILE) would then fail to load, say, its HTTP/1.1
- * codec on the first connection accepted after the descriptors come back, and the JVM keeps
- * that failed resolution for good (JVMS 5.4.3), so the listener would stay broken after the
- * exhaustion is over. Loading (not initialising) every class of the data and control planes up
- * front costs a few hundred milliseconds of start-up and the metaspace those classes would take
- * anyway.
+ * Loads the proxy's own classes from class directories at start, before traffic. The JVM loads
+ * a class when it is first used, and reading it from a class directory needs a file descriptor:
+ * a proxy out of descriptors (EMFILE) would then fail to load, say, its HTTP/1.1 codec on the
+ * first connection accepted after the descriptors come back, and the JVM keeps that failed
+ * resolution for good (JVMS 5.4.3), so the listener would stay broken after the exhaustion is
+ * over. Classes in jars need nothing ahead: looking the packages up opens every jar of the class
+ * path, the class loader keeps each open for good and reads classes through the descriptor it
+ * has, so only directories are walked and their classes loaded (not initialised). The proxy's
+ * one jar (the build's {@code sidecar.jar}) is not read through: walking its entries, tens of
+ * thousands with the libraries', was some 45 ms of every start on one CPU.
  */
 final class ClassPreload {
     private static final List<String> PACKAGES = List.of("dev/sidecar/config", "dev/sidecar/upstream", "dev/sidecar/tls",
@@ -32,7 +29,7 @@ final class ClassPreload {
 
     private ClassPreload() {}
 
-    /** Loads every class under the packages above; returns how many. */
+    /** Loads every class under the packages above that is in a class directory; returns how many. */
     static int run() {
         ClassLoader loader = ClassPreload.class.getClassLoader();
         int loaded = 0;
@@ -52,13 +49,9 @@ final class ClassPreload {
         return entry.substring(0, entry.length() - ".class".length()).replace('/', '.');
     }
 
-    /**
-     * The classes under the packages, from class directories and jars. A jar is read once for
-     * all of them: the proxy's jar holds its libraries too, tens of thousands of entries.
-     */
+    /** The classes under the packages in class directories; the lookup opens the jars on the way. */
     private static List<String> classNames(ClassLoader loader) {
         List<String> names = new ArrayList<>();
-        Set<String> jarsRead = new HashSet<>();
         try {
             for (String pkg : PACKAGES) {
                 Enumeration<URL> roots = loader.getResources(pkg);
@@ -71,17 +64,8 @@ final class ClassPreload {
                                     .filter(f -> f.endsWith(".class") && !f.endsWith("module-info.class"))
                                     .forEach(f -> names.add(className(pkg + "/" + f)));
                         }
-                    } else if (root.getProtocol().equals("jar")) {
-                        JarFile jar = ((JarURLConnection) root.openConnection()).getJarFile();
-                        if (jarsRead.add(jar.getName())) {
-                            for (Enumeration<JarEntry> e = jar.entries(); e.hasMoreElements(); ) {
-                                String n = e.nextElement().getName();
-                                if (n.endsWith(".class") && inPackages(n)) {
-                                    names.add(className(n));
-                                }
-                            }
-                        }
                     }
+                    // a jar root: the lookup opened the jar and the loader keeps it open
                 }
             }
         } catch (IOException e) {
@@ -90,17 +74,5 @@ final class ClassPreload {
             throw new IllegalStateException(e);
         }
         return names;
-    }
-
-    private static boolean inPackages(String entry) {
-        if (!entry.startsWith("dev/sidecar/")) {
-            return false;
-        }
-        for (String pkg : PACKAGES) {
-            if (entry.startsWith(pkg) && entry.charAt(pkg.length()) == '/') {
-                return true;
-            }
-        }
-        return false;
     }
 }
