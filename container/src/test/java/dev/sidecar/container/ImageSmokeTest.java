@@ -34,18 +34,21 @@ import org.junit.jupiter.api.io.TempDir;
  * with the config mounted read-only, a read-only root with no writable /tmp and the non-root
  * user, see it on a native transport with BoringSSL, send traffic (plain and over TLS)
  * through it to an upstream in this JVM, then {@code podman stop} (SIGTERM) while a connection
- * is open and see it drain and exit 0.
+ * is open and see it drain and exit 0. And the transport it finds under podman's default seccomp
+ * profile and under the profile {@code container/seccomp/allow-io-uring.sh} makes from it.
  *
  * <p>{@code --runtime runc}: this kernel runs cgroups in hybrid mode, which crun refuses.
  * {@code --network host}: the upstream and the test's client are on this host's loopback.
  * Explicit ulimits: podman's defaults copy the host's, which may exceed what the runtime may set.
  *
- * <p>Needs podman, runc and {@code proxy/target/jib-image.tar} ({@code ./mvnw verify -Pimage});
- * skipped with the reason when one is missing, except in CI, where {@code .ci/run} installs the
- * tools and the image profile is on, so a missing piece is a failure.
+ * <p>Needs podman, runc (and jq for the profile) and {@code proxy/target/jib-image.tar}
+ * ({@code ./mvnw verify -Pimage}); skipped with the reason when one is missing, except in CI,
+ * where {@code .ci/run} installs the tools and the image profile is on, so a missing piece is a
+ * failure.
  */
 class ImageSmokeTest {
     private static final Path IMAGE = Path.of("..", "proxy", "target", "jib-image.tar");
+    private static final Path PODMAN_SECCOMP = Path.of("/usr/share/containers/seccomp.json");
     private static final Pattern LISTENER = Pattern.compile("listener in listening on 127\\.0\\.0\\.1:(\\d+)");
     private static final Pattern TLS_LISTENER = Pattern.compile("listener tls-in listening on 127\\.0\\.0\\.1:(\\d+)");
     private static final Pattern ADMIN = Pattern.compile("admin listening on 127\\.0\\.0\\.1:(\\d+)");
@@ -56,15 +59,7 @@ class ImageSmokeTest {
 
     @Test
     void the_image_proxies_reports_ready_and_drains_on_sigterm() throws Exception {
-        requireOrSkip(onPath("podman"), "podman is not installed");
-        requireOrSkip(onPath("runc"), "runc is not installed");
-        requireOrSkip(Files.isRegularFile(IMAGE), IMAGE + " is missing; build it with ./mvnw verify -Pimage");
-
-        Result load = run(Duration.ofMinutes(2), "podman", "load", "-i", IMAGE.toString());
-        assertEquals(0, load.code, "podman load: " + load.output);
-        Matcher loaded = Pattern.compile("Loaded image(?:\\(s\\))?: (\\S+)").matcher(load.output);
-        assertTrue(loaded.find(), load.output);
-        String image = loaded.group(1);
+        String image = loadImage();
 
         // the class-data-sharing archive matches the image's runtime and class path: under
         // -Xshare:on a JVM that cannot map it exits with an error instead of starting without it
@@ -153,9 +148,62 @@ class ImageSmokeTest {
         }
     }
 
+    /**
+     * Under podman's default seccomp profile the proxy finds io_uring refused and runs on epoll;
+     * under that profile with io_uring allowed ({@code container/seccomp/allow-io-uring.sh}) it
+     * gets the transport it gets with no seccomp filter at all: io_uring wherever this kernel
+     * allows it.
+     */
+    @Test
+    void the_seccomp_profile_made_for_it_gives_the_proxy_io_uring() throws Exception {
+        requireOrSkip(onPath("jq"), "jq is not installed");
+        requireOrSkip(Files.isReadable(PODMAN_SECCOMP), PODMAN_SECCOMP + " (podman's default seccomp profile) is missing");
+        String image = loadImage();
+        Path profile = dir.resolve("sidecar-io-uring.json");
+        Result made = run(Duration.ofSeconds(30), "bash", "-c", "\"$0\" \"$1\" > \"$2\"",
+                Path.of("..", "container", "seccomp", "allow-io-uring.sh").toString(), PODMAN_SECCOMP.toString(), profile.toString());
+        assertEquals(0, made.code, "allow-io-uring.sh: " + made.output);
+        assertTrue(Files.readString(profile).contains("io_uring_enter"), Files.readString(profile));
+
+        String unconfined = defaultTransport(image, "seccomp=unconfined");
+        String byDefault = defaultTransport(image, null);
+        String allowed = defaultTransport(image, "seccomp=" + profile.toAbsolutePath());
+        if (!Files.readString(PODMAN_SECCOMP).contains("io_uring_enter")) {
+            assertEquals("epoll", byDefault, "io_uring under podman's default profile, which does not name it");
+        }
+        assertEquals(unconfined, allowed, "the transport under the profile that allows io_uring");
+    }
+
+    /** The image's {@code sidecar version} line {@code default transport: NAME} under a {@code --security-opt}. */
+    private static String defaultTransport(String image, String securityOpt) {
+        List<String> command = new ArrayList<>(List.of("podman", "run", "--rm", "--runtime", "runc",
+                "--ulimit", "nofile=4096:4096", "--ulimit", "nproc=4096:4096"));
+        if (securityOpt != null) {
+            command.addAll(List.of("--security-opt", securityOpt));
+        }
+        command.addAll(List.of(image, "version"));
+        Result r = run(Duration.ofMinutes(1), command.toArray(String[]::new));
+        assertEquals(0, r.code, String.join(" ", command) + ": " + r.output);
+        Matcher m = Pattern.compile("default transport: (\\S+)").matcher(r.output);
+        assertTrue(m.find(), r.output);
+        return m.group(1);
+    }
+
+    /** {@code podman load}s the tarball; returns the image's name. */
+    private static String loadImage() {
+        requireOrSkip(onPath("podman"), "podman is not installed");
+        requireOrSkip(onPath("runc"), "runc is not installed");
+        requireOrSkip(Files.isRegularFile(IMAGE), IMAGE + " is missing; build it with ./mvnw verify -Pimage");
+        Result load = run(Duration.ofMinutes(2), "podman", "load", "-i", IMAGE.toString());
+        assertEquals(0, load.code, "podman load: " + load.output);
+        Matcher loaded = Pattern.compile("Loaded image(?:\\(s\\))?: (\\S+)").matcher(load.output);
+        assertTrue(loaded.find(), load.output);
+        return loaded.group(1);
+    }
+
     private static void requireOrSkip(boolean present, String reason) {
         if (!present && "true".equals(System.getenv("CI"))) {
-            throw new AssertionError(reason + " (CI must run the image smoke test: .ci/run installs podman and runc)");
+            throw new AssertionError(reason + " (CI must run the image smoke test: .ci/run installs podman, runc and jq)");
         }
         Assumptions.assumeTrue(present, reason);
     }
