@@ -21,7 +21,7 @@ import java.util.stream.Stream;
  * path, the class loader keeps each open for good and reads classes through the descriptor it
  * has, so only directories are walked and their classes loaded (not initialised). The proxy's
  * one jar (the build's {@code sidecar.jar}) is not read through: walking its entries, tens of
- * thousands with the libraries', was some 45 ms of every start on one CPU.
+ * thousands with the libraries', would cost some 45 ms of a start on one CPU.
  */
 final class ClassPreload {
     private static final List<String> PACKAGES = List.of("dev/sidecar/config", "dev/sidecar/upstream", "dev/sidecar/tls",
